@@ -1,0 +1,65 @@
+import type { NewEvent, StoredEvent } from '../../events/envelope.js';
+
+/** Raised when an append's expected stream position does not match the log. */
+export class ConcurrencyError extends Error {
+  constructor(
+    readonly stream: string,
+    readonly expected: number,
+    readonly actual: number,
+  ) {
+    super(`stream ${stream}: expected position ${expected}, log is at ${actual}`);
+    this.name = 'ConcurrencyError';
+  }
+}
+
+export interface AppendOptions {
+  /**
+   * The position of the last event the writer knows in this stream (0 = the
+   * stream must be empty). When given and stale, the append fails with a
+   * ConcurrencyError and nothing is written.
+   */
+  expectedPosition?: number;
+}
+
+export interface ReadOptions {
+  /** Only events of this stream. */
+  stream?: string;
+  /** Only events whose correlationId equals this (a recording id). */
+  correlationId?: string;
+  /** Stop after the event with this global sequence (1-based, in log order). */
+  untilSeq?: number;
+}
+
+export interface LoggedEvent {
+  /** Global 1-based order of the event in the log. */
+  seq: number;
+  event: StoredEvent;
+}
+
+/**
+ * The durable, ordered event log that doubles as the bus. Two implementations
+ * (embedded JSONL file + in-process delivery; NATS JetStream) pass one
+ * contract suite (test/contract/log.contract.ts).
+ */
+export interface EventLog {
+  readonly kind: 'embedded' | 'nats';
+  /**
+   * Appends events to one stream in order and resolves once they are durable.
+   * Positions are assigned by the log (last position + 1, …). Appends to the
+   * same stream are applied in call order; appends to different streams may
+   * proceed concurrently. An event whose id was already appended is dropped
+   * (idempotent retry) and its stored copy returned.
+   */
+  append(stream: string, events: NewEvent[], options?: AppendOptions): Promise<StoredEvent[]>;
+  /** Last position of a stream (0 when empty). */
+  position(stream: string): Promise<number>;
+  /**
+   * Reads the whole log (or the filtered part) in global order. Lines or
+   * messages that fail the envelope schema are skipped and reported through
+   * onInvalid, never thrown.
+   */
+  read(options?: ReadOptions, onInvalid?: (problem: string) => void): AsyncIterable<LoggedEvent>;
+  /** Live delivery of every event appended after subscribing (from any process in NATS mode). */
+  subscribe(handler: (e: LoggedEvent) => void): () => void;
+  close(): Promise<void>;
+}
