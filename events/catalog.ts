@@ -1,0 +1,201 @@
+import { z } from 'zod';
+import { idSchema } from './envelope.js';
+
+/**
+ * Every domain event's `data`, by type. Types are past-tense facts in dot-case;
+ * the part before the first dot names the stream kind they belong to
+ * (room.*, recording.*, peer.*, composition.*).
+ */
+const layoutSchema = z.enum(['grid', 'host-led', 'host-only', 'speaker']);
+const formatSchema = z.enum(['webm', 'mp4']);
+export type Layout = z.infer<typeof layoutSchema>;
+export type Format = z.infer<typeof formatSchema>;
+export { layoutSchema, formatSchema };
+
+const role = z.enum(['host', 'participant']);
+const member = z.object({ participantId: idSchema, role, name: z.string().max(200).nullable() });
+export type Member = z.infer<typeof member>;
+const segmentSummary = z.object({
+  file: z.string().max(255),
+  kind: z.enum(['audio', 'video']),
+  segmentIndex: z.number().int().nonnegative(),
+  offsetMs: z.number().nonnegative(),
+  durationMs: z.number().nonnegative().nullable(),
+  codec: z.string().max(64),
+});
+export type SegmentSummary = z.infer<typeof segmentSummary>;
+const candidate = z.object({
+  candidate: z.string().max(2048),
+  sdpMid: z.string().max(64).nullable(),
+  sdpMLineIndex: z.number().int().min(0).max(64).nullable(),
+});
+
+export const eventSchemas = {
+  // ---- room:<roomId> ----
+  /** The room decides the role: the first member of an absent or closed room opens it as host. */
+  'room.member.joined': z.object({
+    participantId: idSchema,
+    name: z.string().max(200).nullable(),
+    /** The process holding the member's socket (rooms are owned by the node their host is on). */
+    nodeId: z.string().max(128),
+  }),
+  'room.member.left': z.object({
+    participantId: idSchema,
+    reason: z.enum(['left', 'socket-closed', 'timed-out', 'server-restart']),
+  }),
+  'room.closed': z.object({ reason: z.enum(['host-left', 'server-restart']) }),
+  /** A start was asked for; the room accepts it only when open and not already recording. */
+  'room.recording.requested': z.object({
+    recordingId: idSchema,
+    layout: layoutSchema,
+    format: formatSchema,
+  }),
+  'room.recording.ended': z.object({ recordingId: idSchema }),
+
+  // ---- recording:<recordingId> ----
+  'recording.started': z.object({
+    recordingId: idSchema,
+    roomId: idSchema,
+    layout: layoutSchema,
+    format: formatSchema,
+    startedAt: z.number().int().nonnegative(),
+    members: z.array(member),
+  }),
+  'recording.participant.joined': z.object({ member }),
+  'recording.participant.left': z.object({ participantId: idSchema }),
+  'recording.stop.requested': z.object({
+    reason: z.enum(['api', 'host-left', 'interrupted']),
+    compose: z.boolean(),
+    /** Id of the composition job the stop starts (ids come from outside machines). */
+    compositionJobId: idSchema,
+  }),
+  'recording.peer.closed': z.object({
+    participantId: idSchema,
+    outcome: z.enum(['closed', 'failed', 'no-media', 'no-offer']),
+    segments: z.array(segmentSummary),
+  }),
+  'recording.segment.recorded': z.object({ participantId: idSchema, segment: segmentSummary }),
+  /** Timer: peers did not all report closed in time; stop anyway. */
+  'recording.stop.timed-out': z.object({}),
+  'recording.failed': z.object({ error: z.string().max(4000) }),
+
+  // ---- peer:<recordingId>.<participantId> ----
+  'peer.requested': z.object({
+    recordingId: idSchema,
+    roomId: idSchema,
+    participantId: idSchema,
+    role,
+    name: z.string().max(200).nullable(),
+    layout: layoutSchema,
+    format: formatSchema,
+    startedAt: z.number().int().nonnegative(),
+    /** Segments already used by earlier peers of this participant (numbering continues). */
+    segmentBase: z.number().int().nonnegative(),
+  }),
+  'peer.offer.received': z.object({ sdp: z.string().min(1).max(64_000) }),
+  'peer.candidate.received': candidate,
+  'peer.answered': z.object({ offerNumber: z.number().int().positive(), sdp: z.string().min(1).max(64_000) }),
+  'peer.candidate.gathered': z.object({ offerNumber: z.number().int().positive() }).extend(candidate.shape),
+  'peer.status.reported': z.object({ status: z.string().max(64) }),
+  'peer.offer.failed': z.object({ offerNumber: z.number().int().positive(), error: z.string().max(2000) }),
+  'peer.connected': z.object({ offerNumber: z.number().int().positive() }),
+  'peer.track.received': z.object({
+    offerNumber: z.number().int().positive(),
+    kind: z.enum(['audio', 'video']),
+    codec: z.string().max(64),
+    trackId: z.string().max(128),
+  }),
+  'peer.media.started': z.object({ offerNumber: z.number().int().positive(), kind: z.enum(['audio', 'video']) }),
+  'peer.media.stats': z.object({
+    offerNumber: z.number().int().positive(),
+    packets: z.number().int().nonnegative(),
+    bytes: z.number().int().nonnegative(),
+    lost: z.number().int().nonnegative(),
+  }),
+  'peer.media.stalled': z.object({ offerNumber: z.number().int().positive(), kind: z.enum(['audio', 'video']) }),
+  'peer.media.resumed': z.object({ offerNumber: z.number().int().positive(), kind: z.enum(['audio', 'video']) }),
+  'peer.segment.finalized': z.object({ offerNumber: z.number().int().positive(), segment: segmentSummary }),
+  'peer.failed': z.object({ offerNumber: z.number().int().nonnegative(), error: z.string().max(2000) }),
+  /** Timer: no offer arrived after the request. */
+  'peer.offer.timed-out': z.object({}),
+  /** Timer or recorder: connected but no media arrived. */
+  'peer.media.timed-out': z.object({}),
+  'peer.close.requested': z.object({ reason: z.string().max(64) }),
+  'peer.closed': z.object({ reason: z.string().max(64), segments: z.array(segmentSummary) }),
+
+  // ---- composition:<jobId> ----
+  'composition.requested': z.object({
+    jobId: idSchema,
+    recordingId: idSchema,
+    meetingId: idSchema,
+    layout: layoutSchema,
+    format: formatSchema,
+    durationMs: z.number().int().nonnegative(),
+    maxAttempts: z.number().int().positive().max(20),
+  }),
+  'composition.started': z.object({
+    attempt: z.number().int().positive(),
+    workerId: z.string().max(128),
+    /** JetStream delivery count (1 embedded): a higher one takes over a lost worker's run. */
+    delivery: z.number().int().positive(),
+  }),
+  'composition.progressed': z.object({
+    attempt: z.number().int().positive(),
+    percent: z.number().min(0).max(100),
+    speed: z.number().nonnegative().nullable(),
+  }),
+  'composition.completed': z.object({
+    attempt: z.number().int().positive(),
+    output: z.object({
+      file: z.string().max(255),
+      durationMs: z.number().nonnegative(),
+      sizeBytes: z.number().int().nonnegative(),
+    }),
+    skipped: z.array(z.object({ file: z.string().max(255), reason: z.string().max(500) })),
+  }),
+  'composition.failed': z.object({
+    attempt: z.number().int().positive(),
+    error: z.string().max(4000),
+    stderr: z.array(z.string().max(1000)).max(40),
+  }),
+  /** Timer: backoff elapsed, queue the next attempt. */
+  'composition.retry.due': z.object({}),
+  'composition.retry.requested': z.object({}),
+  /** The run was lost (process restart, worker died): queue it again. */
+  'composition.requeued': z.object({ reason: z.string().max(200) }),
+  /** Timer: a run took longer than allowed. */
+  'composition.timed-out': z.object({ attempt: z.number().int().positive() }),
+} as const;
+
+export type EventType = keyof typeof eventSchemas;
+export type EventData<T extends EventType> = z.infer<(typeof eventSchemas)[T]>;
+
+/** A domain event as machines see it: the envelope with typed data. */
+export type DomainEvent = {
+  [T in EventType]: {
+    type: T;
+    id: string;
+    stream: string;
+    position: number;
+    time: number;
+    causationId: string | null;
+    correlationId: string | null;
+    version: number;
+    data: EventData<T>;
+  };
+}[EventType];
+export type EventOf<T extends EventType> = Extract<DomainEvent, { type: T }>;
+
+export function isEventType(t: string): t is EventType {
+  return Object.prototype.hasOwnProperty.call(eventSchemas, t);
+}
+
+/** Parses an event's data against its schema; throws a readable error. */
+export function parseEventData<T extends EventType>(type: T, data: unknown): EventData<T> {
+  const r = eventSchemas[type].safeParse(data);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new Error(`${type}: ${issue?.path.join('.') || 'data'}: ${issue?.message ?? 'invalid'}`);
+  }
+  return r.data as EventData<T>;
+}

@@ -1,0 +1,220 @@
+import { assign, setup } from 'xstate';
+import type { EventOf, Format, Layout } from '../events/catalog.js';
+import type { EffectParams } from './actions.js';
+
+/** Backoff before automatic attempt n+1 (n = attempts made so far). */
+export const retryDelayMs = (attempt: number) => Math.min(5_000 * 2 ** (attempt - 1), 5 * 60_000);
+/** A run that takes longer than this is abandoned (and retried). */
+export const runTimeoutMs = (durationMs: number) => Math.max(10 * 60_000, durationMs * 5);
+
+export interface CompositionContext {
+  jobId: string;
+  recordingId: string;
+  meetingId: string;
+  layout: Layout;
+  format: Format;
+  durationMs: number;
+  maxAttempts: number;
+  /** Runs started so far (the current one included). */
+  attempt: number;
+  delivery: number;
+  workerId: string | null;
+  percent: number;
+  speed: number | null;
+  output: { file: string; durationMs: number; sizeBytes: number } | null;
+  skipped: { file: string; reason: string }[];
+  error: string | null;
+  stderr: string[];
+  failures: { attempt: number; error: string }[];
+}
+
+type CompositionEvent =
+  | EventOf<'composition.requested'>
+  | EventOf<'composition.started'>
+  | EventOf<'composition.progressed'>
+  | EventOf<'composition.completed'>
+  | EventOf<'composition.failed'>
+  | EventOf<'composition.retry.due'>
+  | EventOf<'composition.retry.requested'>
+  | EventOf<'composition.requeued'>
+  | EventOf<'composition.timed-out'>;
+
+const ofThisRun = ({ context, event }: { context: CompositionContext; event: CompositionEvent }) =>
+  'attempt' in event.data && event.data.attempt === context.attempt;
+
+export const compositionMachine = setup({
+  types: {
+    context: {} as CompositionContext,
+    events: {} as CompositionEvent,
+    input: {} as { id: string },
+  },
+  actions: {
+    enqueueComposition: (_, _p: EffectParams['enqueueComposition']) => {},
+    abortComposition: (_, _p: EffectParams['abortComposition']) => {},
+    scheduleTimer: (_, _p: EffectParams['scheduleTimer']) => {},
+    cancelTimer: (_, _p: EffectParams['cancelTimer']) => {},
+    recordFailure: assign(({ context, event }) => {
+      const e = event as EventOf<'composition.failed'> | EventOf<'composition.timed-out'>;
+      const error = e.type === 'composition.failed' ? e.data.error : `run ${context.attempt} timed out`;
+      return {
+        error,
+        stderr: e.type === 'composition.failed' ? e.data.stderr : [],
+        failures: [...context.failures, { attempt: context.attempt, error }],
+        workerId: null,
+      };
+    }),
+  },
+  guards: {
+    isNextRun: ({ context, event }) =>
+      event.type === 'composition.started' && event.data.attempt === context.attempt + 1,
+    /** A redelivered work item: the worker that had it stopped answering. */
+    isTakeover: ({ context, event }) =>
+      event.type === 'composition.started' && event.data.attempt === context.attempt + 1 && event.data.delivery > context.delivery,
+    isThisRun: ofThisRun,
+    canRetry: ({ context, event }) => ofThisRun({ context, event }) && context.attempt < context.maxAttempts,
+  },
+}).createMachine({
+  id: 'composition',
+  context: ({ input }) => ({
+    jobId: input.id,
+    recordingId: '',
+    meetingId: '',
+    layout: 'grid',
+    format: 'webm',
+    durationMs: 0,
+    maxAttempts: 1,
+    attempt: 0,
+    delivery: 0,
+    workerId: null,
+    percent: 0,
+    speed: null,
+    output: null,
+    skipped: [],
+    error: null,
+    stderr: [],
+    failures: [],
+  }),
+  initial: 'new',
+  states: {
+    new: {
+      on: {
+        'composition.requested': {
+          target: 'queued',
+          actions: assign(({ event }) => ({
+            recordingId: event.data.recordingId,
+            meetingId: event.data.meetingId,
+            layout: event.data.layout,
+            format: event.data.format,
+            durationMs: event.data.durationMs,
+            maxAttempts: event.data.maxAttempts,
+          })),
+        },
+      },
+    },
+    queued: {
+      description: 'Waiting for a composer worker.',
+      entry: { type: 'enqueueComposition', params: ({ context }) => ({ jobId: context.jobId }) },
+      on: {
+        'composition.started': {
+          guard: 'isNextRun',
+          target: 'running',
+          actions: assign(({ event }) => ({
+            attempt: event.data.attempt,
+            delivery: event.data.delivery,
+            workerId: event.data.workerId,
+            percent: 0,
+            speed: null,
+          })),
+        },
+        // Recovery re-enqueues a job whose queue entry died with its process.
+        'composition.requeued': { target: 'queued', reenter: true },
+      },
+    },
+    running: {
+      description: 'One worker runs ffmpeg; never two at once.',
+      entry: {
+        type: 'scheduleTimer',
+        params: ({ context }) => ({
+          key: 'run',
+          delayMs: runTimeoutMs(context.durationMs),
+          type: 'composition.timed-out' as const,
+          data: { attempt: context.attempt },
+        }),
+      },
+      exit: { type: 'cancelTimer', params: { key: 'run' } },
+      on: {
+        'composition.progressed': {
+          guard: 'isThisRun',
+          actions: assign(({ event }) => ({ percent: event.data.percent, speed: event.data.speed })),
+        },
+        'composition.completed': {
+          guard: 'isThisRun',
+          target: 'completed',
+          actions: assign(({ event }) => ({
+            output: event.data.output,
+            skipped: event.data.skipped,
+            percent: 100,
+            error: null,
+            stderr: [],
+          })),
+        },
+        'composition.failed': [
+          { guard: 'canRetry', target: 'retrying', actions: 'recordFailure' },
+          { guard: 'isThisRun', target: 'failed', actions: 'recordFailure' },
+        ],
+        'composition.timed-out': [
+          {
+            guard: 'canRetry',
+            target: 'retrying',
+            actions: ['recordFailure', { type: 'abortComposition', params: ({ context }) => ({ jobId: context.jobId, attempt: context.attempt }) }],
+          },
+          {
+            guard: 'isThisRun',
+            target: 'failed',
+            actions: ['recordFailure', { type: 'abortComposition', params: ({ context }) => ({ jobId: context.jobId, attempt: context.attempt }) }],
+          },
+        ],
+        'composition.started': {
+          guard: 'isTakeover',
+          target: 'running',
+          reenter: true,
+          actions: assign(({ event }) => ({
+            attempt: event.data.attempt,
+            delivery: event.data.delivery,
+            workerId: event.data.workerId,
+            percent: 0,
+          })),
+        },
+        'composition.requeued': { target: 'queued', actions: assign({ workerId: null }) },
+      },
+    },
+    retrying: {
+      description: 'The run failed; the next automatic attempt waits for its backoff.',
+      entry: {
+        type: 'scheduleTimer',
+        params: ({ context }) => ({
+          key: 'retry',
+          delayMs: retryDelayMs(context.attempt),
+          type: 'composition.retry.due' as const,
+          data: {},
+        }),
+      },
+      exit: { type: 'cancelTimer', params: { key: 'retry' } },
+      on: {
+        'composition.retry.due': 'queued',
+        'composition.retry.requested': 'queued',
+        'composition.requeued': 'queued',
+      },
+    },
+    completed: { type: 'final', description: 'The composed file is written and probed.' },
+    failed: {
+      description: 'Every automatic attempt failed; the inputs are kept. A retry can be requested.',
+      on: {
+        'composition.retry.requested': {
+          target: 'queued',
+          actions: assign({ maxAttempts: ({ context }) => context.attempt + 1 }),
+        },
+      },
+    },
+  },
+});

@@ -1,0 +1,17 @@
+import type { AnyStateMachine } from 'xstate';
+import type { StreamKind } from '../events/envelope.js';
+import { compositionMachine } from './composition.js';
+import { peerMachine } from './peer.js';
+import { recordingMachine } from './recording.js';
+import { roomMachine } from './room.js';
+
+export { compositionMachine, peerMachine, recordingMachine, roomMachine };
+export * from './actions.js';
+
+/** The machine that owns each kind of stream. */
+export const machines: Record<StreamKind, AnyStateMachine> = {
+  room: roomMachine,
+  recording: recordingMachine,
+  peer: peerMachine,
+  composition: compositionMachine,
+};

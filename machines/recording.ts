@@ -1,0 +1,282 @@
+import { assign, setup } from 'xstate';
+import type { EventOf, Format, Layout, Member, SegmentSummary } from '../events/catalog.js';
+import { compositionStream, peerStream, roomStream, type EmitSpec } from './actions.js';
+
+/** How long peers get to finalize their files once a stop was asked for. */
+export const STOP_TIMEOUT_MS = 30_000;
+/** Automatic attempts of the composition a stop starts (the first run included). */
+export const COMPOSITION_MAX_ATTEMPTS = 3;
+
+export interface RecordingParticipant {
+  role: Member['role'];
+  name: string | null;
+  /** Times a recorder peer was requested for this participant (rejoins add one). */
+  requests: number;
+  /** A recorder peer is open or being opened. */
+  active: boolean;
+  outcome: 'closed' | 'failed' | 'no-media' | 'no-offer' | null;
+}
+
+export interface RecordingContext {
+  recordingId: string;
+  roomId: string | null;
+  layout: Layout;
+  format: Format;
+  startedAt: number | null;
+  stoppedAt: number | null;
+  stopReason: string | null;
+  compose: boolean;
+  compositionJobId: string | null;
+  participants: Record<string, RecordingParticipant>;
+  /** Every segment file produced, with the participant that sent it. */
+  segments: (SegmentSummary & { participantId: string })[];
+  error: string | null;
+}
+
+type RecordingEvent =
+  | EventOf<'recording.started'>
+  | EventOf<'recording.participant.joined'>
+  | EventOf<'recording.participant.left'>
+  | EventOf<'recording.stop.requested'>
+  | EventOf<'recording.peer.closed'>
+  | EventOf<'recording.segment.recorded'>
+  | EventOf<'recording.stop.timed-out'>
+  | EventOf<'recording.failed'>;
+
+const requestPeer = (ctx: RecordingContext, m: Member, segmentBase: number): EmitSpec => ({
+  stream: peerStream(ctx.recordingId, m.participantId),
+  type: 'peer.requested',
+  data: {
+    recordingId: ctx.recordingId,
+    roomId: ctx.roomId,
+    participantId: m.participantId,
+    role: m.role,
+    name: m.name,
+    layout: ctx.layout,
+    format: ctx.format,
+    startedAt: ctx.startedAt,
+    segmentBase,
+  },
+});
+
+const addSegments = (ctx: RecordingContext, participantId: string, segs: SegmentSummary[]) => {
+  const known = new Set(ctx.segments.map((s) => s.file));
+  return [...ctx.segments, ...segs.filter((s) => !known.has(s.file)).map((s) => ({ ...s, participantId }))];
+};
+
+const segmentsOf = (ctx: RecordingContext, participantId: string) =>
+  ctx.segments.filter((s) => s.participantId === participantId).length;
+
+export const recordingMachine = setup({
+  types: {
+    context: {} as RecordingContext,
+    events: {} as RecordingEvent,
+    input: {} as { id: string },
+  },
+  actions: {
+    emit: (_, _params: { events: EmitSpec[] }) => {},
+    scheduleTimer: (_, _params: { key: string; delayMs: number; type: 'recording.stop.timed-out'; data: object }) => {},
+    cancelTimer: (_, _params: { key: string }) => {},
+    recordPeerClosed: assign(({ context, event }) => {
+      const e = event as EventOf<'recording.peer.closed'>;
+      const p = context.participants[e.data.participantId];
+      return {
+        participants: p
+          ? { ...context.participants, [e.data.participantId]: { ...p, active: false, outcome: e.data.outcome } }
+          : context.participants,
+        segments: addSegments(context, e.data.participantId, e.data.segments),
+      };
+    }),
+    recordSegment: assign(({ context, event }) => {
+      const e = event as EventOf<'recording.segment.recorded'>;
+      return { segments: addSegments(context, e.data.participantId, [e.data.segment]) };
+    }),
+  },
+  guards: {
+    allPeersClosed: ({ context }) => Object.values(context.participants).every((p) => !p.active),
+    isKnownParticipant: ({ context, event }) =>
+      (event.type === 'recording.peer.closed' || event.type === 'recording.segment.recorded') &&
+      !!context.participants[event.data.participantId],
+    isActiveParticipant: ({ context, event }) =>
+      event.type === 'recording.participant.left' && !!context.participants[event.data.participantId]?.active,
+    isInactiveOrNew: ({ context, event }) =>
+      event.type === 'recording.participant.joined' && !context.participants[event.data.member.participantId]?.active,
+  },
+}).createMachine({
+  id: 'recording',
+  context: ({ input }) => ({
+    recordingId: input.id,
+    roomId: null,
+    layout: 'grid',
+    format: 'webm',
+    startedAt: null,
+    stoppedAt: null,
+    stopReason: null,
+    compose: true,
+    compositionJobId: null,
+    participants: {},
+    segments: [],
+    error: null,
+  }),
+  initial: 'starting',
+  states: {
+    starting: {
+      description: 'The session exists in name only until its room accepts the start.',
+      on: {
+        'recording.started': {
+          target: 'recording',
+          actions: [
+            assign(({ event }) => ({
+              roomId: event.data.roomId,
+              layout: event.data.layout,
+              format: event.data.format,
+              startedAt: event.data.startedAt,
+              participants: Object.fromEntries(
+                event.data.members.map((m) => [
+                  m.participantId,
+                  { role: m.role, name: m.name, requests: 1, active: true, outcome: null },
+                ]),
+              ),
+            })),
+            {
+              type: 'emit',
+              params: ({ context, event }) => ({ events: event.data.members.map((m) => requestPeer(context, m, 0)) }),
+            },
+          ],
+        },
+      },
+    },
+    recording: {
+      description: 'Every member is asked for a recorder peer; their segments accumulate.',
+      on: {
+        'recording.participant.joined': {
+          guard: 'isInactiveOrNew',
+          actions: [
+            {
+              type: 'emit',
+              params: ({ context, event }) => ({
+                events: [requestPeer(context, event.data.member, segmentsOf(context, event.data.member.participantId))],
+              }),
+            },
+            assign(({ context, event }) => {
+              const m = event.data.member;
+              const prev = context.participants[m.participantId];
+              return {
+                participants: {
+                  ...context.participants,
+                  [m.participantId]: { role: m.role, name: m.name, requests: (prev?.requests ?? 0) + 1, active: true, outcome: null },
+                },
+              };
+            }),
+          ],
+        },
+        'recording.participant.left': {
+          guard: 'isActiveParticipant',
+          actions: {
+            type: 'emit',
+            params: ({ context, event }) => ({
+              events: [
+                {
+                  stream: peerStream(context.recordingId, event.data.participantId),
+                  type: 'peer.close.requested' as const,
+                  data: { reason: 'participant-left' },
+                },
+              ],
+            }),
+          },
+        },
+        'recording.peer.closed': { guard: 'isKnownParticipant', actions: 'recordPeerClosed' },
+        'recording.segment.recorded': { guard: 'isKnownParticipant', actions: 'recordSegment' },
+        'recording.stop.requested': {
+          target: 'stopping',
+          actions: [
+            assign(({ event }) => ({
+              stoppedAt: event.time,
+              stopReason: event.data.reason,
+              compose: event.data.compose,
+              compositionJobId: event.data.compositionJobId,
+            })),
+            {
+              type: 'emit',
+              params: ({ context }) => ({
+                events: Object.entries(context.participants)
+                  .filter(([, p]) => p.active)
+                  .map(([participantId]) => ({
+                    stream: peerStream(context.recordingId, participantId),
+                    type: 'peer.close.requested' as const,
+                    data: { reason: 'recording-stopped' },
+                  })),
+              }),
+            },
+            {
+              type: 'scheduleTimer',
+              params: { key: 'stop', delayMs: STOP_TIMEOUT_MS, type: 'recording.stop.timed-out', data: {} },
+            },
+          ],
+        },
+        'recording.failed': { target: 'failed', actions: assign({ error: ({ event }) => event.data.error }) },
+      },
+    },
+    stopping: {
+      description: 'Waiting for every recorder peer to finalize its files.',
+      always: { guard: 'allPeersClosed', target: 'stopped' },
+      on: {
+        'recording.peer.closed': { guard: 'isKnownParticipant', actions: 'recordPeerClosed' },
+        'recording.segment.recorded': { guard: 'isKnownParticipant', actions: 'recordSegment' },
+        'recording.stop.timed-out': { target: 'stopped' },
+      },
+    },
+    stopped: {
+      type: 'final',
+      description: 'Stopped; the files are kept and, unless told not to, a composition was requested.',
+      entry: [
+        { type: 'cancelTimer', params: { key: 'stop' } },
+        {
+          type: 'emit',
+          params: ({ context }) => ({
+            events: [
+              ...(context.roomId
+                ? [
+                    {
+                      stream: roomStream(context.roomId),
+                      type: 'room.recording.ended' as const,
+                      data: { recordingId: context.recordingId },
+                    },
+                  ]
+                : []),
+              ...(context.compose && context.compositionJobId && context.roomId
+                ? [
+                    {
+                      stream: compositionStream(context.compositionJobId),
+                      type: 'composition.requested' as const,
+                      data: {
+                        jobId: context.compositionJobId,
+                        recordingId: context.recordingId,
+                        meetingId: context.roomId,
+                        layout: context.layout,
+                        format: context.format,
+                        durationMs: Math.max(0, (context.stoppedAt ?? 0) - (context.startedAt ?? 0)),
+                        maxAttempts: COMPOSITION_MAX_ATTEMPTS,
+                      },
+                    },
+                  ]
+                : []),
+            ],
+          }),
+        },
+      ],
+    },
+    failed: {
+      type: 'final',
+      description: 'The session could not go on; whatever was recorded is kept on disk.',
+      entry: {
+        type: 'emit',
+        params: ({ context }) => ({
+          events: context.roomId
+            ? [{ stream: roomStream(context.roomId), type: 'room.recording.ended' as const, data: { recordingId: context.recordingId } }]
+            : [],
+        }),
+      },
+    },
+  },
+});

@@ -1,0 +1,195 @@
+import { assign, setup } from 'xstate';
+import type { EventOf, Member } from '../events/catalog.js';
+import { autoCompositionJobId, recordingStream, type EmitSpec } from './actions.js';
+
+export interface RoomContext {
+  roomId: string;
+  nodeId: string | null;
+  hostId: string | null;
+  members: Record<string, Member>;
+  activeRecordingId: string | null;
+  recordings: string[];
+  closedReason: string | null;
+}
+
+type RoomEvent =
+  | EventOf<'room.member.joined'>
+  | EventOf<'room.member.left'>
+  | EventOf<'room.closed'>
+  | EventOf<'room.recording.requested'>
+  | EventOf<'room.recording.ended'>;
+
+const stopActive = (ctx: RoomContext, reason: 'host-left' | 'interrupted'): EmitSpec[] =>
+  ctx.activeRecordingId
+    ? [
+        {
+          stream: recordingStream(ctx.activeRecordingId),
+          type: 'recording.stop.requested',
+          data: { reason, compose: true, compositionJobId: autoCompositionJobId(ctx.activeRecordingId) },
+          correlationId: ctx.activeRecordingId,
+        },
+      ]
+    : [];
+
+export const roomMachine = setup({
+  types: {
+    context: {} as RoomContext,
+    events: {} as RoomEvent,
+    input: {} as { id: string },
+  },
+  actions: {
+    emit: (_, _params: { events: EmitSpec[] }) => {},
+    // Opening (or re-opening) resets membership; the recording history stays.
+    open: assign(({ event }) => {
+      const e = event as EventOf<'room.member.joined'>;
+      const host: Member = { participantId: e.data.participantId, role: 'host', name: e.data.name };
+      return { nodeId: e.data.nodeId, hostId: host.participantId, members: { [host.participantId]: host }, closedReason: null };
+    }),
+  },
+  guards: {
+    isNewMember: ({ context, event }) =>
+      event.type === 'room.member.joined' && !context.members[event.data.participantId],
+    isHostLeaving: ({ context, event }) =>
+      event.type === 'room.member.left' && event.data.participantId === context.hostId,
+    isMember: ({ context, event }) => event.type === 'room.member.left' && !!context.members[event.data.participantId],
+    notRecording: ({ context }) => context.activeRecordingId === null,
+    isActiveRecording: ({ context, event }) =>
+      event.type === 'room.recording.ended' && event.data.recordingId === context.activeRecordingId,
+  },
+}).createMachine({
+  id: 'room',
+  context: ({ input }) => ({
+    roomId: input.id,
+    nodeId: null,
+    hostId: null,
+    members: {},
+    activeRecordingId: null,
+    recordings: [],
+    closedReason: null,
+  }),
+  initial: 'absent',
+  states: {
+    absent: {
+      description: 'No host has opened this room yet.',
+      on: { 'room.member.joined': { target: 'open', actions: 'open' } },
+    },
+    open: {
+      description: 'The host is connected; members come and go; at most one recording is active.',
+      on: {
+        'room.member.joined': {
+          guard: 'isNewMember',
+          actions: [
+            assign({
+              members: ({ context, event }) => ({
+                ...context.members,
+                [event.data.participantId]: { participantId: event.data.participantId, role: 'participant', name: event.data.name },
+              }),
+            }),
+            {
+              type: 'emit',
+              params: ({ context, event }) => ({
+                events: context.activeRecordingId
+                  ? [
+                      {
+                        stream: recordingStream(context.activeRecordingId),
+                        type: 'recording.participant.joined' as const,
+                        data: {
+                          member: { participantId: event.data.participantId, role: 'participant', name: event.data.name },
+                        },
+                        correlationId: context.activeRecordingId,
+                      },
+                    ]
+                  : [],
+              }),
+            },
+          ],
+        },
+        'room.member.left': [
+          {
+            guard: 'isHostLeaving',
+            target: 'closed',
+            actions: [
+              { type: 'emit', params: ({ context }) => ({ events: stopActive(context, 'host-left') }) },
+              assign({ closedReason: 'host-left', members: {} }),
+            ],
+          },
+          {
+            guard: 'isMember',
+            actions: [
+              {
+                type: 'emit',
+                params: ({ context, event }) => ({
+                  events: context.activeRecordingId
+                    ? [
+                        {
+                          stream: recordingStream(context.activeRecordingId),
+                          type: 'recording.participant.left' as const,
+                          data: { participantId: event.data.participantId },
+                          correlationId: context.activeRecordingId,
+                        },
+                      ]
+                    : [],
+                }),
+              },
+              assign({
+                members: ({ context, event }) => {
+                  const { [event.data.participantId]: _gone, ...rest } = context.members;
+                  return rest;
+                },
+              }),
+            ],
+          },
+        ],
+        'room.closed': {
+          target: 'closed',
+          actions: [
+            {
+              type: 'emit',
+              params: ({ context, event }) => ({
+                events: stopActive(context, event.data.reason === 'server-restart' ? 'interrupted' : 'host-left'),
+              }),
+            },
+            assign({ closedReason: ({ event }) => event.data.reason, members: {} }),
+          ],
+        },
+        'room.recording.requested': {
+          guard: 'notRecording',
+          actions: [
+            assign({
+              activeRecordingId: ({ event }) => event.data.recordingId,
+              recordings: ({ context, event }) => [...context.recordings, event.data.recordingId],
+            }),
+            {
+              type: 'emit',
+              params: ({ context, event }) => ({
+                events: [
+                  {
+                    stream: recordingStream(event.data.recordingId),
+                    type: 'recording.started' as const,
+                    data: {
+                      recordingId: event.data.recordingId,
+                      roomId: context.roomId,
+                      layout: event.data.layout,
+                      format: event.data.format,
+                      startedAt: event.time,
+                      members: Object.values(context.members),
+                    },
+                    correlationId: event.data.recordingId,
+                  },
+                ],
+              }),
+            },
+          ],
+        },
+        'room.recording.ended': { guard: 'isActiveRecording', actions: assign({ activeRecordingId: null }) },
+      },
+    },
+    closed: {
+      description: 'The host left (or the server restarted): the room is gone. A new host may open it again.',
+      on: {
+        'room.recording.ended': { guard: 'isActiveRecording', actions: assign({ activeRecordingId: null }) },
+        'room.member.joined': { target: 'open', actions: 'open' },
+      },
+    },
+  },
+});
