@@ -1,0 +1,292 @@
+import type { Logger } from 'pino';
+import { initialTransition, transition, type AnyMachineSnapshot } from 'xstate';
+import { isEventType, parseEventData, type EventType } from '../../events/catalog.js';
+import { parseStream, SCHEMA_VERSION, streamSchema, type StoredEvent, type StreamKind } from '../../events/envelope.js';
+import { machines, type EffectParams, type EffectType, type EmitSpec } from '../../machines/index.js';
+import { ConcurrencyError, type EventLog, type LoggedEvent } from '../log/types.js';
+
+/** An event as an adapter or an effect hands it in: the runtime adds id, time and position. */
+export interface EventInput {
+  stream: string;
+  type: EventType | string;
+  data: unknown;
+  causationId?: string | null;
+  correlationId?: string | null;
+}
+
+export type DispatchResult =
+  | { accepted: true; event: StoredEvent; snapshot: AnyMachineSnapshot }
+  | { accepted: false; reason: 'invalid' | 'unknown-stream' | 'rejected'; message: string; snapshot?: AnyMachineSnapshot };
+
+export interface Actor {
+  stream: string;
+  kind: StreamKind;
+  snapshot: AnyMachineSnapshot;
+  position: number;
+}
+
+export interface AppliedEvent {
+  event: StoredEvent;
+  before: AnyMachineSnapshot | undefined;
+  after: AnyMachineSnapshot;
+  /** Appended by this process (its effects ran here) rather than observed from another one. */
+  local: boolean;
+}
+
+export interface EffectContext {
+  event: StoredEvent;
+  runtime: Runtime;
+}
+export type EffectHandlers = {
+  [K in Exclude<EffectType, 'emit' | 'scheduleTimer' | 'cancelTimer'>]?: (
+    params: EffectParams[K],
+    ctx: EffectContext,
+  ) => void | Promise<void>;
+};
+
+export interface RuntimeOptions {
+  log: EventLog;
+  logger: Logger;
+  clock?: () => number;
+  newId?: () => string;
+  effects?: EffectHandlers;
+}
+
+export type Runtime = ReturnType<typeof createRuntime>;
+
+/** Correlation: the recording an event belongs to, where there is one. */
+function correlationFor(kind: StreamKind, id: string, snapshot: AnyMachineSnapshot | undefined, data: any): string | null {
+  if (kind === 'recording') return id;
+  if (kind === 'peer') return data?.recordingId ?? snapshot?.context.recordingId ?? id.split('.')[0] ?? null;
+  if (kind === 'composition') return data?.recordingId ?? (snapshot?.context.recordingId || null);
+  return data?.recordingId ?? snapshot?.context.activeRecordingId ?? null;
+}
+
+/**
+ * Hosts one actor per stream. `dispatch` validates an event, computes the
+ * machine's transition, appends the event to the log, and only once it is
+ * durable runs the effects the transition named (emits become further
+ * dispatches). Loading folds the log through the same pure transitions and
+ * runs nothing.
+ */
+export function createRuntime(opts: RuntimeOptions) {
+  const { log, logger } = opts;
+  const clock = opts.clock ?? Date.now;
+  const newId = opts.newId ?? (() => crypto.randomUUID());
+  const effects: EffectHandlers = opts.effects ?? {};
+  const actors = new Map<string, Actor>();
+  const listeners = new Set<(a: AppliedEvent) => void>();
+  const timers = new Map<string, NodeJS.Timeout>();
+  /** Streams whose in-memory actor missed events appended elsewhere. */
+  const stale = new Set<string>();
+  let unsubscribe: (() => void) | null = null;
+  let closed = false;
+
+  function newActor(stream: string): Actor {
+    const { kind, id } = parseStream(stream);
+    const [snapshot] = initialTransition(machines[kind], { id });
+    return { stream, kind, snapshot, position: 0 };
+  }
+
+  /** Pure fold of one stored event; used by load, resync and foreign events. */
+  function fold(e: StoredEvent): AppliedEvent | null {
+    let actor = actors.get(e.stream);
+    if (!actor) {
+      actor = newActor(e.stream);
+      actors.set(e.stream, actor);
+    }
+    if (e.position <= actor.position) return null;
+    if (e.position !== actor.position + 1) {
+      stale.add(e.stream);
+      return null;
+    }
+    const before = actor.snapshot;
+    const [after] = transition(machines[actor.kind], before, e as never);
+    actor.snapshot = after;
+    actor.position = e.position;
+    return { event: e, before, after, local: false };
+  }
+
+  async function resync(stream: string) {
+    actors.delete(stream);
+    stale.delete(stream);
+    for await (const { event } of log.read({ stream })) fold(event);
+  }
+
+  function notify(a: AppliedEvent) {
+    for (const l of listeners) {
+      try {
+        l(a);
+      } catch (err) {
+        logger.error({ err, eventType: a.event.type }, 'event listener failed');
+      }
+    }
+  }
+
+  function validate(input: EventInput): { ok: true; kind: StreamKind; id: string; data: Record<string, unknown> } | { ok: false; message: string } {
+    const s = streamSchema.safeParse(input.stream);
+    if (!s.success) return { ok: false, message: `invalid stream ${JSON.stringify(String(input.stream).slice(0, 80))}` };
+    if (!isEventType(input.type)) return { ok: false, message: `unknown event type ${JSON.stringify(String(input.type).slice(0, 80))}` };
+    const { kind, id } = parseStream(input.stream);
+    if (!input.type.startsWith(`${kind}.`)) return { ok: false, message: `${input.type} does not belong to a ${kind} stream` };
+    try {
+      return { ok: true, kind, id, data: parseEventData(input.type, input.data) as Record<string, unknown> };
+    } catch (err) {
+      return { ok: false, message: (err as Error).message };
+    }
+  }
+
+  async function dispatch(input: EventInput, opts: { mustExist?: boolean; retried?: boolean } = {}): Promise<DispatchResult> {
+    if (closed) return { accepted: false, reason: 'rejected', message: 'runtime is closed' };
+    const v = validate(input);
+    if (!v.ok) return { accepted: false, reason: 'invalid', message: v.message };
+    if (stale.has(input.stream)) await resync(input.stream);
+    let actor = actors.get(input.stream);
+    if (!actor) {
+      if (opts.mustExist) return { accepted: false, reason: 'unknown-stream', message: `no such ${v.kind}: ${v.id}` };
+      actor = newActor(input.stream);
+    }
+    const event = {
+      id: newId(),
+      type: input.type,
+      stream: input.stream,
+      position: actor.position + 1,
+      time: clock(),
+      causationId: input.causationId ?? null,
+      correlationId: input.correlationId !== undefined ? input.correlationId : correlationFor(v.kind, v.id, actor.snapshot, v.data),
+      version: SCHEMA_VERSION,
+      data: v.data,
+    } as StoredEvent;
+    const before = actor.snapshot;
+    if (!before.can(event as never)) {
+      return {
+        accepted: false,
+        reason: 'rejected',
+        message: `${input.type} is not accepted by ${input.stream} in state ${JSON.stringify(before.value)}`,
+        snapshot: before,
+      };
+    }
+    const [after, actions] = transition(machines[v.kind], before, event as never);
+    // Optimistic: later dispatches to this stream build on this state while the append is in flight.
+    actor.snapshot = after;
+    actor.position = event.position;
+    actors.set(input.stream, actor);
+    try {
+      await log.append(input.stream, [event], { expectedPosition: event.position - 1 });
+    } catch (err) {
+      await resync(input.stream).catch(() => stale.add(input.stream));
+      if (err instanceof ConcurrencyError && !opts.retried) {
+        logger.warn({ stream: input.stream, eventType: input.type }, 'stream moved on elsewhere; retrying on fresh state');
+        return dispatch(input, { ...opts, retried: true });
+      }
+      throw err;
+    }
+    notify({ event, before, after, local: true });
+    await act(event, actions as { type: string; params?: unknown }[]);
+    return { accepted: true, event, snapshot: actors.get(input.stream)?.snapshot ?? after };
+  }
+
+  async function act(event: StoredEvent, actions: { type: string; params?: unknown }[]) {
+    for (const a of actions) {
+      const type = a.type as EffectType;
+      if (type === 'emit') {
+        for (const spec of (a.params as EffectParams['emit']).events) await emit(event, spec);
+      } else if (type === 'scheduleTimer') {
+        const p = a.params as EffectParams['scheduleTimer'];
+        const key = `${event.stream}#${p.key}`;
+        clearTimeout(timers.get(key));
+        timers.set(
+          key,
+          setTimeout(() => {
+            timers.delete(key);
+            dispatch({ stream: event.stream, type: p.type, data: p.data, causationId: event.id }).catch((err) =>
+              logger.error({ err, stream: event.stream, timer: p.key }, 'timer event failed'),
+            );
+          }, p.delayMs),
+        );
+      } else if (type === 'cancelTimer') {
+        const key = `${event.stream}#${(a.params as EffectParams['cancelTimer']).key}`;
+        clearTimeout(timers.get(key));
+        timers.delete(key);
+      } else if (type in effects) {
+        const handler = effects[type as keyof EffectHandlers] as (p: unknown, c: EffectContext) => void | Promise<void>;
+        // Effects report back through events; one that throws is logged, never fatal to the runtime.
+        Promise.resolve()
+          .then(() => handler(a.params, { event, runtime }))
+          .catch((err) => logger.error({ err, effect: type, stream: event.stream, recordingId: event.correlationId }, 'effect failed'));
+      } else if (!type.startsWith('xstate.')) {
+        logger.warn({ effect: type, stream: event.stream }, 'no handler for effect');
+      }
+    }
+  }
+
+  async function emit(cause: StoredEvent, spec: EmitSpec) {
+    const r = await dispatch({
+      stream: spec.stream,
+      type: spec.type,
+      data: spec.data,
+      causationId: cause.id,
+      correlationId: spec.correlationId,
+    });
+    if (!r.accepted) logger.debug({ stream: spec.stream, eventType: spec.type, why: r.message }, 'emitted event not accepted');
+  }
+
+  const runtime = {
+    dispatch,
+    /** Rebuilds every actor from the log; runs no effects. Returns the number of events folded. */
+    async load(onInvalid?: (problem: string) => void): Promise<number> {
+      let n = 0;
+      for await (const { event } of log.read({}, onInvalid)) {
+        fold(event);
+        n++;
+      }
+      for (const s of stale) await resync(s);
+      return n;
+    },
+    /** Keeps actors current with events other processes append (NATS mode). */
+    follow() {
+      unsubscribe = log.subscribe(({ event }: LoggedEvent) => {
+        const applied = fold(event);
+        if (applied) notify(applied);
+      });
+    },
+    get(stream: string): AnyMachineSnapshot | undefined {
+      return actors.get(stream)?.snapshot;
+    },
+    position(stream: string): number {
+      return actors.get(stream)?.position ?? 0;
+    },
+    list(kind: StreamKind): Actor[] {
+      return [...actors.values()].filter((a) => a.kind === kind);
+    },
+    onEvent(listener: (a: AppliedEvent) => void): () => void {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    /** Resolves with the snapshot once `predicate` holds for the stream (or null after timeoutMs). */
+    waitFor(stream: string, predicate: (s: AnyMachineSnapshot) => boolean, timeoutMs: number): Promise<AnyMachineSnapshot | null> {
+      const now = actors.get(stream)?.snapshot;
+      if (now && predicate(now)) return Promise.resolve(now);
+      return new Promise((resolve) => {
+        const off = runtime.onEvent((a) => {
+          if (a.event.stream === stream && predicate(a.after)) {
+            clearTimeout(t);
+            off();
+            resolve(a.after);
+          }
+        });
+        const t = setTimeout(() => {
+          off();
+          resolve(null);
+        }, timeoutMs);
+      });
+    },
+    async close() {
+      closed = true;
+      unsubscribe?.();
+      for (const t of timers.values()) clearTimeout(t);
+      timers.clear();
+    },
+  };
+  return runtime;
+}
