@@ -1,0 +1,293 @@
+import { connect } from '@nats-io/transport-node';
+import {
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerMessages,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
+import { pino, type Logger } from 'pino';
+import type { NewEvent, StoredEvent } from '../../events/envelope.js';
+import { ConcurrencyError, type AppendOptions, type EventLog, type LoggedEvent, type ReadOptions } from './types.js';
+import { subjectOf } from './subject.js';
+import { parseNewEvents, parseStored, serialize, toStored } from './validate.js';
+
+export interface NatsLogOptions {
+  servers: string | string[];
+  /** JetStream stream holding the log; created when missing. */
+  stream?: string;
+  /** Subjects are `<prefix>.<kind>.<encoded id>`. */
+  subjectPrefix?: string;
+  /** How long JetStream remembers event ids for duplicate-drop (default 2 min). */
+  duplicateWindowMs?: number;
+  logger?: Logger;
+}
+
+/** Position and stream sequence of a stream's last event (0, 0 when empty). */
+interface Tip {
+  position: number;
+  seq: number;
+}
+
+/** An expectation no subject can meet: the server then answers only duplicates (it checks msgID first). */
+const UNMEETABLE = Number.MAX_SAFE_INTEGER;
+/** Bound on re-tries of an append without expectation that keeps losing races to other processes. */
+const MAX_RACES = 100;
+
+/**
+ * Event log on a JetStream stream, one subject per event stream. Appends to one
+ * stream are queued in this process and guarded across processes by the
+ * expected last subject sequence; JetStream's sequence is the global order.
+ */
+export async function createNatsLog({
+  servers,
+  stream: name = 'MR_EVENTS',
+  subjectPrefix: prefix = 'mr.ev',
+  duplicateWindowMs = 120_000,
+  logger,
+}: NatsLogOptions): Promise<EventLog> {
+  const log = (logger ?? pino({ level: 'silent' })).child({ natsStream: name });
+  if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(prefix)) throw new Error(`invalid subject prefix ${prefix}`);
+  const nc = await connect({ servers, name: 'meeting-recorder-eventlog', maxReconnectAttempts: -1 });
+  let jsm: JetStreamManager;
+  let lastKnownSeq: number;
+  try {
+    jsm = await jetstreamManager(nc);
+    lastKnownSeq = await ensureStream(jsm, name, `${prefix}.>`, duplicateWindowMs, log);
+  } catch (err) {
+    await nc.close();
+    throw err;
+  }
+  const js = jetstream(nc);
+
+  const tips = new Map<string, Tip>();
+  const queues = new Map<string, Promise<unknown>>();
+  let closing: Promise<void> | null = null;
+
+  /** Runs fn after every earlier call queued for the same stream. */
+  function enqueue<T>(stream: string, fn: () => Promise<T>): Promise<T> {
+    const run = (queues.get(stream) ?? Promise.resolve()).then(fn);
+    const tail = run.catch(() => {});
+    queues.set(stream, tail);
+    void tail.then(() => {
+      if (queues.get(stream) === tail) queues.delete(stream);
+    });
+    return run;
+  }
+
+  async function refresh(stream: string): Promise<Tip> {
+    const m = await jsm.streams.getMessage(name, { last_by_subj: subjectOf(prefix, stream) });
+    let tip: Tip = { position: 0, seq: 0 };
+    if (m) {
+      const p = parseStored(m.string());
+      if (p.ok) tip = { position: p.event.position, seq: m.seq };
+      else {
+        // The expectation is on the subject's last message, the position on its last valid event.
+        log.warn({ stream, seq: m.seq }, `last message unreadable (${p.problem}); replaying the stream for its position`);
+        let position = 0;
+        for await (const { event } of read({ stream }, (problem) => log.warn({ stream }, problem))) position = event.position;
+        tip = { position, seq: m.seq };
+      }
+    }
+    tips.set(stream, tip);
+    return tip;
+  }
+
+  async function storedCopy(seq: number): Promise<StoredEvent> {
+    const m = await jsm.streams.getMessage(name, { seq });
+    const p = m ? parseStored(m.string()) : { ok: false as const, problem: 'message not found' };
+    if (!p.ok) throw new Error(`duplicate's stored copy (seq ${seq}) unreadable: ${p.problem}`);
+    return p.event;
+  }
+
+  async function appendQueued(stream: string, input: NewEvent[], expected: number | undefined): Promise<StoredEvent[]> {
+    const subject = subjectOf(prefix, stream);
+    let tip = tips.get(stream) ?? (await refresh(stream));
+    if (expected !== undefined && expected !== tip.position) tip = await refresh(stream);
+    // With a stale expectation only a retry of events already stored may pass.
+    const stale = expected !== undefined && expected !== tip.position;
+    const out: StoredEvent[] = [];
+    let races = 0;
+    for (let i = 0; i < input.length; i++) {
+      const stored = toStored(input[i], tip.position + 1);
+      let ack;
+      try {
+        ack = await js.publish(subject, serialize(stored), {
+          msgID: stored.id,
+          expect: { lastSubjectSequence: stale ? UNMEETABLE : tip.seq },
+        });
+      } catch (err) {
+        if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence)) throw err;
+        const actual = await refresh(stream);
+        if (expected !== undefined) throw new ConcurrencyError(stream, expected, actual.position);
+        if (++races > MAX_RACES) throw new Error(`stream ${stream}: lost ${MAX_RACES} races to other writers`);
+        tip = actual;
+        i--;
+        continue;
+      }
+      lastKnownSeq = Math.max(lastKnownSeq, ack.seq);
+      if (ack.duplicate) {
+        out.push(await storedCopy(ack.seq));
+        continue;
+      }
+      tip = { position: stored.position, seq: ack.seq };
+      tips.set(stream, tip);
+      out.push(stored);
+    }
+    return out;
+  }
+
+  async function append(stream: string, events: NewEvent[], options: AppendOptions = {}): Promise<StoredEvent[]> {
+    if (closing) throw new Error(`event log ${name} is closed`);
+    const input = parseNewEvents(stream, events);
+    for (const e of input) serialize(toStored(e, 1)); // refuse unserializable data before anything is published
+    if (input.length === 0) return [];
+    return enqueue(stream, () => appendQueued(stream, input, options.expectedPosition));
+  }
+
+  async function position(stream: string): Promise<number> {
+    return (await enqueue(stream, () => refresh(stream))).position;
+  }
+
+  async function* read(options: ReadOptions = {}, onInvalid?: (problem: string) => void): AsyncGenerator<LoggedEvent> {
+    const report = onInvalid ?? ((problem: string) => log.warn(problem));
+    const { stream, correlationId, untilSeq } = options;
+    if (untilSeq !== undefined && untilSeq < 1) return;
+    const consumer = await js.consumers.get(name, {
+      filter_subjects: stream ? subjectOf(prefix, stream) : `${prefix}.>`,
+      deliver_policy: DeliverPolicy.All,
+    });
+    try {
+      if ((await consumer.info(true)).num_pending === 0) return;
+      const msgs = await consumer.consume({ max_messages: 4096 });
+      try {
+        for await (const m of msgs) {
+          if (untilSeq !== undefined && m.seq > untilSeq) return;
+          const p = parseStored(m.string());
+          if (!p.ok) report(`message ${m.seq} on ${m.subject} skipped: ${p.problem}`);
+          else if (stream !== undefined && p.event.stream !== stream) {
+            report(`message ${m.seq} on ${m.subject} skipped: carries stream ${p.event.stream}`);
+          } else if (correlationId === undefined || p.event.correlationId === correlationId) {
+            yield { seq: m.seq, event: p.event };
+          }
+          if (m.info.pending === 0 || (untilSeq !== undefined && m.seq >= untilSeq)) return;
+        }
+      } finally {
+        await msgs.close();
+      }
+    } finally {
+      await consumer.delete().catch(() => {});
+    }
+  }
+
+  // One live ordered consumer feeds every subscriber; each sees only events after its subscribe().
+  const subscribers = new Set<{ handler: (e: LoggedEvent) => void; after: number }>();
+  let feed: { stop(): Promise<void> } | null = null;
+
+  function startFeed(startSeq: number): { stop(): Promise<void> } {
+    let stopped = false;
+    let msgs: ConsumerMessages | undefined;
+    const done = (async () => {
+      const consumer = await js.consumers.get(name, { filter_subjects: `${prefix}.>`, opt_start_seq: startSeq });
+      try {
+        if (stopped) return;
+        msgs = await consumer.consume({ max_messages: 1024 });
+        if (stopped) await msgs.close();
+        for await (const m of msgs) {
+          lastKnownSeq = Math.max(lastKnownSeq, m.seq);
+          const p = parseStored(m.string());
+          if (!p.ok) {
+            log.warn({ seq: m.seq, subject: m.subject }, `live message skipped: ${p.problem}`);
+            continue;
+          }
+          const e: LoggedEvent = { seq: m.seq, event: p.event };
+          for (const s of subscribers) {
+            if (m.seq <= s.after) continue;
+            try {
+              s.handler(e);
+            } catch (err) {
+              log.error({ err, eventId: e.event.id, stream: e.event.stream }, 'subscriber threw');
+            }
+          }
+        }
+      } finally {
+        await consumer.delete().catch(() => {});
+      }
+    })().catch((err) => log.error({ err }, 'live feed stopped'));
+    return {
+      async stop() {
+        stopped = true;
+        await msgs?.close();
+        await done;
+      },
+    };
+  }
+
+  function subscribe(handler: (e: LoggedEvent) => void): () => void {
+    const entry = { handler, after: lastKnownSeq };
+    subscribers.add(entry);
+    feed ??= startFeed(lastKnownSeq + 1);
+    return () => {
+      subscribers.delete(entry);
+      if (subscribers.size === 0 && feed) {
+        void feed.stop();
+        feed = null;
+      }
+    };
+  }
+
+  function close(): Promise<void> {
+    closing ??= (async () => {
+      await Promise.all(queues.values());
+      subscribers.clear();
+      await feed?.stop();
+      feed = null;
+      await nc.drain();
+    })();
+    return closing;
+  }
+
+  return { kind: 'nats', append, position, read, subscribe, close };
+}
+
+const STREAM_NAME_IN_USE = 10058;
+
+/** Creates the stream when missing (another process may win that race); returns its last sequence. */
+async function ensureStream(
+  jsm: JetStreamManager,
+  name: string,
+  subjects: string,
+  duplicateWindowMs: number,
+  log: Logger,
+): Promise<number> {
+  const existing = async () => {
+    const info = await jsm.streams.info(name);
+    if (!info.config.subjects?.includes(subjects)) {
+      throw new Error(`JetStream stream ${name} exists without subject ${subjects} (has ${info.config.subjects?.join(', ')})`);
+    }
+    return info.state.last_seq;
+  };
+  try {
+    return await existing();
+  } catch (err) {
+    if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
+  }
+  try {
+    const info = await jsm.streams.add({
+      name,
+      subjects: [subjects],
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      duplicate_window: duplicateWindowMs * 1_000_000,
+    });
+    log.info({ subjects }, 'JetStream stream created');
+    return info.state.last_seq;
+  } catch (err) {
+    if (err instanceof JetStreamApiError && err.code === STREAM_NAME_IN_USE) return existing();
+    throw err;
+  }
+}
