@@ -1,0 +1,137 @@
+import type { ClientMessage, ClientMessageOf, ServerMessageOf } from '../../events/wire.js';
+import { peerStream, roomStream } from '../../machines/actions.js';
+import type { DispatchResult, Runtime } from '../runtime/runtime.js';
+import type { Connection, Connections, LeaveReason } from './connections.js';
+
+export interface InboundDeps {
+  runtime: Runtime;
+  connections: Connections;
+  nodeId: string;
+  newId: () => string;
+}
+
+/**
+ * Turns one parsed client message into events (runtime.dispatch) or, for
+ * meeting media, relays it to the other sockets of the room. Decisions
+ * (roles, whether an offer is acceptable) are the machines'; this only reads
+ * the dispatch result to word the reply.
+ */
+export function createInbound({ runtime, connections, nodeId, newId }: InboundDeps) {
+  const { send } = connections;
+  const error = (conn: Connection, message: string) => send(conn, { type: 'error', message });
+
+  const connectReply = (conn: Connection, role: 'host' | 'participant'): ServerMessageOf<'connect'> => ({
+    type: 'connect',
+    connectionId: conn.roomId!,
+    polite: role !== 'host',
+    role,
+    participantId: conn.participantId!,
+  });
+
+  async function connect(conn: Connection, msg: ClientMessageOf<'connect'>) {
+    if (conn.roomId) {
+      if (conn.roomId !== msg.connectionId) return error(conn, `this socket is already in room ${conn.roomId}; send disconnect first`);
+      const member = runtime.get(roomStream(conn.roomId))?.context.members[conn.participantId!];
+      return member ? send(conn, connectReply(conn, member.role)) : error(conn, `not a member of room ${conn.roomId}`);
+    }
+    const participantId = newId();
+    connections.join(conn, msg.connectionId, participantId);
+    conn.log = conn.log.child({ roomId: msg.connectionId, participantId });
+    // Messages the join causes (members, a late joiner's recording-peer-request) wait for the connect reply.
+    conn.outbox = [];
+    let r: DispatchResult;
+    try {
+      r = await runtime.dispatch({
+        stream: roomStream(msg.connectionId),
+        type: 'room.member.joined',
+        data: { participantId, name: msg.name ?? null, nodeId },
+      });
+    } catch (err) {
+      conn.log.error({ err }, 'join failed');
+      r = { accepted: false, reason: 'rejected', message: 'the room could not be joined' };
+    }
+    const member = r.accepted ? r.snapshot.context.members[participantId] : undefined;
+    if (!member) {
+      connections.detach(conn);
+      conn.outbox = null;
+      return error(conn, r.accepted ? 'the room did not admit this member' : r.message);
+    }
+    conn.log.info({ role: member.role }, 'member joined');
+    connections.release(conn, connectReply(conn, member.role));
+  }
+
+  /** The socket leaves its room: by `disconnect`, by closing, or by missing pongs. */
+  async function leave(conn: Connection, reason: LeaveReason) {
+    const { roomId, participantId } = conn;
+    connections.detach(conn);
+    if (!roomId || !participantId) return;
+    conn.log.info({ reason }, 'member left');
+    const r = await runtime.dispatch({ stream: roomStream(roomId), type: 'room.member.left', data: { participantId, reason } });
+    if (!r.accepted) conn.log.debug({ why: r.message }, 'leave not applied');
+  }
+
+  function relay(conn: Connection, msg: ClientMessageOf<'offer' | 'answer' | 'candidate'>) {
+    const roomId = conn.roomId!;
+    if (msg.data.connectionId !== roomId) return error(conn, `${msg.type} for room ${msg.data.connectionId} ignored: this socket is in room ${roomId}`);
+    const others = connections.inRoom(roomId).filter((c) => c !== conn);
+    const targets = msg.to && msg.to !== roomId ? others.filter((c) => c.participantId === msg.to) : others;
+    if (msg.to && msg.to !== roomId && targets.length === 0) return error(conn, `${msg.type}: no member ${msg.to} in room ${roomId}`);
+    const out = {
+      type: msg.type,
+      from: roomId,
+      to: '' as const,
+      fromParticipantId: conn.participantId!,
+      data: { ...msg.data, datetime: Date.now() },
+    };
+    for (const c of targets) send(c, out);
+  }
+
+  type RecordingMessage = ClientMessageOf<'recording-offer' | 'recording-candidate' | 'recording-status'>;
+
+  /** Dispatches to the socket's own recorder peer; the participantId the message claims is ignored. */
+  async function toPeer(conn: Connection, msg: RecordingMessage, type: string, data: object, rejected: string | null) {
+    const roomId = conn.roomId!;
+    const participantId = conn.participantId!;
+    const { recordingId } = msg.data;
+    if (msg.data.connectionId !== roomId) {
+      return error(conn, `${msg.type} for room ${msg.data.connectionId} ignored: this socket is in room ${roomId}`);
+    }
+    const r = await runtime.dispatch({ stream: peerStream(recordingId, participantId), type, data }, { mustExist: true });
+    if (r.accepted) return;
+    conn.log.info({ recordingId, messageType: msg.type, why: r.message }, 'recording message not accepted');
+    if (rejected === null) return;
+    const status = r.reason === 'unknown-stream' ? 'recorder-unavailable' : rejected;
+    send(conn, { type: 'recording-status', recordingId, connectionId: roomId, participantId, status, message: r.message });
+  }
+
+  return {
+    leave,
+    async handle(conn: Connection, msg: ClientMessage): Promise<void> {
+      if (msg.type === 'connect') return connect(conn, msg);
+      if (msg.type === 'disconnect') {
+        // Leaving a room this socket is not in is a no-op (clients send it after a host-left too).
+        if (conn.roomId === msg.connectionId) await leave(conn, 'left');
+        return;
+      }
+      if (!conn.roomId || !conn.participantId) return error(conn, `${msg.type}: send connect first`);
+      switch (msg.type) {
+        case 'offer':
+        case 'answer':
+        case 'candidate':
+          return relay(conn, msg);
+        case 'recording-offer':
+          return toPeer(conn, msg, 'peer.offer.received', { sdp: msg.data.sdp }, 'invalid-offer');
+        case 'recording-candidate':
+          return toPeer(
+            conn,
+            msg,
+            'peer.candidate.received',
+            { candidate: msg.data.candidate, sdpMid: msg.data.sdpMid ?? null, sdpMLineIndex: msg.data.sdpMLineIndex ?? null },
+            'candidate-rejected',
+          );
+        case 'recording-status':
+          return toPeer(conn, msg, 'peer.status.reported', { status: msg.data.status }, null);
+      }
+    },
+  };
+}

@@ -1,0 +1,155 @@
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { parseClientMessage } from '../../events/wire.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { createConnections, type Connection, type LeaveReason } from './connections.js';
+import { createInbound } from './inbound.js';
+import { deliveriesFor } from './outbound.js';
+
+export interface SignalingOptions {
+  runtime: Runtime;
+  server: Server;
+  logger: Logger;
+  nodeId: string;
+  newId: () => string;
+  /** Frames above this get an `error` reply; frames above 4x this close the socket with 1009. */
+  maxFrameBytes?: number;
+  pingIntervalMs?: number;
+}
+
+export interface Signaling {
+  /** Stops pinging and listening, closes every socket (1001). Members are not reported as left: recovery closes their rooms. */
+  close(): Promise<void>;
+}
+
+/**
+ * The WebSocket adapter of protocol.md sections 1-2 on path `/` of the HTTP
+ * server: client messages become events, events become server messages for
+ * the sockets this process holds.
+ */
+export function createSignaling({
+  runtime,
+  server,
+  logger,
+  nodeId,
+  newId,
+  maxFrameBytes = 256 * 1024,
+  pingIntervalMs = 15_000,
+}: SignalingOptions): Signaling {
+  const log = logger.child({ module: 'signaling' });
+  const connections = createConnections();
+  const inbound = createInbound({ runtime, connections, nodeId, newId });
+  const wss = new WebSocketServer({ server, path: '/', maxPayload: maxFrameBytes * 4 });
+  let nextId = 1;
+  let closing = false;
+
+  const offEvent = runtime.onEvent((applied) => {
+    for (const { to, message } of deliveriesFor(applied, runtime.get)) {
+      for (const participantId of to) {
+        const conn = connections.byParticipant(participantId);
+        if (!conn) continue;
+        connections.send(conn, message);
+        // The room is gone for this socket; its id stays known so the recording-stopped that follows reaches it.
+        if (message.type === 'disconnect' && conn.roomId === message.connectionId) connections.detach(conn, true);
+      }
+    }
+  });
+
+  function enqueue(conn: Connection, job: () => Promise<void>) {
+    conn.queue = conn.queue.then(job).catch((err) => {
+      conn.log.error({ err }, 'signaling handler failed');
+      connections.send(conn, { type: 'error', message: 'internal error' });
+    });
+  }
+
+  function onMessage(conn: Connection, data: RawData, isBinary: boolean) {
+    const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength;
+    const reject = (message: string) => {
+      conn.log.debug({ size }, message);
+      connections.send(conn, { type: 'error', message });
+    };
+    if (isBinary) return reject('binary frames are not supported; send JSON text');
+    if (size > maxFrameBytes) return reject(`frame of ${size} bytes exceeds the limit of ${maxFrameBytes}`);
+    let value: unknown;
+    try {
+      value = JSON.parse(Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as Buffer).toString('utf8'));
+    } catch {
+      return reject('malformed JSON');
+    }
+    const parsed = parseClientMessage(value);
+    if (!parsed.ok) return reject(parsed.error);
+    enqueue(conn, () => inbound.handle(conn, parsed.message));
+  }
+
+  wss.on('connection', (ws: WebSocket) => {
+    if (closing) return ws.close(1001, 'server closing');
+    const conn: Connection = {
+      id: nextId++,
+      ws,
+      roomId: null,
+      participantId: null,
+      outbox: null,
+      alive: true,
+      closeReason: null,
+      queue: Promise.resolve(),
+      log: log.child({ socket: nextId - 1 }),
+    };
+    connections.all.add(conn);
+    ws.on('pong', () => (conn.alive = true));
+    ws.on('message', (data, isBinary) => {
+      try {
+        onMessage(conn, data, isBinary);
+      } catch (err) {
+        conn.log.error({ err }, 'message handling failed');
+      }
+    });
+    ws.on('error', (err) => conn.log.info({ err: err.message }, 'socket error'));
+    ws.on('close', (code) => {
+      connections.all.delete(conn);
+      if (closing) return connections.detach(conn);
+      const reason: LeaveReason = conn.closeReason ?? 'socket-closed';
+      conn.log.debug({ code, reason }, 'socket closed');
+      enqueue(conn, async () => {
+        await inbound.leave(conn, reason);
+        connections.detach(conn);
+      });
+    });
+  });
+  wss.on('error', (err) => log.error({ err }, 'websocket server error'));
+
+  const pinger = setInterval(() => {
+    for (const conn of connections.all) {
+      if (!conn.alive) {
+        conn.log.info('no pong since the last ping; terminating');
+        conn.closeReason = 'timed-out';
+        conn.ws.terminate();
+        continue;
+      }
+      conn.alive = false;
+      try {
+        conn.ws.ping();
+      } catch {
+        /* a socket closing under us: the close handler takes it from here */
+      }
+    }
+  }, pingIntervalMs);
+  pinger.unref();
+
+  return {
+    async close() {
+      if (closing) return;
+      closing = true;
+      clearInterval(pinger);
+      offEvent();
+      const closed = new Promise<void>((resolve) => wss.close(() => resolve()));
+      for (const conn of connections.all) conn.ws.close(1001, 'server closing');
+      // Give clients a moment for the close handshake, then cut whoever is left.
+      const grace = setTimeout(() => {
+        for (const conn of connections.all) conn.ws.terminate();
+      }, 1000);
+      await closed;
+      clearTimeout(grace);
+    },
+  };
+}
