@@ -97,7 +97,12 @@ export const eventSchemas = {
   'peer.answered': z.object({ offerNumber: z.number().int().positive(), sdp: z.string().min(1).max(64_000) }),
   'peer.candidate.gathered': z.object({ offerNumber: z.number().int().positive() }).extend(candidate.shape),
   'peer.status.reported': z.object({ status: z.string().max(64) }),
-  'peer.offer.failed': z.object({ offerNumber: z.number().int().positive(), error: z.string().max(2000) }),
+  'peer.offer.failed': z.object({
+    offerNumber: z.number().int().positive(),
+    /** The protocol's recording-status for it. */
+    status: z.enum(['invalid-offer', 'offer-failed']),
+    error: z.string().max(2000),
+  }),
   'peer.connected': z.object({ offerNumber: z.number().int().positive() }),
   'peer.track.received': z.object({
     offerNumber: z.number().int().positive(),

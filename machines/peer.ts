@@ -18,6 +18,12 @@ export interface PeerContext {
   segmentBase: number;
   /** Offers received so far; the current peer answers offer number `offers`. */
   offers: number;
+  /** The last offer the recorder answered. */
+  answered: number;
+  /** ICE candidates the recorder gathered for the current offer. */
+  localCandidates: number;
+  /** Kinds of media that have arrived. */
+  media: ('audio' | 'video')[];
   tracks: { offerNumber: number; kind: 'audio' | 'video'; codec: string; trackId: string }[];
   segments: SegmentSummary[];
   packets: number;
@@ -100,6 +106,43 @@ const requestClose: any = {
   ],
 };
 
+const addCandidate: any = {
+  actions: {
+    type: 'addRemoteCandidate',
+    params: ({ context, event }: { context: PeerContext; event: PeerEvent }) => {
+      const d = (event as EventOf<'peer.candidate.received'>).data;
+      return {
+        recordingId: context.recordingId,
+        participantId: context.participantId,
+        offerNumber: context.offers,
+        candidate: d.candidate,
+        sdpMid: d.sdpMid,
+        sdpMLineIndex: d.sdpMLineIndex,
+      };
+    },
+  },
+};
+
+const candidateGathered: any = {
+  guard: 'isCurrentOffer',
+  actions: assign({ localCandidates: ({ context }: { context: PeerContext }) => context.localCandidates + 1 }),
+};
+
+const mediaStarted = (target?: string): any => ({
+  guard: 'isCurrentOffer',
+  ...(target ? { target } : {}),
+  actions: [
+    { type: 'cancelTimer', params: { key: 'media' } },
+    assign({
+      media: ({ context, event }: { context: PeerContext; event: PeerEvent }) => {
+        const kind = (event as EventOf<'peer.media.started'>).data.kind;
+        return context.media.includes(kind) ? context.media : [...context.media, kind];
+      },
+      problem: null,
+    }),
+  ],
+});
+
 const segmentFinalized: any = {
   actions: [
     assign({
@@ -150,6 +193,9 @@ export const peerMachine = setup({
     startedAt: 0,
     segmentBase: 0,
     offers: 0,
+    answered: 0,
+    localCandidates: 0,
+    media: [],
     tracks: [],
     segments: [],
     packets: 0,
@@ -216,21 +262,9 @@ export const peerMachine = setup({
       description: 'An offer was received and handed to the recorder; waiting for the answer and ICE.',
       on: {
         'peer.offer.received': acceptOffer,
-        'peer.candidate.received': {
-          actions: {
-            type: 'addRemoteCandidate',
-            params: ({ context, event }) => ({
-              recordingId: context.recordingId,
-              participantId: context.participantId,
-              offerNumber: context.offers,
-              candidate: event.data.candidate,
-              sdpMid: event.data.sdpMid,
-              sdpMLineIndex: event.data.sdpMLineIndex,
-            }),
-          },
-        },
-        'peer.answered': { guard: 'isCurrentOffer' },
-        'peer.candidate.gathered': { guard: 'isCurrentOffer' },
+        'peer.candidate.received': addCandidate,
+        'peer.answered': { guard: 'isCurrentOffer', actions: assign({ answered: ({ event }) => event.data.offerNumber }) },
+        'peer.candidate.gathered': candidateGathered,
         'peer.track.received': {
           guard: 'isCurrentOffer',
           actions: assign({ tracks: ({ context, event }) => [...context.tracks, event.data] }),
@@ -257,17 +291,13 @@ export const peerMachine = setup({
       },
       on: {
         'peer.offer.received': acceptOffer,
-        'peer.candidate.received': {},
-        'peer.candidate.gathered': { guard: 'isCurrentOffer' },
+        'peer.candidate.received': addCandidate,
+        'peer.candidate.gathered': candidateGathered,
         'peer.track.received': {
           guard: 'isCurrentOffer',
           actions: assign({ tracks: ({ context, event }) => [...context.tracks, event.data] }),
         },
-        'peer.media.started': {
-          guard: 'isCurrentOffer',
-          target: 'flowing',
-          actions: { type: 'cancelTimer', params: { key: 'media' } },
-        },
+        'peer.media.started': mediaStarted('flowing'),
         'peer.media.timed-out': {
           target: 'no-media',
           actions: assign({ problem: `connected but no media within ${MEDIA_TIMEOUT_MS / 1000} s` }),
@@ -284,13 +314,13 @@ export const peerMachine = setup({
       description: 'Media is arriving and being written to segment files.',
       on: {
         'peer.offer.received': acceptOffer,
-        'peer.candidate.received': {},
-        'peer.candidate.gathered': { guard: 'isCurrentOffer' },
+        'peer.candidate.received': addCandidate,
+        'peer.candidate.gathered': candidateGathered,
         'peer.track.received': {
           guard: 'isCurrentOffer',
           actions: assign({ tracks: ({ context, event }) => [...context.tracks, event.data] }),
         },
-        'peer.media.started': { guard: 'isCurrentOffer' },
+        'peer.media.started': mediaStarted(),
         'peer.media.stalled': {
           guard: 'isCurrentOffer',
           actions: assign({
@@ -319,7 +349,7 @@ export const peerMachine = setup({
         'peer.offer.received': acceptOffer,
         'peer.close.requested': requestClose,
         // the recorder may still deliver media that was merely late
-        'peer.media.started': { guard: 'isCurrentOffer', target: 'flowing', actions: assign({ problem: null }) },
+        'peer.media.started': mediaStarted('flowing'),
       },
     },
     'no-offer': {
@@ -335,7 +365,6 @@ export const peerMachine = setup({
             segments: ({ context, event }) => event.data.segments.reduce(withSegment, context.segments),
           }),
         },
-        'peer.candidate.received': {},
       },
     },
     closed: {

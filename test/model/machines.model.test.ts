@@ -106,7 +106,7 @@ describe('model-based: recorder peer', () => {
           data: { offerNumber: n, segment: { file: `s${n}.webm`, kind: 'video', segmentIndex: n - 1, offsetMs: 0, durationMs: 10, codec: 'vp8' } },
         },
         { type: 'peer.media.resumed', data: { offerNumber: n, kind: 'video' } },
-        { type: 'peer.offer.failed', data: { offerNumber: n, error: 'bad sdp' } },
+        { type: 'peer.offer.failed', data: { offerNumber: n, status: 'invalid-offer', error: 'bad sdp' } },
         { type: 'peer.failed', data: { offerNumber: n, error: 'ICE failed' } },
         { type: 'peer.status.reported', data: { status: 'no-local-media' } },
         { type: 'peer.offer.timed-out', data: {} },

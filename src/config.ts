@@ -1,0 +1,66 @@
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { iceConfigFromEnv, type IceConfig } from './media/ice.js';
+
+const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().min(1).optional(),
+  RECORDING_DIR: z.string().min(1).default('recordings'),
+  NATS_URL: z.string().min(1).optional(),
+  /** Names this process in NATS mode: rooms opened here are recovered by a process with the same id. */
+  NODE_ID: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/).optional(),
+  /** all = signaling + recorder + composer; signaling = no composer worker; composer = worker only (NATS). */
+  ROLE: z.enum(['all', 'signaling', 'composer']).default('all'),
+  COMPOSER_CONCURRENCY: z.coerce.number().int().min(0).max(16).default(1),
+  DELETE_TRACKS_AFTER_COMPOSE: z.enum(['0', '1', 'true', 'false']).default('0'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** fsync every batch of the embedded log (default on). */
+  EVENTLOG_FSYNC: z.enum(['0', '1', 'true', 'false']).default('1'),
+  FFMPEG_PATH: z.string().min(1).optional(),
+  FFPROBE_PATH: z.string().min(1).optional(),
+});
+
+export interface Config {
+  port: number;
+  host: string | undefined;
+  recordingDir: string;
+  natsUrl: string | undefined;
+  nodeId: string;
+  role: 'all' | 'signaling' | 'composer';
+  composerConcurrency: number;
+  deleteTracksAfterCompose: boolean;
+  logLevel: string;
+  eventLogFsync: boolean;
+  ffmpegPath: string | undefined;
+  ffprobePath: string | undefined;
+  ice: IceConfig;
+}
+
+const yes = (v: string) => v === '1' || v === 'true';
+
+/** Reads the configuration from the environment; a bad value is an error naming the variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const r = envSchema.safeParse(env);
+  if (!r.success) {
+    const msgs = r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid configuration: ${msgs.join('; ')}`);
+  }
+  const e = r.data;
+  if (e.ROLE === 'composer' && !e.NATS_URL) throw new Error('ROLE=composer needs NATS_URL (a worker takes jobs from the JetStream queue)');
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    recordingDir: resolve(e.RECORDING_DIR),
+    natsUrl: e.NATS_URL,
+    nodeId: e.NODE_ID ?? (e.NATS_URL ? `${hostname()}:${e.PORT}` : 'embedded'),
+    role: e.ROLE,
+    composerConcurrency: e.COMPOSER_CONCURRENCY,
+    deleteTracksAfterCompose: yes(e.DELETE_TRACKS_AFTER_COMPOSE),
+    logLevel: e.LOG_LEVEL,
+    eventLogFsync: yes(e.EVENTLOG_FSYNC),
+    ffmpegPath: e.FFMPEG_PATH,
+    ffprobePath: e.FFPROBE_PATH,
+    ice: iceConfigFromEnv(env),
+  };
+}

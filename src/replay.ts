@@ -1,0 +1,230 @@
+import { initialTransition, transition, type AnyMachineSnapshot } from 'xstate';
+import { parseStream, type StoredEvent } from '../events/envelope.js';
+import { machines } from '../machines/index.js';
+import type { LoggedEvent } from './log/types.js';
+
+export interface ReplayOptions {
+  /** Only show events correlated with this recording (every event is still folded). */
+  recordingId?: string;
+  /** Stop after this global sequence number. */
+  untilSeq?: number;
+}
+
+export interface TimelineEntry {
+  seq: number;
+  time: string;
+  stream: string;
+  type: string;
+  position: number;
+  before: string;
+  after: string;
+  /** The event changed nothing: the machine refused it (live, it would not have been logged). */
+  refused: boolean;
+  summary: string;
+}
+
+export interface Problem {
+  seq: number;
+  stream: string;
+  what: string;
+  detail: string[];
+  /** The events that led to it: the causation chain, oldest first, then the stream's recent history. */
+  ledTo: { seq: number; stream: string; type: string; summary: string }[];
+}
+
+export interface ReplayResult {
+  timeline: TimelineEntry[];
+  finals: { stream: string; state: string; position: number; context: Record<string, unknown> }[];
+  problems: Problem[];
+  events: number;
+}
+
+const stateOf = (s: AnyMachineSnapshot) => (typeof s.value === 'string' ? s.value : JSON.stringify(s.value));
+
+/** One line of what an event says, for people. */
+export function summarize(e: StoredEvent): string {
+  const d = e.data as Record<string, any>;
+  switch (e.type) {
+    case 'room.member.joined':
+      return `participant ${d.participantId}${d.name ? ` (${d.name})` : ''} on ${d.nodeId}`;
+    case 'room.member.left':
+      return `participant ${d.participantId}: ${d.reason}`;
+    case 'room.recording.requested':
+      return `recording ${d.recordingId} ${d.layout}/${d.format}`;
+    case 'recording.started':
+      return `members ${d.members.map((m: any) => `${m.participantId}(${m.role})`).join(', ')}`;
+    case 'recording.stop.requested':
+      return `${d.reason}${d.compose ? `, compose as ${d.compositionJobId}` : ', no composition'}`;
+    case 'recording.peer.closed':
+      return `${d.participantId}: ${d.outcome}, ${d.segments.length} segment(s)`;
+    case 'peer.offer.received':
+      return `offer (${d.sdp.length} bytes of SDP)`;
+    case 'peer.answered':
+      return `answer to offer ${d.offerNumber}`;
+    case 'peer.track.received':
+      return `${d.kind} ${d.codec}`;
+    case 'peer.media.stats':
+      return `+${d.packets} packets, +${d.bytes} bytes, ${d.lost} lost`;
+    case 'peer.segment.finalized':
+    case 'recording.segment.recorded':
+      return `${d.segment.kind} ${d.segment.file} at +${d.segment.offsetMs} ms, ${d.segment.durationMs ?? '?'} ms`;
+    case 'peer.failed':
+    case 'peer.offer.failed':
+      return d.error;
+    case 'composition.started':
+      return `attempt ${d.attempt} on ${d.workerId} (delivery ${d.delivery})`;
+    case 'composition.progressed':
+      return `${d.percent}%${d.speed ? ` at ${d.speed}x` : ''}`;
+    case 'composition.completed':
+      return `${d.output.file}, ${d.output.durationMs} ms, ${d.output.sizeBytes} bytes${d.skipped.length ? `, skipped ${d.skipped.length}` : ''}`;
+    case 'composition.failed':
+      return `attempt ${d.attempt}: ${d.error}`;
+    default: {
+      const s = JSON.stringify(d);
+      return s === '{}' ? '' : s.length > 120 ? `${s.slice(0, 117)}...` : s;
+    }
+  }
+}
+
+function problemOf(e: StoredEvent, before: AnyMachineSnapshot, after: AnyMachineSnapshot): { what: string; detail: string[] } | null {
+  const { kind, id } = parseStream(e.stream);
+  const ctx = after.context as Record<string, any>;
+  if (kind === 'composition' && e.type === 'composition.failed') {
+    const d = e.data as { attempt: number; error: string; stderr: string[] };
+    const next = after.value === 'retrying' ? 'will be retried' : 'no attempts left';
+    return { what: `composition ${id} of recording ${ctx.recordingId} failed (attempt ${d.attempt}, ${next})`, detail: [d.error, ...d.stderr.map((l) => `ffmpeg: ${l}`)] };
+  }
+  if (kind === 'composition' && e.type === 'composition.timed-out') {
+    return { what: `composition ${id} timed out (attempt ${ctx.attempt})`, detail: [] };
+  }
+  if (kind === 'peer' && before.value !== after.value && ['failed', 'no-media', 'no-offer'].includes(String(after.value))) {
+    const who = `participant ${ctx.participantId} of recording ${ctx.recordingId}`;
+    const what =
+      after.value === 'no-offer' ? `${who} never sent its recorder offer` : after.value === 'no-media' ? `${who} never sent media` : `recorder peer of ${who} failed`;
+    return { what, detail: [ctx.problem ?? ''] };
+  }
+  if (kind === 'recording' && before.value !== after.value && after.value === 'failed') {
+    return { what: `recording ${id} failed`, detail: [ctx.error ?? ''] };
+  }
+  if (kind === 'recording' && e.type === 'recording.stop.requested' && (e.data as any).reason === 'interrupted') {
+    return { what: `recording ${id} was interrupted by a server restart`, detail: ['its kept tracks are composed'] };
+  }
+  return null;
+}
+
+/**
+ * Folds a log through the same pure machine transitions the runtime uses,
+ * collecting a timeline, each actor's final state and the problems found.
+ * Deterministic: it reads nothing but the events.
+ */
+export async function replay(events: AsyncIterable<LoggedEvent> | Iterable<LoggedEvent>, opts: ReplayOptions = {}): Promise<ReplayResult> {
+  const actors = new Map<string, { snapshot: AnyMachineSnapshot; position: number }>();
+  const byId = new Map<string, { seq: number; event: StoredEvent }>();
+  const history = new Map<string, { seq: number; event: StoredEvent }[]>();
+  const timeline: TimelineEntry[] = [];
+  const problems: Problem[] = [];
+  const inRecording = new Set<string>();
+  let n = 0;
+
+  const wanted = (e: StoredEvent) =>
+    !opts.recordingId || e.correlationId === opts.recordingId || e.stream === `recording:${opts.recordingId}` || inRecording.has(e.stream);
+
+  for await (const { seq, event: e } of events as AsyncIterable<LoggedEvent>) {
+    if (opts.untilSeq !== undefined && seq > opts.untilSeq) break;
+    n++;
+    const { kind, id } = parseStream(e.stream);
+    let actor = actors.get(e.stream);
+    if (!actor) {
+      actor = { snapshot: initialTransition(machines[kind], { id })[0], position: 0 };
+      actors.set(e.stream, actor);
+    }
+    const before = actor.snapshot;
+    const [after] = transition(machines[kind], before, e as never);
+    actor.snapshot = after;
+    actor.position = e.position;
+    byId.set(e.id, { seq, event: e });
+    const h = history.get(e.stream) ?? [];
+    h.push({ seq, event: e });
+    if (h.length > 6) h.shift();
+    history.set(e.stream, h);
+    if (opts.recordingId && e.correlationId === opts.recordingId && kind !== 'room') inRecording.add(e.stream);
+    if (!wanted(e)) continue;
+
+    timeline.push({
+      seq,
+      time: new Date(e.time).toISOString(),
+      stream: e.stream,
+      type: e.type,
+      position: e.position,
+      before: stateOf(before),
+      after: stateOf(after),
+      refused: after === before,
+      summary: summarize(e),
+    });
+    const p = problemOf(e, before, after);
+    if (p) {
+      // The stream's recent history, and what caused each of those events, back to the start.
+      const recent = (history.get(e.stream) ?? []).filter((x) => x.seq !== seq);
+      const found = new Map<number, { seq: number; event: StoredEvent }>(recent.map((x) => [x.seq, x]));
+      for (const start of [{ seq, event: e }, ...recent]) {
+        let cause = start.event.causationId ? byId.get(start.event.causationId) : undefined;
+        for (let depth = 0; cause && depth < 10; depth++) {
+          found.set(cause.seq, cause);
+          cause = cause.event.causationId ? byId.get(cause.event.causationId) : undefined;
+        }
+      }
+      const ledTo = [...found.values()]
+        .sort((a, b) => a.seq - b.seq)
+        .slice(-12)
+        .map((x) => ({ seq: x.seq, stream: x.event.stream, type: x.event.type, summary: summarize(x.event) }));
+      problems.push({ seq, stream: e.stream, what: p.what, detail: p.detail.filter(Boolean), ledTo });
+    }
+  }
+
+  const finals = [...actors.entries()]
+    .filter(([stream]) => !opts.recordingId || inRecording.has(stream) || stream === `recording:${opts.recordingId}`)
+    .map(([stream, a]) => ({ stream, state: stateOf(a.snapshot), position: a.position, context: a.snapshot.context as Record<string, unknown> }))
+    .sort((a, b) => a.stream.localeCompare(b.stream));
+  return { timeline, finals, problems, events: n };
+}
+
+/** The human-readable report. */
+export function formatReplay(r: ReplayResult): string {
+  const out: string[] = [];
+  out.push(`${r.events} events read, ${r.timeline.length} shown`);
+  out.push('');
+  out.push('TIMELINE');
+  for (const t of r.timeline) {
+    const change = t.refused ? `${t.before} (refused)` : t.before === t.after ? t.after : `${t.before} → ${t.after}`;
+    out.push(`${String(t.seq).padStart(6)}  ${t.time}  ${t.stream.padEnd(48)} ${t.type.padEnd(28)} ${change}${t.summary ? `  · ${t.summary}` : ''}`);
+  }
+  out.push('');
+  out.push('FINAL STATE');
+  for (const f of r.finals) {
+    const c = f.context as Record<string, any>;
+    const extra =
+      f.stream.startsWith('composition:') && c.output
+        ? ` output ${c.output.file}`
+        : c.problem
+          ? ` (${c.problem})`
+          : c.error
+            ? ` (${c.error})`
+            : '';
+    out.push(`  ${f.stream.padEnd(48)} ${f.state}${extra}`);
+  }
+  out.push('');
+  if (r.problems.length === 0) {
+    out.push('No problems found.');
+  } else {
+    out.push(`PROBLEMS (${r.problems.length}); the first thing that went wrong:`);
+    r.problems.forEach((p, i) => {
+      out.push(`${i === 0 ? '>>' : '  '} #${p.seq} ${p.what}`);
+      for (const d of p.detail) out.push(`       ${d}`);
+      if (p.ledTo.length) {
+        out.push('     led to by:');
+        for (const l of p.ledTo) out.push(`       #${l.seq} ${l.stream} ${l.type}${l.summary ? `  · ${l.summary}` : ''}`);
+      }
+    });
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,72 @@
+import type { Logger } from 'pino';
+import type { RoomContext } from '../../machines/room.js';
+import type { RecordingContext } from '../../machines/recording.js';
+import type { Runtime } from './runtime.js';
+
+export interface RecoveryOptions {
+  /** Only rooms opened by this node are resolved (in NATS mode others may be alive). */
+  nodeId: string;
+  /** The composition queue survived the restart (JetStream): queued jobs are still in it. */
+  queueIsDurable: boolean;
+  logger: Logger;
+}
+
+/**
+ * After a restart every actor is rebuilt from the log, but sockets, recorder
+ * peers, timers and an in-memory queue died with the old process. This turns
+ * each such loose end into an explicit, logged event:
+ * - an open room of this node is closed (`server-restart`), which stops its
+ *   recording as `interrupted`; the recorder-peer effect finds no live peer,
+ *   reports it closed with the segment files found on disk, and the stop
+ *   requests a composition of everything kept;
+ * - a recording still stopping is timed out (its peers are gone);
+ * - a composition that was running (or queued, with an in-memory queue) is
+ *   re-queued; one waiting for its retry backoff is retried now.
+ */
+export async function recover(runtime: Runtime, opts: RecoveryOptions) {
+  const { logger } = opts;
+  const summary = { roomsClosed: 0, recordingsStopped: 0, compositionsRequeued: 0, compositionsRetried: 0 };
+  // Taken before anything is dispatched: closing rooms below moves recordings to stopping too.
+  const wasStopping = new Set(runtime.list('recording').filter((a) => a.snapshot.value === 'stopping').map((a) => a.stream));
+
+  for (const room of runtime.list('room')) {
+    const ctx = room.snapshot.context as RoomContext;
+    if (room.snapshot.value !== 'open' || ctx.nodeId !== opts.nodeId) continue;
+    logger.warn({ roomId: ctx.roomId, recordingId: ctx.activeRecordingId }, 'room was open when the server stopped: closing it');
+    const r = await runtime.dispatch({ stream: room.stream, type: 'room.closed', data: { reason: 'server-restart' } });
+    if (r.accepted) summary.roomsClosed++;
+  }
+
+  for (const rec of runtime.list('recording')) {
+    const ctx = rec.snapshot.context as RecordingContext;
+    const roomSnap = ctx.roomId ? runtime.get(`room:${ctx.roomId}`) : undefined;
+    const roomCtx = roomSnap?.context as RoomContext | undefined;
+    if (roomCtx && roomCtx.nodeId !== opts.nodeId) continue;
+    if (rec.snapshot.value === 'recording') {
+      logger.warn({ recordingId: ctx.recordingId, roomId: ctx.roomId }, 'recording was running without its room: interrupted');
+      const r = await runtime.dispatch({
+        stream: rec.stream,
+        type: 'recording.stop.requested',
+        data: { reason: 'interrupted', compose: true, compositionJobId: `${ctx.recordingId}-c1` },
+      });
+      if (r.accepted) summary.recordingsStopped++;
+    }
+    if (wasStopping.has(rec.stream)) {
+      await runtime.dispatch({ stream: rec.stream, type: 'recording.stop.timed-out', data: {} });
+    }
+  }
+
+  for (const job of runtime.list('composition')) {
+    const state = job.snapshot.value;
+    if (state === 'running' || (state === 'queued' && !opts.queueIsDurable)) {
+      if (state === 'running' && opts.queueIsDurable) continue; // JetStream redelivers a dead worker's item
+      const r = await runtime.dispatch({ stream: job.stream, type: 'composition.requeued', data: { reason: 'server-restart' } });
+      if (r.accepted) summary.compositionsRequeued++;
+    } else if (state === 'retrying') {
+      const r = await runtime.dispatch({ stream: job.stream, type: 'composition.retry.due', data: {} });
+      if (r.accepted) summary.compositionsRetried++;
+    }
+  }
+  logger.info(summary, 'recovery done');
+  return summary;
+}
