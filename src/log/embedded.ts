@@ -23,9 +23,6 @@ interface Batch {
   reject: (err: unknown) => void;
 }
 
-/** What an append returns for one of its events once the batch is durable. */
-type Outcome = { stored: StoredEvent } | { offset: number };
-
 /**
  * Single-process event log in one append-only JSONL file. Positions, known ids
  * and the global sequence live in memory, rebuilt by a scan on open; only one
@@ -44,6 +41,7 @@ export async function createEmbeddedLog({ file, fsync = true, logger }: Embedded
   let needsNewline = false;
   try {
     ({ seq, size, needsNewline } = await scan(file, (await fh.stat()).size, positions, offsets, log));
+    if (size === 0 && fsync) await syncDir(dirname(file)); // the new file's directory entry must survive a crash too
   } catch (err) {
     await fh.close();
     throw err;
@@ -138,44 +136,43 @@ export async function createEmbeddedLog({ file, fsync = true, logger }: Embedded
     if (input.length === 0) return [];
 
     // Everything up to enqueue() runs synchronously, so call order is log order.
-    const fresh = new Map<string, StoredEvent>();
-    const outcomes: (Outcome | string)[] = []; // string: same id earlier in this call
-    let position = positions.get(stream) ?? 0;
-    const actual = position;
+    const actual = positions.get(stream) ?? 0;
+    let position = actual;
+    const out: (StoredEvent | number)[] = []; // a number: offset of a durable copy to read back
+    const fresh: StoredEvent[] = [];
+    const lines: string[] = [];
+    const inCall = input.length > 1 ? new Map<string, StoredEvent>() : null;
     for (const e of input) {
-      const known = pending.get(e.id);
-      const offset = offsets.get(e.id);
-      if (known) outcomes.push({ stored: known });
-      else if (offset !== undefined) outcomes.push({ offset });
-      else if (fresh.has(e.id)) outcomes.push(e.id);
-      else {
-        const stored = toStored(e, ++position);
-        fresh.set(e.id, stored);
-        outcomes.push({ stored });
+      const known = pending.get(e.id) ?? inCall?.get(e.id) ?? offsets.get(e.id);
+      if (known !== undefined) {
+        out.push(known);
+        continue;
       }
+      const stored = toStored(e, ++position);
+      lines.push(serialize(stored));
+      fresh.push(stored);
+      inCall?.set(e.id, stored);
+      out.push(stored);
     }
     // A retry whose events are all stored already is answered with the copies, whatever it expected.
-    if (fresh.size > 0 && options.expectedPosition !== undefined && options.expectedPosition !== actual) {
+    if (fresh.length > 0 && options.expectedPosition !== undefined && options.expectedPosition !== actual) {
       throw new ConcurrencyError(stream, options.expectedPosition, actual);
     }
-    const lines = [...fresh.values()].map(serialize);
-    const logged: LoggedEvent[] = [];
-    for (const event of fresh.values()) {
+    const logged = fresh.map((event) => {
       pending.set(event.id, event);
-      logged.push({ seq: ++seq, event });
-    }
-    if (fresh.size > 0) positions.set(stream, position);
+      return { seq: ++seq, event };
+    });
+    if (fresh.length > 0) positions.set(stream, position);
 
     await enqueue(lines, logged);
-    return Promise.all(
-      outcomes.map(async (o) => {
-        if (typeof o === 'string') return fresh.get(o)!;
-        if ('stored' in o) return o.stored;
-        const p = parseStored(await readLineAt(fh, o.offset));
-        if (!p.ok) throw new Error(`event log ${file}: stored copy at offset ${o.offset} unreadable: ${p.problem}`);
-        return p.event;
-      }),
-    );
+    if (out.every((o) => typeof o !== 'number')) return out as StoredEvent[];
+    return Promise.all(out.map((o) => (typeof o === 'number' ? storedAt(o) : o)));
+  }
+
+  async function storedAt(offset: number): Promise<StoredEvent> {
+    const p = parseStored(await readLineAt(fh, offset));
+    if (!p.ok) throw new Error(`event log ${file}: stored copy at byte ${offset} unreadable: ${p.problem}`);
+    return p.event;
   }
 
   async function position(stream: string): Promise<number> {
@@ -259,4 +256,13 @@ async function scan(
   }
   log.info({ file, events: seq, streams: positions.size, bytes: end }, 'event log opened');
   return { seq, size: end, needsNewline };
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const d = await open(dir, 'r');
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
 }

@@ -198,6 +198,7 @@ export async function createNatsLog({
         msgs = await consumer.consume({ max_messages: 1024 });
         if (stopped) await msgs.close();
         for await (const m of msgs) {
+          if (stopped) break; // a feed started after this one serves the subscribers now
           lastKnownSeq = Math.max(lastKnownSeq, m.seq);
           const p = parseStored(m.string());
           if (!p.ok) {

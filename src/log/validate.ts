@@ -14,17 +14,23 @@ export class InvalidEventError extends Error {
 }
 
 const newEventSchema = envelopeSchema.omit({ position: true });
+const describe = (error: z.ZodError) => z.prettifyError(error).replace(/\n/g, '; ');
 
 /** Parses what a writer hands to append; throws InvalidEventError on the first bad event. */
 export function parseNewEvents(stream: string, events: readonly NewEvent[]): NewEvent[] {
-  return events.map((raw) => {
-    const id = typeof raw?.id === 'string' ? raw.id : undefined;
-    const r = newEventSchema.safeParse(raw);
-    if (!r.success) throw new InvalidEventError(stream, id, z.prettifyError(r.error).replace(/\n/g, '; '));
-    if (r.data.stream !== stream) {
-      throw new InvalidEventError(stream, id, `event belongs to stream ${r.data.stream}, appended to ${stream}`);
+  return events.map((raw: unknown) => {
+    let e: NewEvent;
+    if (newFast.accepts(raw)) e = raw;
+    else {
+      const r = newEventSchema.safeParse(raw);
+      if (!r.success) {
+        const id = (raw as { id?: unknown } | null)?.id;
+        throw new InvalidEventError(stream, typeof id === 'string' ? id : undefined, describe(r.error));
+      }
+      e = r.data;
     }
-    return r.data;
+    if (e.stream !== stream) throw new InvalidEventError(stream, e.id, `event belongs to stream ${e.stream}, appended to ${stream}`);
+    return e;
   });
 }
 
@@ -62,7 +68,60 @@ export function parseStored(text: string): Parsed {
   } catch (err) {
     return { ok: false, problem: `not JSON (${(err as Error).message})` };
   }
+  if (storedFast.accepts(json)) return { ok: true, event: json };
   const r = envelopeSchema.safeParse(json);
-  if (!r.success) return { ok: false, problem: z.prettifyError(r.error).replace(/\n/g, '; ') };
+  if (!r.success) return { ok: false, problem: describe(r.error) };
   return { ok: true, event: r.data };
 }
+
+const TYPE = /^[a-z]+(\.[a-z-]+)+$/;
+const STREAM = /^(room|recording|peer|composition):[A-Za-z0-9._-]+$/;
+const isInt = (v: unknown, min: number) => Number.isSafeInteger(v) && (v as number) >= min;
+const isText = (v: unknown, min: number, max: number) => typeof v === 'string' && v.length >= min && v.length <= max;
+const isPlainObject = (v: unknown) =>
+  typeof v === 'object' && v !== null && [Object.prototype, null].includes(Object.getPrototypeOf(v));
+
+/**
+ * Replay parses every event ever written and append every new one, and zod
+ * costs more than JSON.parse there. This hand-compiled check accepts a strict
+ * subset of the schema (exactly its keys, the same bounds); anything else goes
+ * to zod, which has the final word. A sample of what it accepts is re-checked
+ * by zod, so a schema change it does not know about turns it off rather than
+ * letting bad events through. test/unit/log-validate.test.ts compares the two.
+ */
+function fastCheck<T>(schema: z.ZodObject, withPosition: boolean) {
+  const keys = Object.keys(schema.shape);
+  let accepted = 0;
+  let sound = true;
+  return {
+    accepts(v: unknown): v is T {
+      if (!sound || typeof v !== 'object' || v === null) return false;
+      const o = v as Record<string, unknown>;
+      if (Object.keys(o).length !== keys.length || !keys.every((k) => Object.hasOwn(o, k))) return false;
+      const ok =
+        isText(o.id, 1, 64) &&
+        typeof o.type === 'string' &&
+        TYPE.test(o.type) &&
+        isText(o.stream, 1, 300) &&
+        STREAM.test(o.stream as string) &&
+        (!withPosition || isInt(o.position, 1)) &&
+        isInt(o.time, 0) &&
+        (o.causationId === null || isText(o.causationId, 0, 64)) &&
+        (o.correlationId === null || isText(o.correlationId, 0, 128)) &&
+        isInt(o.version, 1) &&
+        isPlainObject(o.data);
+      if (ok && (accepted++ & 1023) === 0 && !schema.safeParse(v).success) {
+        sound = false; // the schema is stricter than this copy of it: zod alone from now on
+        return false;
+      }
+      return ok;
+    },
+  };
+}
+
+const storedFast = fastCheck<StoredEvent>(envelopeSchema, true);
+const newFast = fastCheck<NewEvent>(newEventSchema, false);
+
+/** The fast checks alone, for the test that holds them to the schema. */
+export const looksStored = (v: unknown): v is StoredEvent => storedFast.accepts(v);
+export const looksNew = (v: unknown): v is NewEvent => newFast.accepts(v);
