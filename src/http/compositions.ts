@@ -1,0 +1,51 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { composeBodySchema, parseBody } from '../../events/wire.js';
+import { compositionStream, recordingStream } from '../../machines/actions.js';
+import { COMPOSITION_MAX_ATTEMPTS } from '../../machines/recording.js';
+import { HttpError, readJson, sendJson } from './respond.js';
+import { jobOf, type ApiContext } from './sessions.js';
+
+/** POST /api/recording-compositions — compose (again) from the kept track files. */
+export async function requestComposition(ctx: ApiContext, req: IncomingMessage, res: ServerResponse) {
+  const parsed = parseBody(composeBodySchema, await readJson(req));
+  if (!parsed.ok) throw new HttpError(400, parsed.error);
+  const { meetingId, recordingId } = parsed.body;
+  const rec = ctx.runtime.get(recordingStream(recordingId));
+  if (!rec || rec.context.roomId !== meetingId) throw new HttpError(404, `no recording ${recordingId} in meeting ${meetingId}`);
+  if (rec.value !== 'stopped') throw new HttpError(409, `recording ${recordingId} is not stopped (${String(rec.value)})`);
+  const jobId = ctx.newId();
+  const r = await ctx.runtime.dispatch({
+    stream: compositionStream(jobId),
+    type: 'composition.requested',
+    correlationId: recordingId,
+    data: {
+      jobId,
+      recordingId,
+      meetingId,
+      layout: parsed.body.layout ?? rec.context.layout,
+      format: parsed.body.format ?? rec.context.format,
+      durationMs: Math.max(0, (rec.context.stoppedAt ?? 0) - (rec.context.startedAt ?? 0)),
+      maxAttempts: COMPOSITION_MAX_ATTEMPTS,
+    },
+  });
+  if (!r.accepted) throw new HttpError(500, `composition not queued: ${r.message}`);
+  ctx.logger.info({ recordingId, roomId: meetingId, jobId }, 'composition requested via API');
+  sendJson(res, 202, { success: true, job: jobOf(ctx, jobId) });
+}
+
+/** GET /api/recording-compositions[?meetingId=] */
+export function listCompositions(ctx: ApiContext, res: ServerResponse, meetingId: string | null) {
+  const jobs = ctx.runtime
+    .list('composition')
+    .map((a) => jobOf(ctx, a.snapshot.context.jobId))
+    .filter((j): j is NonNullable<typeof j> => j !== null && (meetingId === null || j.meetingId === meetingId))
+    .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  sendJson(res, 200, { success: true, jobs, totalCount: jobs.length });
+}
+
+/** GET /api/recording-compositions/:id */
+export function getComposition(ctx: ApiContext, res: ServerResponse, jobId: string) {
+  const job = jobOf(ctx, jobId);
+  if (!job) throw new HttpError(404, `unknown composition job ${jobId}`);
+  sendJson(res, 200, { success: true, job });
+}
