@@ -66,7 +66,7 @@ async function windowed(count: number, inFlight: number, maxMs: number, task: (i
 
 /** Raw JetStream publish of PAYLOAD_BYTES messages with `inFlight` acks outstanding: the ceiling. */
 export async function measureRawPublish(url: string, { count = 50_000, inFlight = 256, maxMs = 30_000 } = {}): Promise<Rate> {
-  const nc = await connect({ servers: url });
+  const nc = await connect({ servers: url, noAsyncTraces: true }); // as the NATS log connects
   const jsm = await jetstreamManager(nc);
   const tag = randomBytes(5).toString('hex');
   const name = `BENCH_RAW_${tag}`;
