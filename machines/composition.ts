@@ -75,8 +75,9 @@ export const compositionMachine = setup({
   },
 }).createMachine({
   id: 'composition',
+  // input is absent when xstate's transition() builds its throwaway actor: never throw here
   context: ({ input }) => ({
-    jobId: input.id,
+    jobId: input?.id ?? '',
     recordingId: '',
     meetingId: '',
     layout: 'grid',

@@ -15,3 +15,12 @@ export const machines: Record<StreamKind, AnyStateMachine> = {
   peer: peerMachine,
   composition: compositionMachine,
 };
+
+import { createStepper } from './step.js';
+/** One reusable pure stepper per stream kind. */
+export const steppers: Record<StreamKind, ReturnType<typeof createStepper>> = {
+  room: createStepper(roomMachine),
+  recording: createStepper(recordingMachine),
+  peer: createStepper(peerMachine),
+  composition: createStepper(compositionMachine),
+};

@@ -183,8 +183,9 @@ export const peerMachine = setup({
   },
 }).createMachine({
   id: 'peer',
+  // input is absent when xstate's transition() builds its throwaway actor: never throw here
   context: ({ input }) => ({
-    stream: input.id,
+    stream: input?.id ?? '',
     recordingId: '',
     roomId: '',
     participantId: '',

@@ -104,8 +104,9 @@ export const recordingMachine = setup({
   },
 }).createMachine({
   id: 'recording',
+  // input is absent when xstate's transition() builds its throwaway actor: never throw here
   context: ({ input }) => ({
-    recordingId: input.id,
+    recordingId: input?.id ?? '',
     roomId: null,
     layout: 'grid',
     format: 'webm',

@@ -58,8 +58,9 @@ export const roomMachine = setup({
   },
 }).createMachine({
   id: 'room',
+  // input is absent when xstate's transition() builds its throwaway actor: never throw here
   context: ({ input }) => ({
-    roomId: input.id,
+    roomId: input?.id ?? '',
     nodeId: null,
     hostId: null,
     members: {},

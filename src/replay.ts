@@ -1,6 +1,6 @@
-import { initialTransition, transition, type AnyMachineSnapshot } from 'xstate';
+import { initialTransition, type AnyMachineSnapshot } from 'xstate';
 import { parseStream, type StoredEvent } from '../events/envelope.js';
-import { machines } from '../machines/index.js';
+import { machines, steppers } from '../machines/index.js';
 import type { LoggedEvent } from './log/types.js';
 
 export interface ReplayOptions {
@@ -139,7 +139,7 @@ export async function replay(events: AsyncIterable<LoggedEvent> | Iterable<Logge
       actors.set(e.stream, actor);
     }
     const before = actor.snapshot;
-    const [after] = transition(machines[kind], before, e as never);
+    const [after] = steppers[kind](before, e);
     actor.snapshot = after;
     actor.position = e.position;
     byId.set(e.id, { seq, event: e });

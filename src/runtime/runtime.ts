@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import { initialTransition, transition, type AnyMachineSnapshot } from 'xstate';
+import { initialTransition, type AnyMachineSnapshot } from 'xstate';
 import { isEventType, parseEventData, type EventType } from '../../events/catalog.js';
 import { parseStream, SCHEMA_VERSION, streamSchema, type StoredEvent, type StreamKind } from '../../events/envelope.js';
-import { machines, type EffectParams, type EffectType, type EmitSpec } from '../../machines/index.js';
+import { machines, steppers, type EffectParams, type EffectType, type EmitSpec } from '../../machines/index.js';
 import { ConcurrencyError, type EventLog, type LoggedEvent } from '../log/types.js';
 
 /** An event as an adapter or an effect hands it in: the runtime adds id, time and position. */
@@ -101,7 +101,7 @@ export function createRuntime(opts: RuntimeOptions) {
       return null;
     }
     const before = actor.snapshot;
-    const [after] = transition(machines[actor.kind], before, e as never);
+    const [after] = steppers[actor.kind](before, e);
     actor.snapshot = after;
     actor.position = e.position;
     return { event: e, before, after, local: false };
@@ -166,7 +166,7 @@ export function createRuntime(opts: RuntimeOptions) {
         snapshot: before,
       };
     }
-    const [after, actions] = transition(machines[v.kind], before, event as never);
+    const [after, actions] = steppers[v.kind](before, event);
     // Optimistic: later dispatches to this stream build on this state while the append is in flight.
     actor.snapshot = after;
     actor.position = event.position;
