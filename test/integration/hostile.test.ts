@@ -1,0 +1,231 @@
+import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fakeRecorderEffects, startTestServer, type RunningServer } from '../helpers/test-server.js';
+import { TestClient } from '../helpers/ws-client.js';
+
+/**
+ * Hostile input: nothing a client sends may crash the server, leak into
+ * another room, or change a recording. A victim room records throughout; its
+ * snapshots must be identical before and after.
+ */
+let server: RunningServer;
+const sockets: TestClient[] = [];
+let victim: { host: TestClient; hostId: string; guestId: string; recordingId: string; stoppedId: string };
+let before: string;
+
+async function open(): Promise<TestClient> {
+  const c = await TestClient.open(server.wsUrl);
+  sockets.push(c);
+  return c;
+}
+
+/** Every recording, peer and composition snapshot, plus the victim room. */
+function fingerprint(): string {
+  const kinds = ['recording', 'peer', 'composition'] as const;
+  const actors = kinds.flatMap((k) => server.runtime.list(k)).map((a) => [a.stream, a.position, a.snapshot.value, a.snapshot.context]);
+  const room = server.runtime.list('room').find((a) => a.stream === 'room:victim');
+  return JSON.stringify({ actors, room: [room?.position, room?.snapshot.value, room?.snapshot.context] });
+}
+
+function http(method: string, path: string, body?: string) {
+  const { port } = new URL(server.url);
+  return new Promise<{ status: number; json: any }>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method, path }, (res) => {
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => {
+        let json: any = null;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          /* the demo page, not JSON */
+        }
+        resolve({ status: res.statusCode!, json });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** The socket still answers: a connect to its room (or a fresh one) gets a reply. */
+async function stillUsable(c: TestClient, roomId = `probe-${Math.random().toString(36).slice(2)}`) {
+  c.send({ type: 'connect', connectionId: roomId });
+  const reply = await c.next('connect');
+  expect(reply.connectionId).toBe(roomId);
+}
+
+beforeAll(async () => {
+  server = await startTestServer({ effects: fakeRecorderEffects({ answer: true }) });
+  const host = await open();
+  const guest = await open();
+  const { participantId: hostId } = await host.join('victim');
+  const { participantId: guestId } = await guest.join('victim');
+  // one finished recording, one running, both peers negotiating (no timers pending)
+  const post = async () => (await http('POST', '/api/recording-sessions', JSON.stringify({ connectionId: 'victim' }))).json.session.id as string;
+  const stoppedId = await post();
+  await http('DELETE', `/api/recording-sessions/${stoppedId}?compose=false`);
+  const recordingId = await post();
+  for (const [c, id] of [
+    [host, hostId],
+    [guest, guestId],
+  ] as const) {
+    await c.next('recording-peer-request', (m) => m.recordingId === recordingId);
+    c.send({ type: 'recording-offer', data: { recordingId, connectionId: 'victim', participantId: id, sdp: 'v=0 real' } });
+    await c.next('recording-answer');
+  }
+  victim = { host, hostId, guestId, recordingId, stoppedId };
+  before = fingerprint();
+});
+
+afterAll(async () => {
+  for (const s of sockets) s.terminate();
+  await server.close();
+});
+
+describe('hostile frames', () => {
+  it('answers malformed JSON and wrong shapes with an error, and the socket stays usable', async () => {
+    const c = await open();
+    const cases: [string, RegExp][] = [
+      ['{', /malformed JSON/],
+      ['', /malformed JSON/],
+      ['null', /JSON object/],
+      ['[]', /JSON object/],
+      ['"connect"', /JSON object/],
+      ['42', /JSON object/],
+      ['{}', /string "type"/],
+      ['{"type":5}', /string "type"/],
+      ['{"type":"nope"}', /unknown message type "nope"/],
+      ['{"type":"__proto__"}', /unknown message type/],
+      ['{"type":"constructor"}', /unknown message type/],
+      ['{"type":"connect"}', /connect: connectionId/],
+      ['{"type":"connect","connectionId":"../etc"}', /connectionId: must be/],
+      ['{"type":"connect","connectionId":"a/b"}', /connectionId: must be/],
+      [`{"type":"connect","connectionId":"${'x'.repeat(129)}"}`, /connectionId: must be/],
+      ['{"type":"connect","connectionId":""}', /connectionId: must be/],
+      [`{"type":"connect","connectionId":"ok","name":"${'n'.repeat(101)}"}`, /name/],
+      ['{"type":"connect","connectionId":["victim"]}', /connectionId/],
+      ['{"type":"offer","data":"x"}', /offer: data/],
+      ['{"type":"recording-offer","data":{"recordingId":"r","connectionId":"victim"}}', /data.sdp/],
+      ['{"type":"recording-offer","data":{"recordingId":"../r","connectionId":"victim","sdp":"x"}}', /recordingId/],
+      ['{"type":"recording-candidate","data":{"recordingId":"r","connectionId":"victim","candidate":"c","sdpMLineIndex":"0"}}', /sdpMLineIndex/],
+      ['{"type":"recording-status","data":{"recordingId":"r","connectionId":"victim","status":7}}', /status/],
+      [`${'['.repeat(50_000)}${']'.repeat(50_000)}`, /JSON object|malformed/],
+    ];
+    for (const [frame, message] of cases) {
+      c.send(frame);
+      const err = await c.next('error');
+      expect(err.message, frame.slice(0, 60)).toMatch(message);
+    }
+    c.send('{"type":"connect","connectionId":"p1","__proto__":{"polluted":true}}');
+    await c.next('connect');
+    expect(({} as any).polluted).toBeUndefined();
+    // a socket out of a room gets no recording messages through
+    expect(c.unread.filter((m) => m.type !== 'members')).toEqual([]);
+  });
+
+  it('refuses binary frames and random bytes without closing the socket', async () => {
+    const c = await open();
+    for (let i = 0; i < 20; i++) {
+      c.send(randomBytes(1 + (i * 37) % 500), { binary: true });
+      expect((await c.next('error')).message).toMatch(/binary frames/);
+    }
+    for (let i = 0; i < 20; i++) {
+      c.send(randomBytes(200).toString('base64'));
+      expect((await c.next('error')).message).toMatch(/malformed JSON|JSON object/);
+    }
+    await stillUsable(c);
+  });
+
+  it('closes a socket that sends invalid UTF-8 text (1007), and the server goes on', async () => {
+    const c = await open();
+    c.ws.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false });
+    expect((await c.closed).code).toBe(1007);
+    await stillUsable(await open());
+  });
+
+  it('answers a frame above the limit with an error, and closes on a huge one (1009)', async () => {
+    const c = await open();
+    c.send(JSON.stringify({ type: 'offer', data: { connectionId: 'victim', sdp: 'x'.repeat(300 * 1024) } }));
+    expect((await c.next('error')).message).toMatch(/exceeds the limit/);
+    await stillUsable(c);
+    const d = await open();
+    d.send('x'.repeat(2 * 1024 * 1024));
+    expect((await d.closed).code).toBe(1009);
+    await stillUsable(await open());
+  });
+
+  it('keeps other rooms out of reach', async () => {
+    const c = await open();
+    const { participantId } = await c.join('evil');
+    const { recordingId, hostId, guestId } = victim;
+    const ref = { recordingId, connectionId: 'victim', participantId: hostId };
+    c.send({ type: 'recording-offer', data: { ...ref, sdp: 'v=0 evil' } });
+    expect((await c.next('error')).message).toMatch(/ignored/);
+    c.send({ type: 'recording-candidate', data: { ...ref, candidate: 'c', sdpMid: '0', sdpMLineIndex: 0 } });
+    expect((await c.next('error')).message).toMatch(/ignored/);
+    c.send({ type: 'recording-status', data: { ...ref, status: 'no-local-media' } });
+    expect((await c.next('error')).message).toMatch(/ignored/);
+    // its own room id with the victim's recording: there is no recorder peer for it
+    c.send({ type: 'recording-offer', data: { ...ref, connectionId: 'evil', sdp: 'v=0 evil' } });
+    expect(await c.next('recording-status')).toMatchObject({ status: 'recorder-unavailable', participantId });
+    c.send({ type: 'recording-status', data: { ...ref, connectionId: 'evil', status: 'no-local-media' } });
+    c.send({ type: 'offer', to: guestId, data: { connectionId: 'evil', sdp: 'x' } });
+    expect((await c.next('error')).message).toMatch(/no member/);
+    c.send({ type: 'offer', data: { connectionId: 'victim', sdp: 'x' } });
+    expect((await c.next('error')).message).toMatch(/ignored/);
+    c.send({ type: 'disconnect', connectionId: 'victim' });
+    c.send({ type: 'connect', connectionId: 'victim' });
+    expect((await c.next('error')).message).toMatch(/already in room evil/);
+    await victim.host.none('offer', 200);
+    await victim.host.none('participant-left', 0);
+  });
+
+  it('survives many sockets sending garbage at once', async () => {
+    const many = await Promise.all(Array.from({ length: 30 }, () => open()));
+    for (const c of many) for (let i = 0; i < 50; i++) c.send(i % 2 ? randomBytes(64) : '{"type":"connect","connectionId":5}');
+    await Promise.all(many.map(async (c) => stillUsable(c)));
+    for (const c of many) c.terminate();
+  });
+});
+
+describe('hostile HTTP', () => {
+  it('refuses traversal and unknown ids with clear errors', async () => {
+    const cases: [string, string, string | undefined, number[]][] = [
+      ['POST', '/api/recording-sessions', JSON.stringify({ connectionId: '../victim' }), [400]],
+      ['POST', '/api/recording-sessions', JSON.stringify({ connectionId: 'victim', layout: '../../x' }), [400]],
+      ['POST', '/api/recording-sessions', JSON.stringify({ connectionId: 'victim' }), [409]],
+      ['POST', '/api/recording-sessions', '{"connectionId":"victim","__proto__":{"x":1}}', [409]],
+      ['POST', '/api/recording-compositions', JSON.stringify({ meetingId: '../../etc', recordingId: 'x' }), [400]],
+      ['POST', '/api/recording-compositions', JSON.stringify({ meetingId: 'victim', recordingId: '../x' }), [400]],
+      ['POST', '/api/recording-compositions', JSON.stringify({ meetingId: 'evil', recordingId: 'anything' }), [404]],
+      ['DELETE', '/api/recording-sessions/..%2F..%2Fx', undefined, [404]],
+      ['DELETE', '/api/recording-sessions/../victim', undefined, [404]],
+      ['DELETE', '/api/recording-sessions/unknown', undefined, [404]],
+      ['GET', '/api/recording-compositions/unknown', undefined, [404]],
+      ['GET', '/api/recordings/..%2F..%2Fetc/passwd/stream', undefined, [400, 404]],
+      ['GET', '/api/recordings/victim/..%2F..%2F..%2Fetc%2Fpasswd/download', undefined, [400, 404]],
+      ['GET', '/api/recordings/../../etc/passwd/stream', undefined, [400, 404]],
+      ['GET', '/..%2f..%2fetc%2fpasswd', undefined, [404]],
+      ['GET', '/../../etc/passwd', undefined, [404]],
+    ];
+    for (const [method, path, body, statuses] of cases) {
+      const r = await http(method, path, body);
+      expect(statuses, `${method} ${path}`).toContain(r.status);
+      expect(r.json, `${method} ${path}`).toMatchObject({ success: false, message: expect.any(String) });
+    }
+    // the victim still records: its session is unchanged
+    const s = (await http('GET', `/api/recording-sessions/${victim.recordingId}`)).json.session;
+    expect(s.status).toBe('recording');
+  });
+});
+
+describe('afterwards', () => {
+  it('is still up, and no recording, peer or composition changed', async () => {
+    expect((await http('GET', '/')).status).toBe(200);
+    expect((await http('GET', '/api/recording-sessions')).json.totalCount).toBe(2);
+    expect(fingerprint()).toBe(before);
+    await stillUsable(await open());
+  });
+});
