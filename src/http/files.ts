@@ -22,7 +22,7 @@ const CONTENT_TYPES: Record<string, string> = {
 export function contentTypeOf(filename: string): string | undefined {
   const ext = path.extname(filename).toLowerCase();
   // Track files carry their kind in the name: <ts>-<recordingId>-<participantId>-audio-<trackId>.webm
-  if (ext === '.webm' && /-audio-[^-]+\.webm$/.test(filename)) return 'audio/webm';
+  if (ext === '.webm' && /^\d+-.+-audio-[^/]+\.webm$/.test(filename)) return 'audio/webm';
   return CONTENT_TYPES[ext];
 }
 

@@ -108,6 +108,7 @@ export async function listRecordings(root: string, lookup: RecordingLookup) {
       };
       g.tracks.push({
         ...entry,
+        contentType: metadata?.kind === 'audio' ? 'audio/webm' : metadata?.kind === 'video' ? 'video/webm' : entry.contentType,
         ...person,
         kind: str(metadata?.kind),
         codec: str(metadata?.codec),

@@ -26,6 +26,7 @@ describe('names and types', () => {
   });
   it('types media by extension and track kind', () => {
     expect(contentTypeOf('1-r-p-audio-t.webm')).toBe('audio/webm');
+    expect(contentTypeOf('17-a1b2-c3-d4-e5-audio-9b62-44c5.webm')).toBe('audio/webm');
     expect(contentTypeOf('1-r-p-video-t.webm')).toBe('video/webm');
     expect(contentTypeOf('1-r-composed.mp4')).toBe('video/mp4');
     expect(contentTypeOf('x.json')).toBe('application/json');
