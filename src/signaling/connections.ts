@@ -19,6 +19,10 @@ export interface Connection {
   closeReason: LeaveReason | null;
   /** Inbound messages are handled one after another, in arrival order. */
   queue: Promise<void>;
+  /** Inbound messages queued or being handled. */
+  inFlight: number;
+  /** The socket's logger; `log` adds the room and participant once joined. */
+  readonly baseLog: Logger;
   log: Logger;
 }
 

@@ -36,7 +36,7 @@ export function createInbound({ runtime, connections, nodeId, newId }: InboundDe
     }
     const participantId = newId();
     connections.join(conn, msg.connectionId, participantId);
-    conn.log = conn.log.child({ roomId: msg.connectionId, participantId });
+    conn.log = conn.baseLog.child({ roomId: msg.connectionId, participantId });
     // Messages the join causes (members, a late joiner's recording-peer-request) wait for the connect reply.
     conn.outbox = [];
     let r: DispatchResult;

@@ -7,6 +7,9 @@ import { createConnections, type Connection, type LeaveReason } from './connecti
 import { createInbound } from './inbound.js';
 import { deliveriesFor } from './outbound.js';
 
+/** Messages one socket may have queued or in progress before further ones are refused. */
+const MAX_IN_FLIGHT = 256;
+
 export interface SignalingOptions {
   runtime: Runtime;
   server: Server;
@@ -57,10 +60,14 @@ export function createSignaling({
   });
 
   function enqueue(conn: Connection, job: () => Promise<void>) {
-    conn.queue = conn.queue.then(job).catch((err) => {
-      conn.log.error({ err }, 'signaling handler failed');
-      connections.send(conn, { type: 'error', message: 'internal error' });
-    });
+    conn.inFlight++;
+    conn.queue = conn.queue
+      .then(job)
+      .catch((err) => {
+        conn.log.error({ err }, 'signaling handler failed');
+        connections.send(conn, { type: 'error', message: 'internal error' });
+      })
+      .finally(() => conn.inFlight--);
   }
 
   function onMessage(conn: Connection, data: RawData, isBinary: boolean) {
@@ -79,13 +86,17 @@ export function createSignaling({
     }
     const parsed = parseClientMessage(value);
     if (!parsed.ok) return reject(parsed.error);
+    // Not a rate limit: a bound on the work one socket can queue ahead of the log.
+    if (conn.inFlight >= MAX_IN_FLIGHT) return reject(`${parsed.message.type} dropped: ${MAX_IN_FLIGHT} messages are still being handled`);
     enqueue(conn, () => inbound.handle(conn, parsed.message));
   }
 
   wss.on('connection', (ws: WebSocket) => {
     if (closing) return ws.close(1001, 'server closing');
+    const id = nextId++;
+    const baseLog = log.child({ socket: id });
     const conn: Connection = {
-      id: nextId++,
+      id,
       ws,
       roomId: null,
       participantId: null,
@@ -93,7 +104,9 @@ export function createSignaling({
       alive: true,
       closeReason: null,
       queue: Promise.resolve(),
-      log: log.child({ socket: nextId - 1 }),
+      inFlight: 0,
+      baseLog,
+      log: baseLog,
     };
     connections.all.add(conn);
     ws.on('pong', () => (conn.alive = true));

@@ -182,6 +182,26 @@ describe('hostile frames', () => {
     await victim.host.none('participant-left', 0);
   });
 
+  it('bounds the work one socket can queue: a flood of valid messages is handled or refused, never piled up', async () => {
+    const c = await open();
+    await c.join('flood');
+    const n = 3000;
+    for (let i = 0; i < n; i++) c.send({ type: 'recording-status', data: { recordingId: `r${i}`, connectionId: 'flood', status: 'no-local-media' } });
+    // once the queue has drained, the socket answers again
+    await expect
+      .poll(
+        async () => {
+          c.send({ type: 'connect', connectionId: 'flood' });
+          return (await c.next('connect', () => true, 200).catch(() => null))?.connectionId;
+        },
+        { timeout: 10_000, interval: 100 },
+      )
+      .toBe('flood');
+    const dropped = c.received.filter((m) => m.type === 'error' && /dropped/.test(m.message)).length;
+    expect(dropped).toBeGreaterThan(0);
+    expect(dropped).toBeLessThan(n);
+  });
+
   it('survives many sockets sending garbage at once', async () => {
     const many = await Promise.all(Array.from({ length: 30 }, () => open()));
     for (const c of many) for (let i = 0; i < 50; i++) c.send(i % 2 ? randomBytes(64) : '{"type":"connect","connectionId":5}');
