@@ -149,6 +149,8 @@ export const serverMessageSchemas = {
     format: z.string(),
     startedAt: iso,
     stoppedAt: iso,
+    /** Extra field: set when the session failed rather than being stopped. */
+    error: z.string().optional(),
   }),
   'recording-answer': z.object({
     type: z.literal('recording-answer'),

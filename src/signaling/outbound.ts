@@ -73,7 +73,9 @@ export function deliveriesFor({ event, before, after }: AppliedEvent, get: Snaps
       ];
     }
 
-    case 'recording.stop.requested': {
+    case 'recording.stop.requested':
+    case 'recording.failed': {
+      // A failed session ends too: clients close their recorder peers on recording-stopped.
       const c = after.context;
       if (!c.roomId) return [];
       const to = new Set([...Object.keys(c.participants ?? {}), ...memberIds(get(roomStream(c.roomId)))]);
@@ -89,6 +91,7 @@ export function deliveriesFor({ event, before, after }: AppliedEvent, get: Snaps
             format: c.format,
             startedAt: iso(c.startedAt),
             stoppedAt: iso(c.stoppedAt ?? event.time),
+            ...(e.type === 'recording.failed' ? { error: e.data.error } : {}),
           },
         },
       ];

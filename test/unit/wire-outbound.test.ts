@@ -73,6 +73,18 @@ describe('events → server messages', () => {
     ]);
   });
 
+  it('a failed session also sends recording-stopped, with the error', () => {
+    const d = given('recording:rec', [
+      ['recording.started', { recordingId: 'rec', roomId: 'r', layout: 'grid', format: 'webm', startedAt: 500, members: [{ participantId: 'h', role: 'host', name: null }] }],
+    ]).when('recording.failed', { error: 'disk full' });
+    expect(d).toEqual([
+      {
+        to: ['h'],
+        message: expect.objectContaining({ type: 'recording-stopped', recordingId: 'rec', status: 'stopped', stoppedAt: new Date(2000).toISOString(), error: 'disk full' }),
+      },
+    ]);
+  });
+
   it('peer answers, candidates and offer outcomes go to the peer’s participant only', () => {
     const peer = given('peer:rec.p', [
       ['peer.requested', { recordingId: 'rec', roomId: 'r', participantId: 'p', role: 'host', name: null, layout: 'grid', format: 'webm', startedAt: 0, segmentBase: 0 }],
