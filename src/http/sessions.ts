@@ -27,7 +27,9 @@ export function jobOf(ctx: ApiContext, jobId: string) {
   if (!s) return null;
   const recording = ctx.runtime.get(recordingStream(s.context.recordingId));
   const inputs: string[] = (recording?.context.segments ?? []).map((x: { file: string }) => x.file);
-  return jobView(s, ctx.times(stream) ?? ctx.times(recordingStream(s.context.recordingId)), inputs);
+  // Times seen since this process started; after a restart, the recording's stop is the best known.
+  const stoppedAt: number | null = recording?.context.stoppedAt ?? recording?.context.startedAt ?? null;
+  return jobView(s, ctx.times(stream) ?? (stoppedAt !== null ? { first: stoppedAt, last: stoppedAt } : undefined), inputs);
 }
 
 /** POST /api/recording-sessions */
