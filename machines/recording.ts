@@ -269,13 +269,22 @@ export const recordingMachine = setup({
     },
     failed: {
       type: 'final',
-      description: 'The session could not go on; whatever was recorded is kept on disk.',
+      description: 'The session could not go on; its peers are closed and whatever was recorded is kept on disk.',
       entry: {
         type: 'emit',
         params: ({ context }) => ({
-          events: context.roomId
-            ? [{ stream: roomStream(context.roomId), type: 'room.recording.ended' as const, data: { recordingId: context.recordingId } }]
-            : [],
+          events: [
+            ...Object.entries(context.participants)
+              .filter(([, p]) => p.active)
+              .map(([participantId]) => ({
+                stream: peerStream(context.recordingId, participantId),
+                type: 'peer.close.requested' as const,
+                data: { reason: 'recording-failed' },
+              })),
+            ...(context.roomId
+              ? [{ stream: roomStream(context.roomId), type: 'room.recording.ended' as const, data: { recordingId: context.recordingId } }]
+              : []),
+          ],
         }),
       },
     },

@@ -7,7 +7,6 @@ import { resolveInside, sendFile, sendPublic } from './files.js';
 import { listRecordings, type Person } from './recordings.js';
 import { HttpError, sendError, sendJson } from './respond.js';
 import { getSession, listSessions, startSession, stopSession, type ApiContext } from './sessions.js';
-import type { StreamTimes } from './views.js';
 
 export interface HttpApiOptions {
   runtime: Runtime;
@@ -36,14 +35,7 @@ function allow(req: IncomingMessage, methods: string[]) {
  */
 export function createHttpApi({ runtime, root, logger, newId, publicDir, stopWaitMs = 15_000 }: HttpApiOptions): HttpApi {
   const log = logger.child({ module: 'http' });
-  // First and last event time per stream: the runtime keeps snapshots, not times.
-  const times = new Map<string, StreamTimes>();
-  const offEvent = runtime.onEvent(({ event }) => {
-    const t = times.get(event.stream);
-    if (t) t.last = event.time;
-    else times.set(event.stream, { first: event.time, last: event.time });
-  });
-  const ctx: ApiContext = { runtime, logger: log, newId, times: (s) => times.get(s), stopWaitMs };
+  const ctx: ApiContext = { runtime, logger: log, newId, times: (s) => runtime.times(s), stopWaitMs };
 
   const lookupRecording = (recordingId: string) => {
     const s = ID.test(recordingId) ? runtime.get(recordingStream(recordingId)) : undefined;
@@ -110,5 +102,5 @@ export function createHttpApi({ runtime, root, logger, newId, publicDir, stopWai
       sendError(res, new HttpError(500, 'internal error'));
     });
   };
-  return Object.assign(handler, { close: offEvent });
+  return Object.assign(handler, { close: () => {} });
 }

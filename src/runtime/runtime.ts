@@ -23,6 +23,9 @@ export interface Actor {
   kind: StreamKind;
   snapshot: AnyMachineSnapshot;
   position: number;
+  /** Times of the stream's first and last event (ms since epoch; 0 before any). */
+  firstTime: number;
+  lastTime: number;
 }
 
 export interface AppliedEvent {
@@ -85,7 +88,7 @@ export function createRuntime(opts: RuntimeOptions) {
   function newActor(stream: string): Actor {
     const { kind, id } = parseStream(stream);
     const [snapshot] = initialTransition(machines[kind], { id });
-    return { stream, kind, snapshot, position: 0 };
+    return { stream, kind, snapshot, position: 0, firstTime: 0, lastTime: 0 };
   }
 
   /** Pure fold of one stored event; used by load, resync and foreign events. */
@@ -104,6 +107,8 @@ export function createRuntime(opts: RuntimeOptions) {
     const [after] = steppers[actor.kind](before, e);
     actor.snapshot = after;
     actor.position = e.position;
+    if (!actor.firstTime) actor.firstTime = e.time;
+    actor.lastTime = e.time;
     return { event: e, before, after, local: false };
   }
 
@@ -170,6 +175,8 @@ export function createRuntime(opts: RuntimeOptions) {
     // Optimistic: later dispatches to this stream build on this state while the append is in flight.
     actor.snapshot = after;
     actor.position = event.position;
+    if (!actor.firstTime) actor.firstTime = event.time;
+    actor.lastTime = event.time;
     actors.set(input.stream, actor);
     try {
       await log.append(input.stream, [event], { expectedPosition: event.position - 1 });
@@ -255,6 +262,11 @@ export function createRuntime(opts: RuntimeOptions) {
     },
     position(stream: string): number {
       return actors.get(stream)?.position ?? 0;
+    },
+    /** First and last event time of a stream, survives restarts (folded from the log). */
+    times(stream: string): { first: number; last: number } | undefined {
+      const a = actors.get(stream);
+      return a && a.position > 0 ? { first: a.firstTime, last: a.lastTime } : undefined;
     },
     list(kind: StreamKind): Actor[] {
       return [...actors.values()].filter((a) => a.kind === kind);

@@ -91,3 +91,15 @@ describe('recording session machine', () => {
     expect(given(S, [started()]).when(peerClosed('nobody')).accepted).toBe(false);
   });
 });
+
+describe('recording session machine: failure', () => {
+  it('a failed session closes its open peers and frees the room', () => {
+    const o = given(S, [started()]).when(ev(S, 'recording.failed', { error: 'disk full' }));
+    expect(o.snapshot.value).toBe('failed');
+    expect(o.emitted.map((e) => [e.stream, e.type])).toEqual([
+      ['peer:rec1.h', 'peer.close.requested'],
+      ['peer:rec1.p', 'peer.close.requested'],
+      ['room:r1', 'room.recording.ended'],
+    ]);
+  });
+});
