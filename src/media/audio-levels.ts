@@ -1,0 +1,50 @@
+import type { AudioLevels } from '../../events/segment.js';
+
+/**
+ * Collects RFC 6464 levels into fixed windows of media time: per window the
+ * loudest level seen, in dBov (-127 silence … 0 max), null when no packet
+ * carried a level in that window.
+ */
+export interface LevelAccumulator {
+  /** `mediaMs`: the packet's media time from the segment's first packet; `level`: the extension's 0..127 (= -dBov). */
+  add(mediaMs: number, level: number): void;
+  readonly count: number;
+  /** Windows from `fromMs` (media time of the file's first frame) to `toMs` inclusive. */
+  build(offsetMs: number, fromMs: number, toMs: number): AudioLevels;
+}
+
+const NONE = 1; // above 0 dBov: "no value"
+
+export function createLevelAccumulator(intervalMs: number): LevelAccumulator {
+  let windows = new Float64Array(256).fill(NONE);
+  let count = 0;
+  return {
+    add(mediaMs, level) {
+      if (!Number.isFinite(mediaMs) || mediaMs < 0) return;
+      const i = Math.floor(mediaMs / intervalMs);
+      if (i >= windows.length) {
+        const grown = new Float64Array(Math.max(i + 1, windows.length * 2)).fill(NONE);
+        grown.set(windows);
+        windows = grown;
+      }
+      const clamped = Math.max(0, Math.min(127, Math.round(level)));
+      const dbov = clamped === 0 ? 0 : -clamped;
+      const cur = windows[i]!;
+      windows[i] = cur === NONE ? dbov : Math.max(cur, dbov);
+      count++;
+    },
+    get count() {
+      return count;
+    },
+    build(offsetMs, fromMs, toMs) {
+      const first = Math.max(0, Math.round(fromMs / intervalMs));
+      const n = toMs >= fromMs ? Math.floor((toMs - fromMs) / intervalMs) + 1 : 0;
+      const levels: (number | null)[] = [];
+      for (let k = 0; k < n; k++) {
+        const v = windows[first + k];
+        levels.push(v === undefined || v === NONE ? null : v);
+      }
+      return { version: 1, intervalMs, offsetMs, levels };
+    },
+  };
+}

@@ -1,0 +1,265 @@
+import { rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { useAudioLevelIndication, type RtpPacket } from 'werift';
+import type { SegmentMeta } from '../../events/segment.js';
+import { createLevelAccumulator } from './audio-levels.js';
+import type { RecordedCodec } from './codecs.js';
+import { errorMessage } from './errors.js';
+import { probeMedia, remuxInPlace, type ProbeResult } from './ffmpeg.js';
+import { createWebmFileSink } from './file-sink.js';
+import { segmentFileStem } from './paths.js';
+import { createRtpClock } from './rtp-stats.js';
+import type { MediaKind } from './types.js';
+import { createWebmPipeline } from './webm-pipeline.js';
+
+const AUDIO_LEVEL_URI = useAudioLevelIndication().uri;
+/** How long finalize waits for werift's end-of-stream output (cues, duration) to reach the file. */
+const END_WAIT_MS = 3000;
+
+export interface SegmentWriterOptions {
+  /** Absolute, already validated meeting directory. */
+  dir: string;
+  identity: Pick<SegmentMeta, 'meetingId' | 'recordingId' | 'participantId' | 'participantName' | 'role'>;
+  kind: MediaKind;
+  trackId: string;
+  codec: RecordedCodec;
+  segmentIndex: number;
+  recordingStartedAt: number;
+  /** Wall clock of the first packet: the segment starts here. */
+  firstPacketAt: number;
+  levelsIntervalMs: number;
+  ffmpegPath: string;
+  ffprobePath: string;
+  remux: 'always' | 'if-needed' | 'never';
+  logger: Logger;
+  now: () => number;
+  onKeyframeNeeded: () => void;
+  /** A write to disk failed; the segment keeps what was written. */
+  onError: (e: Error) => void;
+}
+
+export interface FinalizedSegment {
+  meta: SegmentMeta;
+  /** False when nothing decodable was written (e.g. video that never sent a keyframe): no .webm is kept. */
+  mediaWritten: boolean;
+}
+
+export interface SegmentWriter {
+  /** Basename of the .webm. */
+  readonly file: string;
+  meta(): SegmentMeta;
+  push(rtp: RtpPacket, extensions: Record<string, unknown> | undefined): void;
+  readonly framesWritten: number;
+  /** Stops taking packets, ends the WebM, remuxes if needed and rewrites the sidecar. Idempotent. */
+  finalize(): Promise<FinalizedSegment>;
+}
+
+/**
+ * One track segment on disk: `<stem>.webm`, `<stem>.json` (SegmentMeta,
+ * written at start with finalized:false and rewritten at finalize) and, for
+ * audio, `<stem>.levels.json`. Timing comes from RTP timestamps: offsetMs is
+ * the first packet's arrival (moved to the first written frame's media time
+ * when video had to wait for a keyframe) and durationMs runs from the first
+ * written frame to the end of the last one.
+ */
+export function openSegmentWriter(o: SegmentWriterOptions): SegmentWriter {
+  const clockRate = o.kind === 'audio' ? 48000 : 90000;
+  const stem = segmentFileStem({
+    startedAt: o.firstPacketAt,
+    recordingId: o.identity.recordingId,
+    participantId: o.identity.participantId,
+    kind: o.kind,
+    trackId: o.trackId,
+  });
+  const file = `${stem}.webm`;
+  const webmPath = path.join(o.dir, file);
+  const metaPath = path.join(o.dir, `${stem}.json`);
+  const levelsName = `${stem}.levels.json`;
+  const log = o.logger.child({ segment: file });
+
+  const clock = createRtpClock(clockRate);
+  const levels = o.kind === 'audio' ? createLevelAccumulator(o.levelsIntervalMs) : null;
+  const baseOffsetMs = Math.max(0, o.firstPacketAt - o.recordingStartedAt);
+  let packets = 0;
+  let bytes = 0;
+  let finalizing: Promise<FinalizedSegment> | null = null;
+
+  const sink = createWebmFileSink(webmPath, (e) => {
+    log.error({ err: e }, 'segment write failed');
+    o.onError(e);
+  });
+  const pipeline = createWebmPipeline({
+    kind: o.kind,
+    codec: o.codec,
+    mediaMs: (ts) => clock.toMs(ts),
+    onOutput: (out) => sink.write(out),
+    onKeyframeNeeded: o.onKeyframeNeeded,
+    onFirstFrame: (ms) => {
+      // Video that waited for a keyframe starts later than its first packet: the file's t=0 is that frame.
+      if (ms !== 0) writeMeta();
+    },
+  });
+
+  let current: SegmentMeta = {
+    version: 1,
+    ...o.identity,
+    kind: o.kind,
+    trackId: o.trackId,
+    codec: o.codec,
+    file,
+    segmentIndex: o.segmentIndex,
+    offsetMs: baseOffsetMs,
+    durationMs: null,
+    startedAt: Math.trunc(o.firstPacketAt),
+    endedAt: null,
+    finalized: false,
+    packets: 0,
+    bytes: 0,
+    levelsFile: null,
+  };
+
+  const snapshot = (): SegmentMeta => {
+    const first = pipeline.firstFrameMs ?? 0;
+    return {
+      ...current,
+      offsetMs: baseOffsetMs + Math.max(0, first),
+      startedAt: Math.trunc(o.firstPacketAt + Math.max(0, first)),
+      packets,
+      bytes,
+    };
+  };
+
+  // Sidecar writes are serialized and atomic (tmp + rename): a crash leaves the last complete one.
+  let metaChain: Promise<void> = Promise.resolve();
+  function writeMeta(meta: SegmentMeta = snapshot()): Promise<void> {
+    const body = `${JSON.stringify(meta, null, 2)}\n`;
+    metaChain = metaChain
+      .then(async () => {
+        const tmp = `${metaPath}.tmp`;
+        await writeFile(tmp, body);
+        await rename(tmp, metaPath);
+      })
+      .catch((e) => {
+        log.error({ err: e }, 'segment sidecar write failed');
+        o.onError(e instanceof Error ? e : new Error(errorMessage(e)));
+      });
+    return metaChain;
+  }
+  void writeMeta();
+
+  async function probeAndRepair(durationMs: number): Promise<ProbeResult> {
+    let probe = await probeMedia(o.ffprobePath, webmPath);
+    const needed =
+      o.remux === 'always' ||
+      (o.remux === 'if-needed' &&
+        (!probe.ok ||
+          probe.durationMs === null ||
+          probe.warnings !== '' ||
+          Math.abs(probe.durationMs - durationMs) > 1000));
+    if (!needed) return probe;
+    const started = Date.now();
+    const r = await remuxInPlace(o.ffmpegPath, webmPath, o.codec === 'h264' ? 'matroska' : 'webm');
+    if (r.code !== 0) {
+      log.warn({ code: r.code, timedOut: r.timedOut, stderr: r.stderr.slice(0, 500) }, 'remux failed; keeping werift output');
+      return probe;
+    }
+    probe = await probeMedia(o.ffprobePath, webmPath);
+    log.debug({ ms: Date.now() - started, durationMs: probe.durationMs }, 'remuxed');
+    return probe;
+  }
+
+  async function finalize(): Promise<FinalizedSegment> {
+    const t0 = Date.now();
+    try {
+      pipeline.end();
+    } catch (e) {
+      log.error({ err: e }, 'ending the pipeline threw; relying on remux');
+    }
+    if (pipeline.framesWritten > 0 && !sink.error) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([sink.ended, new Promise<void>((r) => (timer = setTimeout(r, END_WAIT_MS)))]);
+      clearTimeout(timer);
+      if (!sink.sawEnd) log.warn('werift did not finish the file in time; relying on remux');
+    }
+    await sink.close();
+    const tEnded = Date.now();
+
+    let mediaWritten = pipeline.framesWritten > 0 && sink.opened;
+    let durationMs: number | null = null;
+    if (mediaWritten) {
+      // First frame's start to last frame's end, as a stream-copy remux reports it.
+      durationMs = Math.max(0, (pipeline.lastFrameMs ?? 0) - (pipeline.firstFrameMs ?? 0)) + pipeline.lastFrameDurationMs;
+      const probe = await probeAndRepair(durationMs);
+      if (!probe.ok || probe.durationMs === null) {
+        log.error({ warnings: probe.warnings }, 'finalized file is not readable');
+        mediaWritten = false;
+      } else if (sink.error) {
+        // Partial file after a write failure: trust what is actually in it.
+        durationMs = probe.durationMs;
+      }
+    }
+    if (!mediaWritten) {
+      durationMs = null;
+      await rm(webmPath, { force: true }).catch(() => undefined);
+    }
+
+    const base = snapshot();
+    let levelsFile: string | null = null;
+    if (levels && mediaWritten && durationMs !== null && levels.count > 0) {
+      const first = pipeline.firstFrameMs ?? 0;
+      const body = levels.build(base.offsetMs, first, first + durationMs);
+      try {
+        await writeFile(path.join(o.dir, levelsName), `${JSON.stringify(body)}\n`);
+        levelsFile = levelsName;
+      } catch (e) {
+        log.error({ err: e }, 'levels write failed');
+      }
+    }
+    const meta: SegmentMeta = {
+      ...base,
+      durationMs,
+      endedAt: durationMs !== null ? Math.trunc(base.startedAt + durationMs) : Math.trunc(o.now()),
+      finalized: true,
+      levelsFile,
+    };
+    current = meta;
+    await writeMeta(meta);
+    log.info(
+      {
+        durationMs,
+        packets,
+        frames: pipeline.framesWritten,
+        gaps: pipeline.gaps,
+        mediaWritten,
+        endMs: tEnded - t0,
+        finalizeMs: Date.now() - t0,
+      },
+      'segment finalized',
+    );
+    return { meta, mediaWritten };
+  }
+
+  return {
+    file,
+    meta: () => (current.finalized ? current : snapshot()),
+    push(rtp, extensions) {
+      if (finalizing) return;
+      packets++;
+      bytes += rtp.payload.length;
+      const ms = clock.toMs(rtp.header.timestamp);
+      if (levels) {
+        const al = extensions?.[AUDIO_LEVEL_URI] as { level?: number } | undefined;
+        if (al && typeof al.level === "number") levels.add(ms, al.level);
+      }
+      pipeline.push(rtp);
+    },
+    get framesWritten() {
+      return pipeline.framesWritten;
+    },
+    finalize() {
+      finalizing ??= finalize();
+      return finalizing;
+    },
+  };
+}

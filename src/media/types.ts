@@ -1,0 +1,112 @@
+import type { Logger } from 'pino';
+import type { SegmentMeta } from '../../events/segment.js';
+import type { IceConfig } from './ice.js';
+
+export type { SegmentMeta } from '../../events/segment.js';
+export type { IceConfig } from './ice.js';
+
+export type MediaKind = 'audio' | 'video';
+
+export interface CandidateInit {
+  candidate: string;
+  sdpMid?: string | null;
+  sdpMLineIndex?: number | null;
+}
+
+export interface LocalCandidate {
+  candidate: string;
+  sdpMid: string | null;
+  sdpMLineIndex: number | null;
+}
+
+export interface RecorderPeerOptions {
+  /** Recordings root; files go to `<root>/<meetingId>/`. */
+  root: string;
+  meetingId: string;
+  recordingId: string;
+  participantId: string;
+  participantName?: string | null;
+  role: 'host' | 'participant';
+  /** ms since epoch: every offsetMs is measured from this. */
+  recordingStartedAt: number;
+  /**
+   * First segmentIndex to use, per kind. A replacement peer continues the
+   * numbering: pass the number of segments already used (a single number
+   * applies to both kinds).
+   */
+  segmentBase: number | { audio: number; video: number };
+  ice: IceConfig;
+  logger: Logger;
+  /** Wall clock (ms since epoch), injectable. */
+  now?: () => number;
+  onEvent: (e: RecorderPeerEvent) => void;
+  onLocalCandidate: (c: LocalCandidate) => void;
+  /** `peer.media.missing` when connected but no packet arrived within this many ms (default 10 000). */
+  noMediaTimeoutMs?: number;
+  /** `peer.track.stalled` after this many ms without packets on a started track (default 3 000). */
+  stallTimeoutMs?: number;
+  /** `peer.stats.sampled` period (default 5 000). */
+  statsIntervalMs?: number;
+  /** Audio-level window for the levels sidecar (default 200). */
+  levelsIntervalMs?: number;
+  ffmpegPath?: string;
+  ffprobePath?: string;
+  /** Remux finalized files with `ffmpeg -c copy`: always, only when ffprobe finds a problem (default), or never. */
+  remux?: 'always' | 'if-needed' | 'never';
+}
+
+export interface RecorderPeer {
+  /** Applies the client's offer and returns the answer SDP (candidates included, more may trickle). */
+  handleOffer(sdp: string): Promise<string>;
+  /** Buffered until the offer is applied. Rejects with InvalidCandidateError on a bad candidate. */
+  addRemoteCandidate(c: CandidateInit): Promise<void>;
+  /** Stops receiving, finalizes every segment and closes the connection. Safe to call twice. */
+  close(reason: string): Promise<SegmentMeta[]>;
+  /** Segment metadata as it stands now (finalized or not). */
+  segments(): SegmentMeta[];
+}
+
+export type PeerConnectionState = 'connecting' | 'connected' | 'disconnected' | 'failed';
+
+export interface TrackRef {
+  kind: MediaKind;
+  trackId: string;
+}
+
+export interface TrackStatsSample extends TrackRef {
+  packets: number;
+  bytes: number;
+  /** Estimated from RTP sequence gaps, after NACK recovery. */
+  lost: number;
+  /** Bits per second over the last sample period. */
+  bitrate: number;
+  /** Frames written to the current segment (video: from the first keyframe). */
+  framesWritten: number;
+}
+
+/**
+ * What a recorder peer reports. Rates: connection and lifecycle events once
+ * each; stats once per statsIntervalMs for the whole peer; never per packet.
+ * `at` is the injected clock's ms since epoch.
+ */
+export type RecorderPeerEvent =
+  | { type: 'peer.connection.changed'; at: number; state: PeerConnectionState }
+  | (TrackRef & { type: 'peer.track.received'; at: number; codec: string; mid: string | null; ssrc: number | null })
+  | (TrackRef & { type: 'peer.track.first-packet'; at: number; offsetMs: number })
+  | (TrackRef & {
+      type: 'peer.segment.started';
+      at: number;
+      file: string;
+      segmentIndex: number;
+      offsetMs: number;
+      codec: string;
+    })
+  | { type: 'peer.stats.sampled'; at: number; tracks: TrackStatsSample[] }
+  | (TrackRef & { type: 'peer.track.stalled'; at: number; lastPacketAt: number })
+  | (TrackRef & { type: 'peer.track.resumed'; at: number; stalledMs: number })
+  | (TrackRef & { type: 'peer.segment.finalized'; at: number; segment: SegmentMeta; mediaWritten: boolean })
+  | (TrackRef & { type: 'peer.segment.failed'; at: number; file: string; error: string })
+  | { type: 'peer.media.missing'; at: number; waitedMs: number }
+  | { type: 'peer.closed'; at: number; reason: string; segments: number };
+
+export type RecorderPeerEventType = RecorderPeerEvent['type'];

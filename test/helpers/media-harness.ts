@@ -1,0 +1,98 @@
+/**
+ * Wires a synthetic sender straight to a RecorderPeer (no signaling server):
+ * offer → answer, candidates both ways, events collected.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import pino from 'pino';
+import { createRecorderPeer } from '../../src/media/recorder-peer.js';
+import type { RecorderPeer, RecorderPeerEvent, RecorderPeerOptions } from '../../src/media/types.js';
+import type { SyntheticSender } from './sender.js';
+
+const run = promisify(execFile);
+
+export const testLogger = pino({ level: process.env.LOG_LEVEL ?? 'warn' });
+
+export function tempRoot(prefix = 'recorder-test-'): Promise<string> {
+  return mkdtemp(path.join(os.tmpdir(), prefix));
+}
+
+export interface RecordingPair {
+  peer: RecorderPeer;
+  events: RecorderPeerEvent[];
+  ofType<T extends RecorderPeerEvent['type']>(type: T): Extract<RecorderPeerEvent, { type: T }>[];
+}
+
+export type PeerOverrides = Partial<Omit<RecorderPeerOptions, 'onEvent' | 'onLocalCandidate'>> &
+  Pick<RecorderPeerOptions, 'root' | 'recordingStartedAt'>;
+
+/** Creates a recorder peer for `sender`, negotiates, and resolves once the sender is connected. */
+export async function connectSender(sender: SyntheticSender, o: PeerOverrides): Promise<RecordingPair> {
+  const events: RecorderPeerEvent[] = [];
+  const peer = createRecorderPeer({
+    meetingId: 'meeting-1',
+    recordingId: 'rec-1',
+    participantId: 'alice',
+    participantName: 'Alice',
+    role: 'host',
+    segmentBase: 0,
+    ice: { iceServers: [], loopbackOnly: true },
+    logger: testLogger,
+    ...o,
+    onEvent: (e) => events.push(e),
+    onLocalCandidate: (c) => void sender.addRemoteCandidate(c).catch(() => undefined),
+  });
+  sender.onLocalCandidate((c) => void peer.addRemoteCandidate(c).catch(() => undefined));
+  const answer = await peer.handleOffer(await sender.createOffer());
+  await sender.acceptAnswer(answer);
+  await sender.connected;
+  return {
+    peer,
+    events,
+    ofType: <T extends RecorderPeerEvent['type']>(type: T) =>
+      events.filter((e): e is Extract<RecorderPeerEvent, { type: T }> => e.type === type),
+  };
+}
+
+export interface ProbedFile {
+  codec: string;
+  width: number | null;
+  height: number | null;
+  durationMs: number | null;
+  /** Frames (video) or packets (audio) ffmpeg decoded without error. */
+  decodedFrames: number;
+  decodeErrors: string;
+}
+
+/** ffprobe's view of a file plus a full decode (ffmpeg -f null) to prove it plays. */
+export async function probeFile(file: string): Promise<ProbedFile> {
+  const { stdout } = await run('ffprobe', [
+    '-v', 'error',
+    '-count_frames',
+    '-show_entries', 'format=duration:stream=codec_name,width,height,nb_read_frames',
+    '-of', 'json',
+    file,
+  ]);
+  const j = JSON.parse(stdout) as {
+    format: { duration?: string };
+    streams: { codec_name: string; width?: number; height?: number; nb_read_frames?: string }[];
+  };
+  const s = j.streams[0]!;
+  const decode = await run('ffmpeg', ['-v', 'error', '-nostdin', '-i', file, '-f', 'null', '-']).catch(
+    (e: { stderr?: string }) => ({ stderr: e.stderr ?? 'ffmpeg failed' }),
+  );
+  const d = Number(j.format.duration);
+  return {
+    codec: s.codec_name,
+    width: s.width ?? null,
+    height: s.height ?? null,
+    durationMs: Number.isFinite(d) ? Math.round(d * 1000) : null,
+    decodedFrames: Number(s.nb_read_frames ?? 0),
+    decodeErrors: decode.stderr.trim(),
+  };
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
