@@ -68,6 +68,12 @@ export const eventSchemas = {
     compose: z.boolean(),
     /** Id of the composition job the stop starts (ids come from outside machines). */
     compositionJobId: idSchema,
+    /**
+     * When the recording really ended, if not at this event's time: an
+     * interrupted recording ends when its media was last written, not when a
+     * restarted server noticed.
+     */
+    stoppedAt: z.number().int().nonnegative().optional(),
   }),
   'recording.peer.closed': z.object({
     participantId: idSchema,

@@ -191,8 +191,8 @@ export const recordingMachine = setup({
         'recording.stop.requested': {
           target: 'stopping',
           actions: [
-            assign(({ event }) => ({
-              stoppedAt: event.time,
+            assign(({ context, event }) => ({
+              stoppedAt: Math.max(context.startedAt ?? 0, Math.min(event.data.stoppedAt ?? event.time, event.time)),
               stopReason: event.data.reason,
               compose: event.data.compose,
               compositionJobId: event.data.compositionJobId,

@@ -1,3 +1,5 @@
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { RoomContext } from '../../machines/room.js';
 import type { RecordingContext } from '../../machines/recording.js';
@@ -8,7 +10,24 @@ export interface RecoveryOptions {
   nodeId: string;
   /** The composition queue survived the restart (JetStream): queued jobs are still in it. */
   queueIsDurable: boolean;
+  /** Recordings root: the newest write to a recording's files tells when it really ended. */
+  root: string;
   logger: Logger;
+}
+
+/** When an interrupted recording was last known alive: its newest file write, else its streams' last events. */
+async function lastAlive(runtime: Runtime, root: string, ctx: RecordingContext): Promise<number> {
+  let t = runtime.times(`recording:${ctx.recordingId}`)?.last ?? 0;
+  for (const pid of Object.keys(ctx.participants)) t = Math.max(t, runtime.times(`peer:${ctx.recordingId}.${pid}`)?.last ?? 0);
+  if (ctx.roomId && /^[A-Za-z0-9._-]+$/.test(ctx.roomId)) {
+    const dir = join(root, ctx.roomId);
+    for (const f of await readdir(dir).catch(() => [] as string[])) {
+      if (!f.includes(`-${ctx.recordingId}-`) || !f.endsWith('.webm')) continue;
+      const s = await stat(join(dir, f)).catch(() => null);
+      if (s) t = Math.max(t, Math.round(s.mtimeMs));
+    }
+  }
+  return t;
 }
 
 /**
@@ -33,6 +52,17 @@ export async function recover(runtime: Runtime, opts: RecoveryOptions) {
     const ctx = room.snapshot.context as RoomContext;
     if (room.snapshot.value !== 'open' || ctx.nodeId !== opts.nodeId) continue;
     logger.warn({ roomId: ctx.roomId, recordingId: ctx.activeRecordingId }, 'room was open when the server stopped: closing it');
+    const rec = ctx.activeRecordingId ? runtime.get(`recording:${ctx.activeRecordingId}`) : undefined;
+    if (rec?.value === 'recording') {
+      // Stopped first, at the time its media was last written; closing the room then finds it stopping.
+      const recCtx = rec.context as RecordingContext;
+      const r = await runtime.dispatch({
+        stream: `recording:${recCtx.recordingId}`,
+        type: 'recording.stop.requested',
+        data: { reason: 'interrupted', compose: true, compositionJobId: `${recCtx.recordingId}-c1`, stoppedAt: await lastAlive(runtime, opts.root, recCtx) },
+      });
+      if (r.accepted) summary.recordingsStopped++;
+    }
     const r = await runtime.dispatch({ stream: room.stream, type: 'room.closed', data: { reason: 'server-restart' } });
     if (r.accepted) summary.roomsClosed++;
   }
@@ -47,7 +77,7 @@ export async function recover(runtime: Runtime, opts: RecoveryOptions) {
       const r = await runtime.dispatch({
         stream: rec.stream,
         type: 'recording.stop.requested',
-        data: { reason: 'interrupted', compose: true, compositionJobId: `${ctx.recordingId}-c1` },
+        data: { reason: 'interrupted', compose: true, compositionJobId: `${ctx.recordingId}-c1`, stoppedAt: await lastAlive(runtime, opts.root, ctx) },
       });
       if (r.accepted) summary.recordingsStopped++;
     }

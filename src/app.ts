@@ -1,0 +1,171 @@
+import { mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino, type Logger } from 'pino';
+import { createComposer } from './compose/composer.js';
+import { createMemoryQueue, createNatsQueue, type CompositionQueue } from './composition/queue.js';
+import { createCompositionWorker } from './composition/worker.js';
+import type { Config } from './config.js';
+import { createRecorderEffects } from './effects/recorder.js';
+import { createHttpApi } from './http/index.js';
+import { createEmbeddedLog } from './log/embedded.js';
+import { createNatsLog } from './log/nats.js';
+import type { EventLog } from './log/types.js';
+import { recover } from './runtime/recovery.js';
+import { createRuntime, type Runtime } from './runtime/runtime.js';
+import { createSignaling, type Signaling } from './signaling/index.js';
+
+export interface AppOptions {
+  logger?: Logger;
+  /** NATS mode: names of the JetStream streams (tests use private ones). */
+  natsEventStream?: string;
+  natsSubjectPrefix?: string;
+  natsComposeStream?: string;
+  natsComposeSubject?: string;
+  composeAckWaitMs?: number;
+  /** Recorder-peer timeouts, for tests. */
+  peerOptions?: { noMediaTimeoutMs?: number; stallTimeoutMs?: number; statsIntervalMs?: number };
+  pingIntervalMs?: number;
+}
+
+export interface App {
+  runtime: Runtime;
+  log: EventLog;
+  /** http://host:port of the signaling/HTTP server (null for a composer-only process). */
+  url: string | null;
+  server: Server | null;
+  stop(): Promise<void>;
+}
+
+const publicDir = fileURLToPath(new URL('../public', import.meta.url));
+
+/**
+ * Wires one process: the event log (embedded file or JetStream), the runtime
+ * with its effects, recovery of whatever an earlier process left in flight,
+ * then the signaling/HTTP server and the composer worker as the role asks.
+ */
+export async function startApp(config: Config, opts: AppOptions = {}): Promise<App> {
+  const logger = opts.logger ?? pino({ level: config.logLevel });
+  mkdirSync(config.recordingDir, { recursive: true });
+  const newId = () => crypto.randomUUID();
+
+  const log: EventLog = config.natsUrl
+    ? await createNatsLog({
+        servers: config.natsUrl,
+        stream: opts.natsEventStream,
+        subjectPrefix: opts.natsSubjectPrefix,
+        logger: logger.child({ module: 'log' }),
+      })
+    : await createEmbeddedLog({
+        file: join(config.recordingDir, '.eventlog', 'events.jsonl'),
+        fsync: config.eventLogFsync,
+        logger: logger.child({ module: 'log' }),
+      });
+
+  const queue: CompositionQueue = config.natsUrl
+    ? await createNatsQueue({
+        servers: config.natsUrl,
+        stream: opts.natsComposeStream,
+        subject: opts.natsComposeSubject,
+        ackWaitMs: opts.composeAckWaitMs,
+        logger: logger.child({ module: 'compose-queue' }),
+      })
+    : createMemoryQueue();
+
+  const recorder = createRecorderEffects({
+    root: config.recordingDir,
+    ice: config.ice,
+    logger: logger.child({ module: 'recorder' }),
+    peerOptions: opts.peerOptions,
+  });
+  const composer = createComposer({
+    root: config.recordingDir,
+    ffmpegPath: config.ffmpegPath,
+    ffprobePath: config.ffprobePath,
+    deleteInputsOnSuccess: config.deleteTracksAfterCompose,
+    logger: logger.child({ module: 'composer' }),
+  });
+  let worker: ReturnType<typeof createCompositionWorker> | null = null;
+
+  const runtime = createRuntime({
+    log,
+    logger: logger.child({ module: 'runtime' }),
+    newId,
+    effects: {
+      ...recorder.handlers,
+      enqueueComposition: (p) => queue.enqueue(p.jobId),
+      abortComposition: (p) => worker?.abort(p.jobId, p.attempt),
+    },
+  });
+
+  const folded = await runtime.load((problem) => logger.warn({ problem }, 'skipped an unreadable log entry'));
+  if (config.natsUrl) runtime.follow();
+  logger.info({ events: folded, mode: config.natsUrl ? 'nats' : 'embedded', nodeId: config.nodeId }, 'event log loaded');
+  if (config.role !== 'composer') {
+    await recover(runtime, {
+      nodeId: config.nodeId,
+      queueIsDurable: queue.durable,
+      root: config.recordingDir,
+      logger: logger.child({ module: 'recovery' }),
+    });
+  }
+
+  if (config.role !== 'signaling' && config.composerConcurrency > 0) {
+    worker = createCompositionWorker({
+      runtime,
+      queue,
+      composer,
+      workerId: `${config.nodeId}/${process.pid}`,
+      concurrency: config.composerConcurrency,
+      logger: logger.child({ module: 'composition-worker' }),
+    });
+    worker.start();
+  }
+
+  let server: Server | null = null;
+  let signaling: Signaling | null = null;
+  let url: string | null = null;
+  if (config.role !== 'composer') {
+    const api = createHttpApi({ runtime, root: config.recordingDir, logger, newId, publicDir });
+    server = createServer(api);
+    signaling = createSignaling({
+      runtime,
+      server,
+      logger,
+      nodeId: config.nodeId,
+      newId,
+      pingIntervalMs: opts.pingIntervalMs,
+    });
+    await new Promise<void>((resolve, reject) => {
+      server!.once('error', reject);
+      server!.listen(config.port, config.host, () => resolve());
+    });
+    const addr = server.address() as AddressInfo;
+    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    url = `http://${host === '[::]' ? '127.0.0.1' : host === '0.0.0.0' ? '127.0.0.1' : host}:${addr.port}`;
+    logger.info({ url, recordingDir: config.recordingDir }, 'meeting-recorder listening');
+  }
+
+  let stopped = false;
+  return {
+    runtime,
+    log,
+    url,
+    server,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await signaling?.close();
+      server?.closeAllConnections();
+      await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+      // Finalize every open file before the runtime stops taking events.
+      await recorder.closeAll();
+      await runtime.close();
+      await worker?.stop();
+      await queue.close();
+      await log.close();
+    },
+  };
+}

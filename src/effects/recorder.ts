@@ -1,0 +1,197 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { SegmentSummary } from '../../events/catalog.js';
+import { segmentMetaSchema, type SegmentMeta } from '../../events/segment.js';
+import { peerStream, type EffectParams } from '../../machines/actions.js';
+import type { PeerContext } from '../../machines/peer.js';
+import type { IceConfig } from '../media/ice.js';
+import { createRecorderPeer } from '../media/recorder-peer.js';
+import { RecorderPeerError } from '../media/errors.js';
+import type { RecorderPeer, RecorderPeerEvent } from '../media/types.js';
+import { safeJoin } from '../media/paths.js';
+import type { EffectHandlers, Runtime } from '../runtime/runtime.js';
+
+export interface RecorderEffectsOptions {
+  root: string;
+  ice: IceConfig;
+  logger: Logger;
+  /** Overrides for the recorder peers (timeouts), mostly for tests. */
+  peerOptions?: { noMediaTimeoutMs?: number; stallTimeoutMs?: number; statsIntervalMs?: number };
+}
+
+const summary = (m: SegmentMeta): SegmentSummary => ({
+  file: m.file,
+  kind: m.kind,
+  segmentIndex: m.segmentIndex,
+  offsetMs: Math.round(m.offsetMs),
+  durationMs: m.durationMs === null ? null : Math.round(m.durationMs),
+  codec: m.codec,
+});
+
+/**
+ * The recorder-peer effects: one werift peer per (recording, participant),
+ * replaced on a fresh offer. What the peer reports comes back as events on the
+ * peer's stream, tagged with the offer it answers so the machine can ignore a
+ * replaced peer's news.
+ */
+export function createRecorderEffects(opts: RecorderEffectsOptions) {
+  const live = new Map<string, { offerNumber: number; peer: RecorderPeer; closing?: Promise<SegmentMeta[]> }>();
+
+  function forward(runtime: Runtime, stream: string, offerNumber: number, causationId: string) {
+    const lastTotals = new Map<string, { packets: number; bytes: number; lost: number }>();
+    const send = (type: string, data: Record<string, unknown>) =>
+      runtime.dispatch({ stream, type, data: { offerNumber, ...data }, causationId }).catch((err) =>
+        opts.logger.error({ err, stream, eventType: type }, 'could not record peer event'),
+      );
+    return (e: RecorderPeerEvent) => {
+      switch (e.type) {
+        case 'peer.connection.changed':
+          if (e.state === 'connected') void send('peer.connected', {});
+          else if (e.state === 'failed') void send('peer.failed', { error: 'ICE/DTLS connection failed' });
+          return;
+        case 'peer.track.received':
+          return void send('peer.track.received', { kind: e.kind, codec: e.codec, trackId: e.trackId.slice(0, 128) });
+        case 'peer.track.first-packet':
+          return void send('peer.media.started', { kind: e.kind });
+        case 'peer.track.stalled':
+          return void send('peer.media.stalled', { kind: e.kind });
+        case 'peer.track.resumed':
+          return void send('peer.media.resumed', { kind: e.kind });
+        case 'peer.media.missing':
+          return void runtime.dispatch({ stream, type: 'peer.media.timed-out', data: {}, causationId });
+        case 'peer.segment.finalized':
+          return void send('peer.segment.finalized', { segment: summary(e.segment) });
+        case 'peer.stats.sampled': {
+          // the recorder reports running totals; the log keeps what each period added
+          let packets = 0;
+          let bytes = 0;
+          let lost = 0;
+          for (const t of e.tracks) {
+            const prev = lastTotals.get(t.trackId) ?? { packets: 0, bytes: 0, lost: 0 };
+            packets += Math.max(0, t.packets - prev.packets);
+            bytes += Math.max(0, t.bytes - prev.bytes);
+            lost += Math.max(0, t.lost - prev.lost);
+            lastTotals.set(t.trackId, { packets: t.packets, bytes: t.bytes, lost: t.lost });
+          }
+          return void send('peer.media.stats', { packets, bytes, lost });
+        }
+        case 'peer.segment.failed':
+          opts.logger.error({ stream, file: e.file, error: e.error }, 'segment write failed');
+          return;
+        default:
+          return;
+      }
+    };
+  }
+
+  /** Segments a crashed process left for this participant, from their sidecars. */
+  async function segmentsOnDisk(meetingId: string, recordingId: string, participantId: string): Promise<SegmentSummary[]> {
+    const dir = safeJoin(opts.root, meetingId);
+    const names = await readdir(dir).catch(() => [] as string[]);
+    const out: SegmentSummary[] = [];
+    for (const n of names) {
+      if (!n.endsWith('.json') || !n.includes(`-${recordingId}-${participantId}-`)) continue;
+      try {
+        const meta = segmentMetaSchema.safeParse(JSON.parse(await readFile(join(dir, n), 'utf8')));
+        if (meta.success && meta.data.recordingId === recordingId && meta.data.participantId === participantId) out.push(summary(meta.data));
+      } catch {
+        // an unreadable sidecar is the composer's to report
+      }
+    }
+    return out.sort((a, b) => a.offsetMs - b.offsetMs);
+  }
+
+  const handlers: EffectHandlers = {
+    async openRecorderPeer(p: EffectParams['openRecorderPeer'], { event, runtime }) {
+      const key = `${p.recordingId}.${p.participantId}`;
+      const stream = peerStream(p.recordingId, p.participantId);
+      const logger = opts.logger.child({ roomId: p.roomId, recordingId: p.recordingId, participantId: p.participantId, offerNumber: p.offerNumber });
+      const previous = live.get(key);
+      const peer = createRecorderPeer({
+        root: opts.root,
+        meetingId: p.roomId,
+        recordingId: p.recordingId,
+        participantId: p.participantId,
+        participantName: p.name,
+        role: p.role,
+        recordingStartedAt: p.startedAt,
+        segmentBase: p.segmentIndex,
+        ice: opts.ice,
+        logger,
+        ...opts.peerOptions,
+        onEvent: forward(runtime, stream, p.offerNumber, event.id),
+        onLocalCandidate: (c) =>
+          void runtime.dispatch({
+            stream,
+            type: 'peer.candidate.gathered',
+            data: { offerNumber: p.offerNumber, candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex },
+            causationId: event.id,
+          }),
+      });
+      live.set(key, { offerNumber: p.offerNumber, peer });
+      if (previous) {
+        logger.info({ replacedOffer: previous.offerNumber }, 'fresh offer: replacing the recorder peer, keeping its segments');
+        await previous.peer.close('replaced').catch((err) => logger.error({ err }, 'closing the replaced peer failed'));
+      }
+      try {
+        const sdp = await peer.handleOffer(p.sdp);
+        await runtime.dispatch({ stream, type: 'peer.answered', data: { offerNumber: p.offerNumber, sdp }, causationId: event.id });
+      } catch (err) {
+        const e = err as Error;
+        const status = err instanceof RecorderPeerError && err.code === 'invalid-offer' ? 'invalid-offer' : 'offer-failed';
+        logger.warn({ err: e.message, status }, 'offer not answered');
+        if (live.get(key)?.peer === peer) live.delete(key);
+        await peer.close('offer-failed').catch(() => {});
+        await runtime.dispatch({
+          stream,
+          type: 'peer.offer.failed',
+          data: { offerNumber: p.offerNumber, status, error: e.message.slice(0, 2000) },
+          causationId: event.id,
+        });
+      }
+    },
+
+    async addRemoteCandidate(p: EffectParams['addRemoteCandidate'], { event, runtime }) {
+      const entry = live.get(`${p.recordingId}.${p.participantId}`);
+      if (!entry || entry.offerNumber !== p.offerNumber) return;
+      await entry.peer.addRemoteCandidate({ candidate: p.candidate, sdpMid: p.sdpMid, sdpMLineIndex: p.sdpMLineIndex }).catch((err) =>
+        opts.logger.warn(
+          { recordingId: p.recordingId, participantId: p.participantId, err: (err as Error).message, causationId: event.id },
+          'remote candidate rejected',
+        ),
+      );
+      void runtime;
+    },
+
+    async closeRecorderPeer(p: EffectParams['closeRecorderPeer'], { event, runtime }) {
+      const key = `${p.recordingId}.${p.participantId}`;
+      const stream = peerStream(p.recordingId, p.participantId);
+      const entry = live.get(key);
+      live.delete(key);
+      let segments: SegmentSummary[];
+      if (entry) {
+        segments = (await entry.peer.close(p.reason).catch((err) => {
+          opts.logger.error({ err, recordingId: p.recordingId, participantId: p.participantId }, 'closing recorder peer failed');
+          return entry.peer.segments();
+        })).map(summary);
+      } else {
+        // No live peer here: never opened, or it died with an earlier process. Report what it left on disk.
+        const ctx = runtime.get(stream)?.context as PeerContext | undefined;
+        segments = ctx?.roomId ? await segmentsOnDisk(ctx.roomId, p.recordingId, p.participantId) : [];
+      }
+      await runtime.dispatch({ stream, type: 'peer.closed', data: { reason: p.reason, segments }, causationId: event.id });
+    },
+  };
+
+  return {
+    handlers,
+    /** Closes every live peer (shutdown); their files are finalized. */
+    async closeAll() {
+      const peers = [...live.values()];
+      live.clear();
+      await Promise.allSettled(peers.map((e) => e.peer.close('shutdown')));
+    },
+    liveCount: () => live.size,
+  };
+}

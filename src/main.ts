@@ -1,0 +1,31 @@
+import { pino } from 'pino';
+import { startApp } from './app.js';
+import { loadConfig } from './config.js';
+
+const logger = pino({ level: process.env.LOG_LEVEL ?? 'info' });
+
+async function main() {
+  const config = loadConfig();
+  const app = await startApp(config, { logger });
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: finalizing recordings');
+    const force = setTimeout(() => process.exit(1), 20_000);
+    force.unref();
+    await app.stop().catch((err) => logger.error({ err }, 'shutdown failed'));
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+// Input never crashes the server: anything that escapes a handler is logged, not fatal.
+process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
+process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception'));
+
+main().catch((err) => {
+  logger.fatal({ err: err instanceof Error ? err.message : err }, 'could not start');
+  process.exit(1);
+});

@@ -1,0 +1,97 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { segmentMetaSchema, type SegmentMeta } from '../../events/segment.js';
+import { startTestApp, type TestApp } from '../helpers/app.js';
+import { probeFile, sleep } from '../helpers/media-harness.js';
+import { Participant } from '../helpers/participant.js';
+
+/**
+ * A real meeting over the real socket: werift peers fed by ffmpeg join, the
+ * host records, one participant joins late, one leaves early; every track file
+ * must exist, decode, and carry the duration and offset of what was sent.
+ */
+describe('recording a meeting end to end (werift senders, loopback)', () => {
+  let app: TestApp;
+  const room = 'standup-1';
+  let host: Participant, early: Participant, late: Participant;
+  let startedAt = 0;
+  let recordingId = '';
+  let metas: SegmentMeta[] = [];
+
+  beforeAll(async () => {
+    app = await startTestApp();
+    host = await Participant.join(app.url, room, { name: 'Host' });
+    early = await Participant.join(app.url, room, { name: 'Early Leaver' });
+    expect(host.role).toBe('host');
+    const res = await app.api('/api/recording-sessions', { method: 'POST', body: JSON.stringify({ connectionId: room, layout: 'grid', format: 'webm' }) });
+    expect(res.status).toBe(201);
+    recordingId = res.body.session.id;
+    startedAt = Date.parse(res.body.session.startedAt);
+    await sleep(2_000);
+    late = await Participant.join(app.url, room, { name: 'Late Joiner' });
+    // the late joiner is asked for its media right after its connect answer
+    const started = await late.client.next('recording-started');
+    expect(started).toMatchObject({ recordingId, connectionId: room, status: 'recording' });
+    await late.client.next('recording-peer-request');
+    await sleep(2_000);
+    await early.leave();
+    await sleep(2_500);
+    const stop = await app.api(`/api/recording-sessions/${recordingId}?compose=false`, { method: 'DELETE' });
+    expect(stop.status).toBe(200);
+    expect(stop.body.session.status).toBe('stopped');
+    const dir = join(app.root, room);
+    for (const f of (await readdir(dir)).filter((f) => f.endsWith('.json') && !f.endsWith('.levels.json'))) {
+      const m = segmentMetaSchema.safeParse(JSON.parse(await readFile(join(dir, f), 'utf8')));
+      if (m.success) metas.push(m.data);
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.allSettled([host, early, late].map((p) => p?.close()));
+    await app?.cleanup();
+  });
+
+  it('wrote an audio and a video segment for every participant', () => {
+    for (const p of [host, early, late]) {
+      const mine = metas.filter((m) => m.participantId === p.participantId);
+      expect(mine.map((m) => m.kind).sort(), p.participantId).toEqual(['audio', 'video']);
+      expect(mine.every((m) => m.finalized && m.recordingId === recordingId)).toBe(true);
+    }
+  });
+
+  it('every file decodes and lasts as long as what was sent (±0.3 s)', async () => {
+    for (const p of [host, early, late]) {
+      const sent = p.current!.sender.stats;
+      for (const m of metas.filter((x) => x.participantId === p.participantId)) {
+        const probed = await probeFile(join(app.root, room, m.file));
+        expect(probed.durationMs, `${m.file} has a duration`).toBeGreaterThan(0);
+        expect(probed.decodeErrors, `${m.file} decodes cleanly`).toBe('');
+        const spanMs = m.kind === 'audio' ? sent.audio!.spanMs : sent.video!.spanMs;
+        // what the sender put on the wire until it stopped (left, or the stop closed it)
+        expect(Math.abs(m.durationMs! - spanMs), `${m.kind} of ${p.participantId}: sidecar ${m.durationMs} vs sent ${spanMs}`).toBeLessThan(300);
+        expect(Math.abs(probed.durationMs! - spanMs), `${m.kind} of ${p.participantId}: file ${probed.durationMs} vs sent ${spanMs}`).toBeLessThan(300);
+      }
+    }
+  });
+
+  it('offsets are when each participant’s media began (±0.3 s), the late joiner about 2 s in', () => {
+    for (const p of [host, early, late]) {
+      const sent = p.current!.sender.stats;
+      for (const m of metas.filter((x) => x.participantId === p.participantId)) {
+        const firstSent = m.kind === 'audio' ? sent.audio!.firstSentAt! : sent.video!.firstSentAt!;
+        expect(Math.abs(m.offsetMs - (firstSent - startedAt)), `${m.kind} offset of ${p.participantId}`).toBeLessThan(300);
+      }
+    }
+    const lateVideo = metas.find((m) => m.participantId === late.participantId && m.kind === 'video')!;
+    expect(lateVideo.offsetMs).toBeGreaterThan(1_800);
+  });
+
+  it('the early leaver’s tracks end when it left; the session lists every segment', async () => {
+    const earlyAudio = metas.find((m) => m.participantId === early.participantId && m.kind === 'audio')!;
+    const hostAudio = metas.find((m) => m.participantId === host.participantId && m.kind === 'audio')!;
+    expect(earlyAudio.durationMs!).toBeLessThan(hostAudio.durationMs! - 2_000);
+    const s = await app.api(`/api/recording-sessions/${recordingId}`);
+    expect(s.body.session.segments.length).toBe(metas.length);
+  });
+});
