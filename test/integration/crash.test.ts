@@ -1,0 +1,79 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { probeFile, sleep } from '../helpers/media-harness.js';
+import { Participant } from '../helpers/participant.js';
+import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+
+const run = promisify(execFile);
+const root = mkdtempSync(join(tmpdir(), 'mr-crash-'));
+let server: ServerProcess | undefined;
+afterAll(async () => {
+  await server?.kill();
+  rmSync(root, { recursive: true, force: true });
+});
+
+async function api(url: string, path: string, init?: RequestInit) {
+  const res = await fetch(url + path, { ...init, headers: { 'content-type': 'application/json' } });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+/**
+ * Nothing recorded is lost on a process crash: a real server process is
+ * SIGKILLed mid-recording and started again on the same recordings root and
+ * event log. The recording must come back as stopped (interrupted) and its
+ * kept, unfinalized track files must be composed.
+ */
+describe('SIGKILL mid-recording, then restart on the same log', () => {
+  it('marks the recording interrupted and composes what was kept', async () => {
+    server = await startServerProcess({ RECORDING_DIR: root });
+    const host = await Participant.join(server.url, 'crashroom', { name: 'Host' });
+    const guest = await Participant.join(server.url, 'crashroom', { name: 'Guest' });
+    const started = await api(server.url, '/api/recording-sessions', { method: 'POST', body: JSON.stringify({ connectionId: 'crashroom' }) });
+    expect(started.status).toBe(201);
+    const recordingId = started.body.session.id as string;
+    await Promise.all([host, guest].map((p) => p.client.next('recording-answer', () => true, 10_000)));
+    await sleep(4_000);
+
+    expect(await server.kill('SIGKILL')).toBe(null); // killed, not exited
+    await Promise.allSettled([host.close(), guest.close()]);
+    const dir = join(root, 'crashroom');
+    const left = (await readdir(dir)).filter((f) => f.endsWith('.webm'));
+    expect(left.length).toBe(4); // audio + video of two participants, never finalized
+    for (const f of (await readdir(dir)).filter((f) => f.endsWith('.json') && !f.includes('levels'))) {
+      expect(JSON.parse(await readFile(join(dir, f), 'utf8')).finalized).toBe(false);
+    }
+
+    server = await startServerProcess({ RECORDING_DIR: root });
+    const recovered = server.lines.find((l) => l.msg === 'recovery done');
+    expect(recovered).toMatchObject({ roomsClosed: 1, recordingsStopped: 1 });
+
+    const session = (await api(server.url, `/api/recording-sessions/${recordingId}`)).body.session;
+    expect(session).toMatchObject({ status: 'stopped', stopReason: 'interrupted' });
+    const recordedMs = Date.parse(session.stoppedAt) - Date.parse(session.startedAt);
+    expect(recordedMs).toBeGreaterThan(3_500);
+    expect(recordedMs).toBeLessThan(8_000); // ends at the last write, not at the restart
+
+    let job: any;
+    for (let i = 0; i < 120; i++) {
+      const jobs = (await api(server.url, `/api/recording-compositions?meetingId=crashroom`)).body.jobs;
+      job = jobs.find((j: any) => j.recordingId === recordingId);
+      if (job && (job.status === 'completed' || job.status === 'failed')) break;
+      await sleep(1_000);
+    }
+    expect(job?.status, JSON.stringify(job)).toBe('completed');
+    const composed = await probeFile(join(dir, job.output.filename));
+    expect(composed.decodeErrors).toBe('');
+    expect(Math.abs(composed.durationMs! - recordedMs)).toBeLessThan(500);
+
+    // the operator can see what happened
+    const tsx = join(process.cwd(), 'node_modules', '.bin', 'tsx');
+    const report = await run(tsx, ['tools/replay.ts', '--file', join(root, '.eventlog', 'events.jsonl'), '--recording', recordingId]);
+    expect(report.stdout).toContain(`recording ${recordingId} was interrupted by a server restart`);
+    expect(report.stdout).toMatch(/composition:\S+\s+completed/);
+  }, 180_000);
+});
