@@ -1,0 +1,192 @@
+import { fitRect } from './geometry.js';
+import { enableExpr, intersect, subtract, union, type Interval } from './intervals.js';
+import { namePlateFilter, placeholderNameFilter } from './drawtext.js';
+import type { Scene, Slot } from './layout.js';
+import { displayName, type Participant, type PlacedSegment } from './participants.js';
+
+export interface GraphSpec {
+  width: number;
+  height: number;
+  fps: number;
+  durationMs: number;
+  namePlates: boolean;
+  fontFile: string;
+  participants: readonly Participant[];
+  scene: Scene;
+  /** swscale flags for tile scaling; bilinear is measured to be the best speed/quality trade here. */
+  scaleFlags?: string;
+}
+
+export const COLORS = { canvas: '0x111111', tile: '0x262626' } as const;
+export const SAMPLE_RATE = 48000;
+/** One Opus frame: the sidecar's durationMs runs first → last frame, the last frame's length comes on top. */
+const AUDIO_TAIL_MS = 20;
+
+const s3 = (ms: number) => Number((ms / 1000).toFixed(6)).toString();
+const num = (n: number) => Number(n.toFixed(9)).toString();
+
+/**
+ * Timing of a video segment: `setpts` moves its first frame to offsetMs and
+ * scales its own timestamps by timeScale, so its last frame lands exactly at
+ * offsetMs + durationMs (the sidecar's RTP-measured duration). This corrects
+ * werift's drifting WebM timestamps linearly without touching frame content
+ * (no frames are duplicated or dropped); `trim` is a guard for frames past the
+ * measured end. The overlay then shows each frame from its timestamp until the
+ * next, and nothing after the last (eof_action=pass).
+ */
+export function videoTiming(s: PlacedSegment): string {
+  const end = s.offsetMs + s.durationMs + 1; // trim's end is exclusive: keep the frame at exactly offset + duration
+  return `setpts='(PTS-STARTPTS)*${num(s.timeScale)}+${s3(s.offsetMs)}/TB',trim=end=${s3(end)}`;
+}
+
+/**
+ * Timing of an audio segment (werift's audio timestamps are exact): rebased to
+ * 0, gaps from lost packets filled with silence by timestamp (aresample
+ * async), cut at the measured duration, then delayed by offsetMs in whole
+ * samples — sample-exact placement, no resampling of the content.
+ */
+export function audioTiming(s: PlacedSegment): string {
+  const delay = Math.round((s.offsetMs * SAMPLE_RATE) / 1000);
+  return [
+    'asetpts=PTS-STARTPTS',
+    `aresample=${SAMPLE_RATE}:async=1:first_pts=0`,
+    `atrim=end=${s3(s.durationMs + AUDIO_TAIL_MS)}`,
+    `aformat=sample_fmts=fltp:sample_rates=${SAMPLE_RATE}:channel_layouts=stereo`,
+    `adelay=delays=${delay}S:all=1`,
+  ].join(',');
+}
+
+/**
+ * Every voice summed at unity gain (normalize=0: no level changes when people
+ * join or leave, no pumping), a limiter with fixed gain to catch the rare sum
+ * above full scale, then padded/cut to exactly the recording's duration.
+ */
+export function audioMix(labels: readonly string[], durationMs: number): string {
+  const T = s3(durationMs);
+  if (labels.length === 0) {
+    return `anullsrc=r=${SAMPLE_RATE}:cl=stereo,atrim=end=${T}[aout]`;
+  }
+  return (
+    labels.map((l) => `[${l}]`).join('') +
+    `amix=inputs=${labels.length}:duration=longest:normalize=0:dropout_transition=0,` +
+    `alimiter=limit=0.89:attack=5:release=100:level=0:latency=1,` +
+    `apad=whole_dur=${T},atrim=end=${T}[aout]`
+  );
+}
+
+const segmentSpan = (s: PlacedSegment): Interval => ({ start: s.offsetMs, end: s.offsetMs + s.durationMs });
+
+interface Use {
+  slot: Slot;
+  /** Null: the whole segment; else only these ranges (a stage slot). */
+  windows: Interval[] | null;
+}
+
+function usesOf(seg: PlacedSegment, slots: readonly Slot[]): Use[] {
+  const uses: Use[] = [];
+  for (const slot of slots) {
+    if (slot.participantId !== seg.participantId) continue;
+    if (slot.when === null) uses.push({ slot, windows: null });
+    else {
+      const windows = intersect(slot.when, [segmentSpan(seg)]);
+      if (windows.length > 0) uses.push({ slot, windows });
+    }
+  }
+  return uses;
+}
+
+/** The video segments a scene actually shows (the others need not be decoded at all). */
+export function shownVideo(participants: readonly Participant[], scene: Scene): PlacedSegment[] {
+  return participants.flatMap((p) => p.video).filter((s) => usesOf(s, scene.slots).length > 0);
+}
+
+/**
+ * The whole filtergraph: a background with the tile places and name
+ * placeholders, every shown video segment overlaid at its place and time,
+ * name plates on top; every audio segment placed on the timeline and mixed.
+ * Outputs `[vout]` and `[aout]`. Pure.
+ */
+export function buildFilterGraph(spec: GraphSpec): string {
+  const whole: Interval = { start: 0, end: spec.durationMs };
+  const flags = spec.scaleFlags ?? 'bilinear';
+  const frameMs = 1000 / spec.fps;
+  const byId = new Map(spec.participants.map((p) => [p.participantId, p]));
+  const videoOf = (p: Participant) => union(p.video.map(segmentSpan));
+  const chains: string[] = [];
+
+  // Background: canvas, tile places, and names for who is present without video.
+  // The canvas drives every overlay's clock. overlay (eof_action=pass) converts
+  // the tiles' timestamps to the canvas's time base, rounding to the nearest
+  // tick: at 1/fps a tile starting at 9.039 s would show at 9.033 s. At
+  // 1/(fps·1000) both frame times and the segments' millisecond timestamps are
+  // exact, so a frame shows from the first canvas frame at or after its time.
+  const bg = [
+    `color=c=${COLORS.canvas}:s=${spec.width}x${spec.height}:r=${spec.fps}:d=${s3(spec.durationMs)}`,
+    `settb=1/${spec.fps * 1000}`,
+    'format=yuv420p',
+  ];
+  for (const t of spec.scene.tiles) bg.push(`drawbox=x=${t.x}:y=${t.y}:w=${t.w}:h=${t.h}:color=${COLORS.tile}:t=fill`);
+  for (const slot of spec.scene.slots) {
+    const p = byId.get(slot.participantId);
+    if (!p) continue;
+    const shown = intersect(slot.when ?? [whole], p.presence);
+    const noVideo = subtract(shown, videoOf(p));
+    if (noVideo.length === 0) continue;
+    bg.push(placeholderNameFilter(displayName(p), slot.rect, spec.fontFile, enableExpr(noVideo, whole)));
+  }
+  chains.push(`${bg.join(',')}[bg]`);
+
+  // Video segments onto their places.
+  let last = 'bg';
+  let n = 0;
+  for (const p of spec.participants) {
+    for (const seg of p.video) {
+      const uses = usesOf(seg, spec.scene.slots);
+      if (uses.length === 0) continue;
+      const src = `v${seg.index}`;
+      const outs = uses.map((_, i) => `${src}u${i}`);
+      chains.push(`[${seg.index}:v]${videoTiming(seg)}${uses.length > 1 ? `,split=${uses.length}` : ''}${outs.map((o) => `[${o}]`).join('')}`);
+      uses.forEach((use, i) => {
+        const rect = fitRect(use.slot.rect, seg.width, seg.height);
+        const filters: string[] = [];
+        if (use.windows) {
+          // One frame of lead so the frame current at a window's start is there.
+          const lead = use.windows.map((w) => ({ start: Math.max(0, w.start - frameMs), end: w.end }));
+          filters.push(`select='${enableExpr(lead, { start: -Infinity, end: Infinity })}'`);
+        }
+        filters.push(`scale=${rect.w}:${rect.h}:flags=${flags}`, 'setsar=1');
+        const scaled = `${outs[i]}s`;
+        chains.push(`[${outs[i]}]${filters.join(',')}[${scaled}]`);
+        const enable = use.windows ? `:enable='${enableExpr(use.windows, whole) ?? '1'}'` : '';
+        const next = `o${n++}`;
+        chains.push(`[${last}][${scaled}]overlay=x=${rect.x}:y=${rect.y}:eof_action=pass${enable}[${next}]`);
+        last = next;
+      });
+    }
+  }
+
+  // Name plates over video.
+  const plates: string[] = [];
+  if (spec.namePlates) {
+    for (const slot of spec.scene.slots) {
+      const p = byId.get(slot.participantId);
+      if (!p) continue;
+      const on = intersect(slot.when ?? [whole], videoOf(p));
+      if (on.length === 0) continue;
+      plates.push(namePlateFilter(displayName(p), slot.rect, spec.fontFile, enableExpr(on, whole)));
+    }
+  }
+  chains.push(`[${last}]${plates.length > 0 ? plates.join(',') : 'null'}[vout]`);
+
+  // Audio.
+  const audioLabels: string[] = [];
+  for (const p of spec.participants) {
+    for (const seg of p.audio) {
+      const label = `a${seg.index}`;
+      chains.push(`[${seg.index}:a]${audioTiming(seg)}[${label}]`);
+      audioLabels.push(label);
+    }
+  }
+  chains.push(audioMix(audioLabels, spec.durationMs));
+  return chains.join(';\n');
+}

@@ -1,0 +1,103 @@
+import { z } from 'zod';
+import type { Participant } from './participants.js';
+import type { Format, Layout, SkippedInput, UsedInput } from './types.js';
+
+/** `<timestamp>-<recordingId>-composed.<webm|mp4>` (protocol.md section 5); timestamp in ms since epoch. */
+export function composedFileName(createdAt: number, recordingId: string, format: Format): string {
+  return `${Math.trunc(createdAt)}-${recordingId}-composed.${format}`;
+}
+
+export const composedMetadataSchema = z.object({
+  version: z.literal(1),
+  kind: z.literal('composed'),
+  meetingId: z.string(),
+  recordingId: z.string(),
+  jobId: z.string(),
+  file: z.string(),
+  format: z.enum(['webm', 'mp4']),
+  layout: z.enum(['grid', 'host-led', 'host-only', 'speaker']),
+  width: z.number().int(),
+  height: z.number().int(),
+  fps: z.number(),
+  namePlates: z.boolean(),
+  videoCodec: z.string(),
+  audioCodec: z.string(),
+  durationMs: z.number(),
+  sizeBytes: z.number().int(),
+  createdAt: z.number().int(),
+  host: z.object({ participantId: z.string(), name: z.string().nullable() }).nullable(),
+  participants: z.array(
+    z.object({
+      participantId: z.string(),
+      name: z.string().nullable(),
+      role: z.enum(['host', 'participant']),
+      /** When they were in the recording (ms on its timeline). */
+      present: z.array(z.object({ start: z.number(), end: z.number() })),
+      hasVideo: z.boolean(),
+      hasAudio: z.boolean(),
+    }),
+  ),
+  inputs: z.array(
+    z.object({
+      file: z.string(),
+      participantId: z.string(),
+      kind: z.enum(['audio', 'video']),
+      segmentIndex: z.number().int(),
+      offsetMs: z.number(),
+      durationMs: z.number(),
+    }),
+  ),
+  skipped: z.array(z.object({ file: z.string(), reason: z.string() })),
+});
+export type ComposedMetadata = z.infer<typeof composedMetadataSchema>;
+
+export function buildMetadata(m: {
+  meetingId: string;
+  recordingId: string;
+  jobId: string;
+  file: string;
+  format: Format;
+  layout: Layout;
+  width: number;
+  height: number;
+  fps: number;
+  namePlates: boolean;
+  durationMs: number;
+  sizeBytes: number;
+  createdAt: number;
+  participants: readonly Participant[];
+  inputs: readonly UsedInput[];
+  skipped: readonly SkippedInput[];
+}): ComposedMetadata {
+  const host = m.participants.find((p) => p.role === 'host') ?? null;
+  return {
+    version: 1,
+    kind: 'composed',
+    meetingId: m.meetingId,
+    recordingId: m.recordingId,
+    jobId: m.jobId,
+    file: m.file,
+    format: m.format,
+    layout: m.layout,
+    width: m.width,
+    height: m.height,
+    fps: m.fps,
+    namePlates: m.namePlates,
+    videoCodec: m.format === 'webm' ? 'vp9' : 'h264',
+    audioCodec: m.format === 'webm' ? 'opus' : 'aac',
+    durationMs: Math.round(m.durationMs),
+    sizeBytes: m.sizeBytes,
+    createdAt: m.createdAt,
+    host: host ? { participantId: host.participantId, name: host.name } : null,
+    participants: m.participants.map((p) => ({
+      participantId: p.participantId,
+      name: p.name,
+      role: p.role,
+      present: p.presence.map(({ start, end }) => ({ start: Math.round(start), end: Math.round(end) })),
+      hasVideo: p.video.length > 0,
+      hasAudio: p.audio.length > 0,
+    })),
+    inputs: [...m.inputs],
+    skipped: [...m.skipped],
+  };
+}

@@ -1,0 +1,88 @@
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { idSchema } from '../../events/envelope.js';
+
+export const LAYOUTS = ['grid', 'host-led', 'host-only', 'speaker'] as const;
+export type Layout = (typeof LAYOUTS)[number];
+export const FORMATS = ['webm', 'mp4'] as const;
+export type Format = (typeof FORMATS)[number];
+
+/** Parsed at compose() entry: its ids become paths. */
+export const composeRequestSchema = z.object({
+  jobId: idSchema,
+  meetingId: idSchema,
+  recordingId: idSchema,
+  /** The recording's duration, start to stop: the output's duration. */
+  durationMs: z.number().positive().max(24 * 3600 * 1000),
+  layout: z.enum(LAYOUTS),
+  format: z.enum(FORMATS),
+  width: z.number().int().min(160).max(3840).optional(),
+  height: z.number().int().min(90).max(2160).optional(),
+  fps: z.number().int().min(1).max(60).optional(),
+  /** Name plates on video tiles; default true. */
+  namePlates: z.boolean().optional(),
+  /** ms since epoch; the `<timestamp>` of the output name. */
+  createdAt: z.number().int().nonnegative(),
+});
+export type ComposeRequest = z.infer<typeof composeRequestSchema>;
+
+export interface ComposeProgress {
+  /** 0 … 100, from ffmpeg's out_time against the requested duration. */
+  percent: number;
+  /** ffmpeg's speed (× realtime), null until it reports one. */
+  speed: number | null;
+  outTimeMs: number;
+}
+
+export interface ComposeHooks {
+  /** At most about twice a second, plus once at the end. */
+  onProgress?(p: ComposeProgress): void;
+  signal?: AbortSignal;
+}
+
+export interface SkippedInput {
+  file: string;
+  reason: string;
+}
+
+/** One segment as it went into the composition. */
+export interface UsedInput {
+  file: string;
+  participantId: string;
+  kind: 'audio' | 'video';
+  segmentIndex: number;
+  offsetMs: number;
+  durationMs: number;
+}
+
+export interface ComposeResult {
+  /** Basename of the composed file, in `<root>/<meetingId>/`. */
+  file: string;
+  path: string;
+  /** Measured on the written file (ffprobe). */
+  durationMs: number;
+  sizeBytes: number;
+  inputs: UsedInput[];
+  skipped: SkippedInput[];
+  /** Basename of the metadata JSON written beside the file. */
+  metadataFile: string;
+  metadata: import('./metadata.js').ComposedMetadata;
+}
+
+export interface Composer {
+  compose(req: ComposeRequest, hooks?: ComposeHooks): Promise<ComposeResult>;
+}
+
+export interface ComposerOptions {
+  /** Recordings root (`recordings/` or RECORDING_DIR). */
+  root: string;
+  /** Default: FFMPEG_PATH, then PATH. */
+  ffmpegPath?: string;
+  /** Default: FFPROBE_PATH, beside ffmpeg, then PATH. */
+  ffprobePath?: string;
+  logger: Logger;
+  /** Delete the used track files (+ sidecars) after a successful composition. Default false. */
+  deleteInputsOnSuccess?: boolean;
+  /** TrueType font for names; default DejaVu Sans. */
+  fontFile?: string;
+}
