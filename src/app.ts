@@ -19,12 +19,6 @@ import { createSignaling, type Signaling } from './signaling/index.js';
 
 export interface AppOptions {
   logger?: Logger;
-  /** NATS mode: names of the JetStream streams (tests use private ones). */
-  natsEventStream?: string;
-  natsSubjectPrefix?: string;
-  natsComposeStream?: string;
-  natsComposeSubject?: string;
-  composeAckWaitMs?: number;
   /** Recorder-peer timeouts, for tests. */
   peerOptions?: { noMediaTimeoutMs?: number; stallTimeoutMs?: number; statsIntervalMs?: number };
   pingIntervalMs?: number;
@@ -54,8 +48,8 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   const log: EventLog = config.natsUrl
     ? await createNatsLog({
         servers: config.natsUrl,
-        stream: opts.natsEventStream,
-        subjectPrefix: opts.natsSubjectPrefix,
+        stream: config.nats.eventStream,
+        subjectPrefix: config.nats.subjectPrefix,
         logger: logger.child({ module: 'log' }),
       })
     : await createEmbeddedLog({
@@ -67,9 +61,9 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   const queue: CompositionQueue = config.natsUrl
     ? await createNatsQueue({
         servers: config.natsUrl,
-        stream: opts.natsComposeStream,
-        subject: opts.natsComposeSubject,
-        ackWaitMs: opts.composeAckWaitMs,
+        stream: config.nats.composeStream,
+        subject: `${config.nats.composeStream.toLowerCase()}.jobs`,
+        ackWaitMs: config.nats.composeAckWaitMs,
         logger: logger.child({ module: 'compose-queue' }),
       })
     : createMemoryQueue();
@@ -113,15 +107,17 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   }
 
   if (config.role !== 'signaling' && config.composerConcurrency > 0) {
+    const workerId = `${config.nodeId}/${process.pid}`;
     worker = createCompositionWorker({
       runtime,
       queue,
       composer,
-      workerId: `${config.nodeId}/${process.pid}`,
+      workerId,
       concurrency: config.composerConcurrency,
       logger: logger.child({ module: 'composition-worker' }),
     });
     worker.start();
+    logger.info({ workerId, concurrency: config.composerConcurrency }, 'composition worker ready');
   }
 
   let server: Server | null = null;

@@ -8,6 +8,12 @@ const envSchema = z.object({
   HOST: z.string().min(1).optional(),
   RECORDING_DIR: z.string().min(1).default('recordings'),
   NATS_URL: z.string().min(1).optional(),
+  /** JetStream names (several deployments can share one server). */
+  NATS_EVENT_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('MR_EVENTS'),
+  NATS_SUBJECT_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/).default('mr.ev'),
+  NATS_COMPOSE_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('MR_COMPOSE'),
+  /** A composer worker silent for this long loses its job to another worker. */
+  COMPOSE_ACK_WAIT_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
   /** Names this process in NATS mode: rooms opened here are recovered by a process with the same id. */
   NODE_ID: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/).optional(),
   /** all = signaling + recorder + composer; signaling = no composer worker; composer = worker only (NATS). */
@@ -26,6 +32,7 @@ export interface Config {
   host: string | undefined;
   recordingDir: string;
   natsUrl: string | undefined;
+  nats: { eventStream: string; subjectPrefix: string; composeStream: string; composeAckWaitMs: number };
   nodeId: string;
   role: 'all' | 'signaling' | 'composer';
   composerConcurrency: number;
@@ -53,6 +60,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     recordingDir: resolve(e.RECORDING_DIR),
     natsUrl: e.NATS_URL,
+    nats: {
+      eventStream: e.NATS_EVENT_STREAM,
+      subjectPrefix: e.NATS_SUBJECT_PREFIX,
+      composeStream: e.NATS_COMPOSE_STREAM,
+      composeAckWaitMs: e.COMPOSE_ACK_WAIT_MS,
+    },
     nodeId: e.NODE_ID ?? (e.NATS_URL ? `${hostname()}:${e.PORT}` : 'embedded'),
     role: e.ROLE,
     composerConcurrency: e.COMPOSER_CONCURRENCY,

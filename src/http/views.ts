@@ -91,6 +91,7 @@ export function jobView(snapshot: AnyMachineSnapshot, times: StreamTimes | undef
       : {}),
     progress: c.percent,
     attempts: c.attempt,
+    workerId: c.workerId,
     maxAttempts: c.maxAttempts,
     failures: c.failures,
     skipped: c.skipped,

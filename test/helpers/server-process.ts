@@ -9,8 +9,12 @@ export interface ServerProcess {
   kill(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `src/main.ts` as a real child process (as `npm start` does) and waits until it listens. */
-export async function startServerProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<ServerProcess> {
+/** Starts `src/main.ts` as a real child process (as `npm start` does) and waits for its ready log line. */
+export async function startServerProcess(
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+  readyMsg = 'meeting-recorder listening',
+): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', RECORDER_ICE_LOOPBACK: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -25,9 +29,9 @@ export async function startServerProcess(env: Record<string, string>, timeoutMs 
       try {
         const j = JSON.parse(line);
         lines.push(j);
-        if (j.msg === 'meeting-recorder listening') {
+        if (j.msg === readyMsg) {
           clearTimeout(t);
-          resolve(j.url);
+          resolve(j.url ?? '');
         }
       } catch {
         // not a log line
