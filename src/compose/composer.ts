@@ -50,7 +50,7 @@ function insideRoot(root: string, ...parts: string[]): string {
  * promise and the progress callback into events.
  */
 export function createComposer(opts: ComposerOptions): Composer {
-  const logger = opts.logger.child({ module: 'compose' });
+  const logger = opts.logger;
   let bins: { ffmpeg: string; ffprobe: string } | null = null;
   const binaries = () => {
     if (bins) return bins;

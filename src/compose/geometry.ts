@@ -21,14 +21,16 @@ export function inset(r: Rect, by = TILE_INSET): Rect {
  * tiles as large as possible (2 → 2×1, 3–4 → 2×2, 5–6 → 3×2, 7–9 → 3×3, … 16 → 4×4).
  */
 export function gridShape(n: number, w: number, h: number, aspect = 16 / 9): { cols: number; rows: number } {
-  let best = { cols: 1, rows: Math.max(1, n), area: -1 };
+  let best = { cols: 1, rows: Math.max(1, n), area: -1, misfit: Infinity };
   for (let cols = 1; cols <= Math.max(1, n); cols++) {
     const rows = Math.ceil(n / cols);
     const cw = w / cols;
     const ch = h / rows;
     const tileW = Math.min(cw, ch * aspect);
     const area = tileW * (tileW / aspect);
-    if (area > best.area + 1e-6) best = { cols, rows, area };
+    // Equal tile sizes: prefer cells closest to the tile's shape (least empty space), then more columns.
+    const misfit = Math.abs(Math.log(cw / ch / aspect));
+    if (area > best.area + 1 || (Math.abs(area - best.area) <= 1 && misfit <= best.misfit + 1e-9)) best = { cols, rows, area, misfit };
   }
   return { cols: best.cols, rows: best.rows };
 }

@@ -20,7 +20,7 @@ export interface SpeakerOptions {
   switchAfterMs?: number;
   /** A speaker keeps the stage at least this long (no flicker). */
   minHoldMs?: number;
-  /** A level stays valid this long, bridging the pauses between words. */
+  /** Pauses between words up to this long do not count as silence. */
   hangoverMs?: number;
 }
 
@@ -43,25 +43,16 @@ const SILENT = -127;
  * speaker takes it once they have led for `switchAfterMs` and the current
  * speaker has had it for `minHoldMs`. Composition is offline, so a switch is
  * back-dated to when the new speaker started leading (the stage changes as they
- * start talking, not half a second later). Silence keeps the current speaker.
+ * start talking, not half a second later), and short pauses between words are
+ * closed with knowledge of what follows. Silence keeps the current speaker.
  * Pure: the result covers [0, durationMs] with adjacent intervals.
  */
 export function speakerTimeline(tracks: readonly SpeakerTrack[], options: SpeakerOptions): SpeakerInterval[] {
   const o = { ...SPEAKER_DEFAULTS, ...options };
   const step = Math.max(10, Math.min(...tracks.map((t) => t.levels.intervalMs), 100));
   const ids = [...new Set(tracks.map((t) => t.participantId))];
-  const hangSteps = Math.max(0, Math.round(o.hangoverMs / step));
-
-  const raw = (id: string, t: number): number => {
-    let best = SILENT;
-    for (const tr of tracks) {
-      if (tr.participantId !== id) continue;
-      const i = Math.floor((t - tr.levels.offsetMs) / tr.levels.intervalMs);
-      const v = i >= 0 && i < tr.levels.levels.length ? tr.levels.levels[i] : null;
-      if (v !== null && v !== undefined && v > best) best = v;
-    }
-    return best;
-  };
+  const steps = Math.ceil(o.durationMs / step);
+  const levels = new Map(ids.map((id) => [id, closeGaps(sample(tracks, id, step, steps), Math.round(o.hangoverMs / 2 / step))]));
   const present = (id: string | null, t: number): boolean => {
     if (id === null) return false;
     if (!o.presence) return true;
@@ -73,8 +64,6 @@ export function speakerTimeline(tracks: readonly SpeakerTrack[], options: Speake
   let since = 0;
   let challenger: string | null = null;
   let challengerSince = 0;
-  const history = new Map<string, number[]>(ids.map((id) => [id, []]));
-
   const switchTo = (next: string | null, at: number) => {
     if (next === current) return;
     out.push({ participantId: current, start: since, end: at });
@@ -83,28 +72,22 @@ export function speakerTimeline(tracks: readonly SpeakerTrack[], options: Speake
     challenger = null;
   };
 
-  for (let t = 0; t < o.durationMs; t += step) {
-    const level = new Map<string, number>();
-    for (const id of ids) {
-      const h = history.get(id)!;
-      h.push(raw(id, t));
-      if (h.length > hangSteps + 1) h.shift();
-      level.set(id, present(id, t) ? Math.max(...h) : SILENT);
-    }
-    const speaking = ids.filter((id) => level.get(id)! >= o.thresholdDb);
-    const loudest = speaking.sort((a, b) => level.get(b)! - level.get(a)!)[0] ?? null;
+  for (let k = 0; k < steps; k++) {
+    const t = k * step;
+    const level = (id: string) => (present(id, t) ? levels.get(id)![k]! : SILENT);
+    const speaking = ids.filter((id) => level(id) >= o.thresholdDb).sort((a, b) => level(b) - level(a));
+    const loudest = speaking[0] ?? null;
 
     if (!present(current, t)) {
-      const anyone = ids.find((id) => present(id, t)) ?? null;
-      const next = loudest ?? (present(o.fallback, t) ? o.fallback : anyone);
+      const next = loudest ?? (present(o.fallback, t) ? o.fallback : (ids.find((id) => present(id, t)) ?? null));
       if (next !== null) {
         switchTo(next, t);
         continue;
       }
     }
 
-    const currentLevel = current !== null && speaking.includes(current) ? level.get(current)! : SILENT;
-    const leads = loudest !== null && loudest !== current && level.get(loudest)! >= currentLevel + o.marginDb;
+    const currentLevel = current !== null && speaking.includes(current) ? level(current) : SILENT;
+    const leads = loudest !== null && loudest !== current && level(loudest) >= currentLevel + o.marginDb;
     if (!leads) {
       challenger = null;
       continue;
@@ -113,12 +96,42 @@ export function speakerTimeline(tracks: readonly SpeakerTrack[], options: Speake
       challenger = loudest;
       challengerSince = t;
     }
-    const ledFor = t + step - challengerSince;
     const holdEnds = since + o.minHoldMs;
-    if (ledFor >= o.switchAfterMs && t + step >= holdEnds) {
+    if (t + step - challengerSince >= o.switchAfterMs && t + step >= holdEnds) {
       switchTo(loudest, Math.max(challengerSince, holdEnds));
     }
   }
   out.push({ participantId: current, start: since, end: o.durationMs });
   return out.filter((i) => i.end > i.start);
+}
+
+/** A participant's loudest level per step (all their tracks), silence where none has a value. */
+function sample(tracks: readonly SpeakerTrack[], id: string, step: number, steps: number): number[] {
+  const out = new Array<number>(steps).fill(SILENT);
+  for (const tr of tracks) {
+    if (tr.participantId !== id) continue;
+    const { offsetMs, intervalMs, levels } = tr.levels;
+    for (let k = 0; k < steps; k++) {
+      const i = Math.floor((k * step - offsetMs) / intervalMs);
+      const v = i >= 0 && i < levels.length ? levels[i] : null;
+      if (v !== null && v !== undefined && v > out[k]!) out[k] = v;
+    }
+  }
+  return out;
+}
+
+/**
+ * Morphological closing (max then min over ±r steps): fills the pauses between
+ * words (gaps up to 2r steps) without making anyone's speech start earlier or
+ * end later. Possible only because composition sees the whole recording.
+ */
+export function closeGaps(series: readonly number[], r: number): number[] {
+  if (r <= 0) return [...series];
+  const window = (xs: readonly number[], pick: (a: number, b: number) => number) =>
+    xs.map((_, i) => {
+      let v = xs[i]!;
+      for (let j = Math.max(0, i - r); j <= Math.min(xs.length - 1, i + r); j++) v = pick(v, xs[j]!);
+      return v;
+    });
+  return window(window(series, Math.max), Math.min);
 }
