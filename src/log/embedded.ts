@@ -2,7 +2,7 @@ import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { NewEvent, StoredEvent } from '../../events/envelope.js';
-import { ConcurrencyError, type AppendOptions, type EventLog, type LoggedEvent, type ReadOptions } from './types.js';
+import { CheckpointMismatchError, ConcurrencyError, type AppendOptions, type EventLog, type LoggedEvent, type ReadOptions } from './types.js';
 import { readLineAt, readLines, type Line } from './lines.js';
 import { parseNewEvents, parseStored, serialize, toStored } from './validate.js';
 
@@ -183,13 +183,29 @@ export async function createEmbeddedLog({ file, fsync = true, logger }: Embedded
 
   async function* read(options: ReadOptions = {}, onInvalid?: (problem: string) => void): AsyncGenerator<LoggedEvent> {
     const report = onInvalid ?? ((problem: string) => log.warn({ file }, problem));
-    const { stream, correlationId, untilSeq } = options;
+    const { stream, correlationId, untilSeq, after } = options;
     if (untilSeq !== undefined && untilSeq < 1) return;
     let n = 0;
     let lineNo = 0;
-    for await (const lines of readLines(file, 0, size)) {
+    let start = 0;
+    let skipFirst = false;
+    if (after) {
+      // Start at the checkpoint's own line (its offset is known from the scan on open), then skip it.
+      const off = offsets.get(after.eventId);
+      if (off === undefined) throw new CheckpointMismatchError(after.seq, after.eventId, 'no such event id');
+      start = off;
+      n = after.seq;
+      skipFirst = true;
+    }
+    for await (const lines of readLines(file, start, size)) {
       for (const line of lines) {
         lineNo++;
+        if (skipFirst) {
+          skipFirst = false;
+          const first = check(line, lineNo, report);
+          if (first?.id !== after!.eventId) throw new CheckpointMismatchError(after!.seq, after!.eventId, 'offset does not hold it');
+          continue;
+        }
         const event = check(line, lineNo, report);
         if (!event) continue;
         n++;

@@ -12,7 +12,7 @@ import {
 } from '@nats-io/jetstream';
 import { pino, type Logger } from 'pino';
 import type { NewEvent, StoredEvent } from '../../events/envelope.js';
-import { ConcurrencyError, type AppendOptions, type EventLog, type LoggedEvent, type ReadOptions } from './types.js';
+import { CheckpointMismatchError, ConcurrencyError, type AppendOptions, type EventLog, type LoggedEvent, type ReadOptions } from './types.js';
 import { subjectOf } from './subject.js';
 import { parseNewEvents, parseStored, serialize, toStored } from './validate.js';
 
@@ -159,11 +159,19 @@ export async function createNatsLog({
 
   async function* read(options: ReadOptions = {}, onInvalid?: (problem: string) => void): AsyncGenerator<LoggedEvent> {
     const report = onInvalid ?? ((problem: string) => log.warn(problem));
-    const { stream, correlationId, untilSeq } = options;
+    const { stream, correlationId, untilSeq, after } = options;
     if (untilSeq !== undefined && untilSeq < 1) return;
+    if (after) {
+      // The checkpoint's event must be where it says, or the checkpoint is not of this log.
+      const m = await jsm.streams.getMessage(name, { seq: after.seq }).catch(() => null);
+      const p = m ? parseStored(new TextDecoder().decode(m.data)) : null;
+      if (!p || !p.ok || p.event.id !== after.eventId) {
+        throw new CheckpointMismatchError(after.seq, after.eventId, m ? 'another event is there' : 'no message at that sequence');
+      }
+    }
     const consumer = await js.consumers.get(name, {
       filter_subjects: stream ? subjectOf(prefix, stream) : `${prefix}.>`,
-      deliver_policy: DeliverPolicy.All,
+      ...(after ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: after.seq + 1 } : { deliver_policy: DeliverPolicy.All }),
     });
     try {
       if ((await consumer.info(true)).num_pending === 0) return;

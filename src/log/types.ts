@@ -28,6 +28,20 @@ export interface ReadOptions {
   correlationId?: string;
   /** Stop after the event with this global sequence (1-based, in log order). */
   untilSeq?: number;
+  /**
+   * Start after this event, which must be the log's event at that sequence
+   * (a checkpoint's last event). If it is not, read throws a
+   * CheckpointMismatchError before yielding anything.
+   */
+  after?: { seq: number; eventId: string };
+}
+
+/** The log does not hold the event a read was asked to start after. */
+export class CheckpointMismatchError extends Error {
+  constructor(seq: number, eventId: string, why: string) {
+    super(`log has no event ${eventId} at sequence ${seq}: ${why}`);
+    this.name = 'CheckpointMismatchError';
+  }
 }
 
 export interface LoggedEvent {
