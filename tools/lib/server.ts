@@ -1,0 +1,75 @@
+/**
+ * Starts `src/main.ts` as its own process (as `npm start` does; the same
+ * approach as test/helpers/server-process.ts) so its CPU time can be read
+ * from /proc without counting the load generator's.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface ServerProcess {
+  child: ChildProcess;
+  pid: number;
+  url: string;
+  /** Counts of pino log lines by level name, and the first few warnings/errors. */
+  levels: Record<string, number>;
+  problems: string[];
+  stderrTail(): string;
+  /** SIGTERM (graceful: recordings finalized, CPU profile written), SIGKILL after graceMs. */
+  stop(graceMs?: number): Promise<number | null>;
+}
+
+const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+
+export async function startServerProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const levels: Record<string, number> = {};
+  const problems: string[] = [];
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`server did not start in ${timeoutMs} ms\n${stderr}`)), timeoutMs);
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      let j: any;
+      try {
+        j = JSON.parse(line);
+      } catch {
+        return;
+      }
+      const level = LEVELS[j.level] ?? String(j.level);
+      levels[level] = (levels[level] ?? 0) + 1;
+      if (j.level >= 40 && problems.length < 20) problems.push(`${level}: ${j.msg}${j.err ? ` (${j.err.message ?? j.err})` : ''}`);
+      if (j.msg === 'meeting-recorder listening') {
+        clearTimeout(t);
+        resolve(j.url);
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(t);
+      reject(new Error(`server exited with ${code}\n${stderr}`));
+    });
+  });
+  return {
+    child,
+    pid: child.pid!,
+    url,
+    levels,
+    problems,
+    stderrTail: () => stderr,
+    async stop(graceMs = 30_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return exited;
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const code = await exited;
+      clearTimeout(t);
+      return code;
+    },
+  };
+}
