@@ -14,7 +14,7 @@ function ivf(frames: Buffer[]): Buffer {
   h.write('VP80', 8, 'ascii');
   h.writeUInt16LE(640, 12);
   h.writeUInt16LE(360, 14);
-  const parts = [h];
+  const parts: Buffer[] = [h];
   frames.forEach((f, i) => {
     const fh = Buffer.alloc(12);
     fh.writeUInt32LE(f.length, 0);
