@@ -13,6 +13,7 @@ import { createHttpApi } from './http/index.js';
 import { createEmbeddedLog } from './log/embedded.js';
 import { createNatsLog } from './log/nats.js';
 import type { EventLog } from './log/types.js';
+import { createFileCheckpointStore } from './runtime/checkpoint.js';
 import { recover } from './runtime/recovery.js';
 import { createRuntime, type Runtime } from './runtime/runtime.js';
 import { createSignaling, type Signaling } from './signaling/index.js';
@@ -89,14 +90,38 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     newId,
     effects: {
       ...recorder.handlers,
-      enqueueComposition: (p) => queue.enqueue(p.jobId),
+      enqueueComposition: (p, { event }) => queue.enqueue(p.jobId, event.id),
       abortComposition: (p) => worker?.abort(p.jobId, p.attempt),
     },
   });
 
-  const folded = await runtime.load((problem) => logger.warn({ problem }, 'skipped an unreadable log entry'));
-  if (config.natsUrl) runtime.follow();
-  logger.info({ events: folded, mode: config.natsUrl ? 'nats' : 'embedded', nodeId: config.nodeId }, 'event log loaded');
+  // A checkpoint per process and log: restarts fold only what came after it.
+  const checkpoints = createFileCheckpointStore(
+    join(config.recordingDir, '.eventlog', `checkpoint-${config.natsUrl ? `nats-${config.nats.eventStream}` : 'embedded'}-${config.nodeId.replace(/[^A-Za-z0-9._-]/g, '_')}.json`),
+    (msg) => logger.warn(msg),
+  );
+  const loadStarted = Date.now();
+  const { folded, fromCheckpoint } = await runtime.load(
+    (problem) => logger.warn({ problem }, 'skipped an unreadable log entry'),
+    await checkpoints.load(),
+  );
+  runtime.follow();
+  logger.info(
+    { events: folded, fromCheckpoint, ms: Date.now() - loadStarted, mode: config.natsUrl ? 'nats' : 'embedded', nodeId: config.nodeId },
+    'event log loaded',
+  );
+  let checkpointedSeq = 0;
+  const takeCheckpoint = async () => {
+    const cp = runtime.checkpoint();
+    if (!cp || cp.seq === checkpointedSeq) return;
+    await checkpoints.save(cp);
+    checkpointedSeq = cp.seq;
+  };
+  await takeCheckpoint().catch((err) => logger.warn({ err }, 'could not write a checkpoint'));
+  const checkpointTimer = setInterval(() => {
+    if (runtime.lastSeq - checkpointedSeq >= 1_000) takeCheckpoint().catch((err) => logger.warn({ err }, 'could not write a checkpoint'));
+  }, 60_000);
+  checkpointTimer.unref();
   if (config.role !== 'composer') {
     await recover(runtime, {
       nodeId: config.nodeId,
@@ -158,8 +183,10 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
       // Finalize every open file before the runtime stops taking events.
       await recorder.closeAll();
-      await runtime.close();
+      clearInterval(checkpointTimer);
       await worker?.stop();
+      await takeCheckpoint().catch((err) => logger.warn({ err }, 'could not write a checkpoint'));
+      await runtime.close();
       await queue.close();
       await log.close();
     },

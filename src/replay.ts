@@ -23,6 +23,26 @@ export interface TimelineEntry {
   summary: string;
 }
 
+/** What the fold keeps per shown event; the strings of a TimelineEntry are made only when asked for. */
+interface Shown {
+  seq: number;
+  event: StoredEvent;
+  before: AnyMachineSnapshot;
+  after: AnyMachineSnapshot;
+}
+
+const entryOf = ({ seq, event: e, before, after }: Shown): TimelineEntry => ({
+  seq,
+  time: new Date(e.time).toISOString(),
+  stream: e.stream,
+  type: e.type,
+  position: e.position,
+  before: stateOf(before),
+  after: stateOf(after),
+  refused: after === before,
+  summary: summarize(e),
+});
+
 export interface Problem {
   seq: number;
   stream: string;
@@ -33,7 +53,8 @@ export interface Problem {
 }
 
 export interface ReplayResult {
-  timeline: TimelineEntry[];
+  /** Built on first access: folding does not pay for strings nobody prints. */
+  readonly timeline: TimelineEntry[];
   finals: { stream: string; state: string; position: number; context: Record<string, unknown> }[];
   problems: Problem[];
   events: number;
@@ -118,10 +139,9 @@ function problemOf(e: StoredEvent, before: AnyMachineSnapshot, after: AnyMachine
  * Deterministic: it reads nothing but the events.
  */
 export async function replay(events: AsyncIterable<LoggedEvent> | Iterable<LoggedEvent>, opts: ReplayOptions = {}): Promise<ReplayResult> {
-  const actors = new Map<string, { snapshot: AnyMachineSnapshot; position: number }>();
+  const actors = new Map<string, { snapshot: AnyMachineSnapshot; position: number; history: { seq: number; event: StoredEvent }[] }>();
   const byId = new Map<string, { seq: number; event: StoredEvent }>();
-  const history = new Map<string, { seq: number; event: StoredEvent }[]>();
-  const timeline: TimelineEntry[] = [];
+  const shown: Shown[] = [];
   const problems: Problem[] = [];
   const inRecording = new Set<string>();
   let n = 0;
@@ -135,36 +155,26 @@ export async function replay(events: AsyncIterable<LoggedEvent> | Iterable<Logge
     const { kind, id } = parseStream(e.stream);
     let actor = actors.get(e.stream);
     if (!actor) {
-      actor = { snapshot: initialTransition(machines[kind], { id })[0], position: 0 };
+      actor = { snapshot: initialTransition(machines[kind], { id })[0], position: 0, history: [] };
       actors.set(e.stream, actor);
     }
     const before = actor.snapshot;
     const [after] = steppers[kind](before, e);
     actor.snapshot = after;
     actor.position = e.position;
-    byId.set(e.id, { seq, event: e });
-    const h = history.get(e.stream) ?? [];
-    h.push({ seq, event: e });
-    if (h.length > 6) h.shift();
-    history.set(e.stream, h);
+    const at = { seq, event: e };
+    byId.set(e.id, at);
+    const h = actor.history;
+    h.push(at);
+    if (h.length > 12) h.splice(0, 6);
     if (opts.recordingId && e.correlationId === opts.recordingId && kind !== 'room') inRecording.add(e.stream);
     if (!wanted(e)) continue;
 
-    timeline.push({
-      seq,
-      time: new Date(e.time).toISOString(),
-      stream: e.stream,
-      type: e.type,
-      position: e.position,
-      before: stateOf(before),
-      after: stateOf(after),
-      refused: after === before,
-      summary: summarize(e),
-    });
+    shown.push({ seq, event: e, before, after });
     const p = problemOf(e, before, after);
     if (p) {
       // The stream's recent history, and what caused each of those events, back to the start.
-      const recent = (history.get(e.stream) ?? []).filter((x) => x.seq !== seq);
+      const recent = actor.history.slice(-7).filter((x) => x.seq !== seq);
       const found = new Map<number, { seq: number; event: StoredEvent }>(recent.map((x) => [x.seq, x]));
       for (const start of [{ seq, event: e }, ...recent]) {
         let cause = start.event.causationId ? byId.get(start.event.causationId) : undefined;
@@ -185,7 +195,15 @@ export async function replay(events: AsyncIterable<LoggedEvent> | Iterable<Logge
     .filter(([stream]) => !opts.recordingId || inRecording.has(stream) || stream === `recording:${opts.recordingId}`)
     .map(([stream, a]) => ({ stream, state: stateOf(a.snapshot), position: a.position, context: a.snapshot.context as Record<string, unknown> }))
     .sort((a, b) => a.stream.localeCompare(b.stream));
-  return { timeline, finals, problems, events: n };
+  let timeline: TimelineEntry[] | null = null;
+  return {
+    get timeline() {
+      return (timeline ??= shown.map(entryOf));
+    },
+    finals,
+    problems,
+    events: n,
+  };
 }
 
 /** The human-readable report. */

@@ -22,6 +22,7 @@ import { createEmbeddedLog } from '../src/log/embedded.js';
 import { createNatsLog } from '../src/log/nats.js';
 import type { EventLog } from '../src/log/types.js';
 import { replay } from '../src/replay.js';
+import type { Checkpoint } from '../src/runtime/checkpoint.js';
 import { createRuntime } from '../src/runtime/runtime.js';
 import { loopbackNats, measureRawPublish, type Rate } from './bench-log.js';
 
@@ -47,12 +48,13 @@ function rate(events: number, started: number): Rate {
  * Brings STREAMS recorder-peer actors to `flowing`, then dispatches COUNT
  * `peer.media.stats` events across them with IN_FLIGHT outstanding.
  */
-async function measureRuntime(log: EventLog): Promise<Rate> {
+async function measureRuntime(log: EventLog): Promise<{ rate: Rate; checkpoint: Checkpoint; streams: string[] }> {
   const rt = createRuntime({
     log,
     logger: silent,
     effects: { openRecorderPeer: noop, addRemoteCandidate: noop, closeRecorderPeer: noop, enqueueComposition: noop, abortComposition: noop },
   });
+  rt.follow(); // as the app does: every durable event advances what a checkpoint covers
   const tag = randomBytes(3).toString('hex');
   const streams = Array.from({ length: STREAMS }, (_, i) => `peer:bench${tag}.p${i}`);
   await Promise.all(
@@ -84,15 +86,59 @@ async function measureRuntime(log: EventLog): Promise<Rate> {
     }),
   );
   const r = rate(accepted, started);
+  await new Promise((res) => setTimeout(res, 200)); // let the live feed catch up (NATS)
+  const checkpoint = rt.checkpoint();
   await rt.close();
   if (accepted !== COUNT) throw new Error(`only ${accepted} of ${COUNT} events were accepted`);
-  return r;
+  if (!checkpoint) throw new Error('no checkpoint: dispatches still in flight');
+  return { rate: r, checkpoint, streams };
 }
 
+/**
+ * A restart with a checkpoint 10 % behind the log: 10 % more events are
+ * appended after it, then a fresh runtime restores it and folds the tail.
+ * The rate is the whole history (every event in the log) over the restart time.
+ */
+async function measureCheckpointRestart(log: EventLog, cp: Checkpoint, streams: string[], reopen: () => Promise<EventLog>): Promise<Rate & { tail: number }> {
+  const writer = createRuntime({ log, logger: silent });
+  await writer.load(undefined, cp);
+  writer.follow();
+  const tail = Math.round(COUNT / 10);
+  await Promise.all(
+    Array.from({ length: 64 }, async (_, w) => {
+      for (let i = w; i < tail; i += 64) {
+        await writer.dispatch({ stream: streams[i % streams.length], type: 'peer.media.stats', data: { offerNumber: 1, packets: 1, bytes: 1, lost: 0 } });
+      }
+    }),
+  );
+  await writer.close();
+  const fresh = await reopen();
+  const rt = createRuntime({ log: fresh, logger: silent });
+  const started = performance.now();
+  const { folded, fromCheckpoint } = await rt.load(undefined, cp);
+  const ms = performance.now() - started;
+  await rt.close();
+  await fresh.close();
+  if (!fromCheckpoint) throw new Error('checkpoint did not match');
+  const history = cp.seq + folded;
+  return { events: history, ms: Math.round(ms), perSecond: Math.round((history / ms) * 1000), tail: folded };
+}
+
+/** The operator replay tool's fold (timeline, finals, problems), without printing. */
 async function measureReplayFold(log: EventLog): Promise<Rate> {
   const started = performance.now();
   const r = await replay(log.read());
   return rate(r.events, started);
+}
+
+/** What a restart does: rebuild every actor from the log (no effects). */
+async function measureLoad(log: EventLog): Promise<Rate> {
+  const rt = createRuntime({ log, logger: silent });
+  const started = performance.now();
+  const { folded } = await rt.load();
+  const r = rate(folded, started);
+  await rt.close();
+  return r;
 }
 
 async function main() {
@@ -103,24 +149,31 @@ async function main() {
   const dir = await mkdtemp(join(tmpdir(), 'mr-bench-core-'));
   const file = join(dir, 'events.jsonl');
   const embedded = await createEmbeddedLog({ file, fsync: true });
-  const embRuntime = await measureRuntime(embedded);
+  const emb = await measureRuntime(embedded);
+  const embRuntime = emb.rate;
   await embedded.close();
   const reopened = await createEmbeddedLog({ file });
   const embReplay = await measureReplayFold(reopened);
+  const embLoad = await measureLoad(reopened);
+  const embRestart = await measureCheckpointRestart(reopened, emb.checkpoint, emb.streams, () => createEmbeddedLog({ file }));
   await reopened.close();
   await rm(dir, { recursive: true, force: true });
 
   const nats = await loopbackNats();
   const tag = randomBytes(4).toString('hex');
   const streamName = `BENCH_CORE_${tag}`;
-  let raw: Rate, natsRuntime: Rate, natsReplay: Rate;
+  let raw: Rate, natsRuntime: Rate, natsReplay: Rate, natsLoad: Rate, natsRestart: Rate & { tail: number };
   try {
     raw = await measureRawPublish(nats.url, { count: COUNT, inFlight: 256 });
-    const log = await createNatsLog({ servers: nats.url, stream: streamName, subjectPrefix: `benchcore${tag}.ev` });
-    natsRuntime = await measureRuntime(log);
+    const openNats = () => createNatsLog({ servers: nats.url, stream: streamName, subjectPrefix: `benchcore${tag}.ev` });
+    const log = await openNats();
+    const n = await measureRuntime(log);
+    natsRuntime = n.rate;
     await log.close();
-    const again = await createNatsLog({ servers: nats.url, stream: streamName, subjectPrefix: `benchcore${tag}.ev` });
+    const again = await openNats();
     natsReplay = await measureReplayFold(again);
+    natsLoad = await measureLoad(again);
+    natsRestart = await measureCheckpointRestart(again, n.checkpoint, n.streams, openNats);
     await again.close();
   } finally {
     const nc = await connect({ servers: nats.url });
@@ -134,13 +187,19 @@ async function main() {
   console.log(`raw JetStream publish (256 in flight)     ${fmt(raw)}   baseline`);
   console.log(`runtime, NATS (append + apply + act)      ${fmt(natsRuntime)}   ${ratio(natsRuntime, raw)} of raw   target >= 10,000`);
   console.log(`runtime, embedded, fsync on               ${fmt(embRuntime)}   ${ratio(embRuntime, raw)} of raw   target >= 50,000`);
-  console.log(`replay through the machines, JetStream    ${fmt(natsReplay)}   ${ratio(natsReplay, raw)} of raw   target >= 50,000`);
-  console.log(`replay through the machines, file         ${fmt(embReplay)}   ${ratio(embReplay, raw)} of raw   target >= 200,000`);
+  console.log(`restart rebuild (load), JetStream        ${fmt(natsLoad)}   ${ratio(natsLoad, raw)} of raw   target >= 50,000`);
+  console.log(`restart rebuild (load), file             ${fmt(embLoad)}   ${ratio(embLoad, raw)} of raw   target >= 200,000`);
+  console.log(`restart from checkpoint, JetStream       ${fmt(natsRestart)}   ${ratio(natsRestart, raw)} of raw   (tail of ${natsRestart.tail} folded)`);
+  console.log(`restart from checkpoint, file            ${fmt(embRestart)}   ${ratio(embRestart, raw)} of raw   (tail of ${embRestart.tail} folded)`);
+  console.log(`operator replay tool fold, JetStream      ${fmt(natsReplay)}   ${ratio(natsReplay, raw)} of raw`);
+  console.log(`operator replay tool fold, file           ${fmt(embReplay)}   ${ratio(embReplay, raw)} of raw`);
   const misses = [
     natsRuntime.perSecond < 10_000 && 'runtime NATS',
     embRuntime.perSecond < 50_000 && 'runtime embedded',
-    natsReplay.perSecond < 50_000 && 'replay JetStream',
-    embReplay.perSecond < 200_000 && 'replay file',
+    natsLoad.perSecond < 50_000 && 'full fold JetStream',
+    embLoad.perSecond < 200_000 && 'full fold file',
+    natsRestart.perSecond < 50_000 && 'checkpoint restart JetStream',
+    embRestart.perSecond < 200_000 && 'checkpoint restart file',
   ].filter(Boolean);
   console.log(misses.length ? `\nbelow target: ${misses.join(', ')}` : '\nall targets met');
 }

@@ -14,7 +14,8 @@ export interface WorkItem {
 export interface CompositionQueue {
   /** Survives a process restart (JetStream): recovery need not re-enqueue. */
   readonly durable: boolean;
-  enqueue(jobId: string): Promise<void>;
+  /** `dedupeId` names this queue entry (the event that asked for it): the same entry twice is one item. */
+  enqueue(jobId: string, dedupeId: string): Promise<void>;
   /** Runs `handler` for items, at most `concurrency` at once; returns a stop function. */
   consume(handler: (item: WorkItem) => Promise<void>, concurrency: number): () => Promise<void>;
   close(): Promise<void>;
@@ -100,9 +101,10 @@ export async function createNatsQueue(opts: NatsQueueOptions): Promise<Compositi
 
   return {
     durable: true,
-    async enqueue(jobId) {
-      // msgID: the same job enqueued twice within the duplicate window is one item
-      await js.publish(subject, JSON.stringify({ jobId }), { msgID: `${jobId}` });
+    async enqueue(jobId, dedupeId) {
+      // msgID: the same queue entry published twice (a retried effect) within the duplicate window is one item;
+      // a later entry for the same job (re-queued, retried) is a new one.
+      await js.publish(subject, JSON.stringify({ jobId }), { msgID: dedupeId });
     },
     consume(handler, concurrency) {
       let stopped = false;

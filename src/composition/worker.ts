@@ -43,6 +43,7 @@ export function createCompositionWorker(opts: WorkerOptions) {
   const clock = opts.clock ?? Date.now;
   const running = new Map<string, AbortController>();
   let stop: (() => Promise<void>) | null = null;
+  let stopping = false;
 
   async function run(item: WorkItem) {
     const stream = compositionStream(item.jobId);
@@ -104,6 +105,12 @@ export function createCompositionWorker(opts: WorkerOptions) {
       });
       log.info({ file: result.file, sizeBytes: result.sizeBytes }, 'composition completed');
     } catch (err) {
+      if (stopping) {
+        // Cut short by a shutdown, not a failure of the job: it goes back to the queue untouched.
+        log.info('composition interrupted by shutdown: re-queued');
+        await runtime.dispatch({ stream, type: 'composition.requeued', data: { reason: `worker ${opts.workerId} stopped` } });
+        return;
+      }
       const e = err as Error & { stderr?: string[]; stderrTail?: string[] };
       const stderr = (e.stderr ?? e.stderrTail ?? []).slice(-20).map((l) => String(l).slice(0, 1000));
       log.error({ err: e.message, stderr }, 'composition failed');
@@ -126,6 +133,7 @@ export function createCompositionWorker(opts: WorkerOptions) {
       running.get(`${jobId}#${attempt}`)?.abort();
     },
     async stop() {
+      stopping = true;
       for (const a of running.values()) a.abort();
       await stop?.();
     },

@@ -3,7 +3,8 @@ import { initialTransition, type AnyMachineSnapshot } from 'xstate';
 import { isEventType, parseEventData, type EventType } from '../../events/catalog.js';
 import { parseStream, SCHEMA_VERSION, streamSchema, type StoredEvent, type StreamKind } from '../../events/envelope.js';
 import { machines, steppers, type EffectParams, type EffectType, type EmitSpec } from '../../machines/index.js';
-import { ConcurrencyError, type EventLog, type LoggedEvent } from '../log/types.js';
+import { CheckpointMismatchError, ConcurrencyError, type EventLog, type LoggedEvent } from '../log/types.js';
+import type { Checkpoint } from './checkpoint.js';
 
 /** An event as an adapter or an effect hands it in: the runtime adds id, time and position. */
 export interface EventInput {
@@ -84,6 +85,11 @@ export function createRuntime(opts: RuntimeOptions) {
   const stale = new Set<string>();
   let unsubscribe: (() => void) | null = null;
   let closed = false;
+  /** The newest event known durable in the log (what a checkpoint covers). */
+  let lastSeq = 0;
+  let lastEventId = '';
+  /** Dispatches under way: a checkpoint is only taken when none is. */
+  let inflight = 0;
 
   function newActor(stream: string): Actor {
     const { kind, id } = parseStream(stream);
@@ -143,6 +149,15 @@ export function createRuntime(opts: RuntimeOptions) {
 
   async function dispatch(input: EventInput, opts: { mustExist?: boolean; retried?: boolean } = {}): Promise<DispatchResult> {
     if (closed) return { accepted: false, reason: 'rejected', message: 'runtime is closed' };
+    inflight++;
+    try {
+      return await dispatchOne(input, opts);
+    } finally {
+      inflight--;
+    }
+  }
+
+  async function dispatchOne(input: EventInput, opts: { mustExist?: boolean; retried?: boolean }): Promise<DispatchResult> {
     const v = validate(input);
     if (!v.ok) return { accepted: false, reason: 'invalid', message: v.message };
     if (stale.has(input.stream)) await resync(input.stream);
@@ -184,7 +199,7 @@ export function createRuntime(opts: RuntimeOptions) {
       await resync(input.stream).catch(() => stale.add(input.stream));
       if (err instanceof ConcurrencyError && !opts.retried) {
         logger.warn({ stream: input.stream, eventType: input.type }, 'stream moved on elsewhere; retrying on fresh state');
-        return dispatch(input, { ...opts, retried: true });
+        return dispatchOne(input, { ...opts, retried: true });
       }
       throw err;
     }
@@ -240,22 +255,87 @@ export function createRuntime(opts: RuntimeOptions) {
 
   const runtime = {
     dispatch,
-    /** Rebuilds every actor from the log; runs no effects. Returns the number of events folded. */
-    async load(onInvalid?: (problem: string) => void): Promise<number> {
+    /**
+     * Rebuilds every actor from the log; runs no effects. With a checkpoint
+     * that matches the log, restores it and folds only the events after it.
+     * Returns the number of events folded.
+     */
+    async load(onInvalid?: (problem: string) => void, checkpoint?: Checkpoint | null): Promise<{ folded: number; fromCheckpoint: boolean }> {
       let n = 0;
-      for await (const { event } of log.read({}, onInvalid)) {
-        fold(event);
-        n++;
+      let fromCheckpoint = false;
+      if (checkpoint) {
+        for (const a of checkpoint.actors) {
+          const { kind } = parseStream(a.stream);
+          const snapshot = machines[kind].resolveState({ value: a.value as never, context: a.context });
+          actors.set(a.stream, { stream: a.stream, kind, snapshot, position: a.position, firstTime: a.firstTime, lastTime: a.lastTime });
+        }
+        try {
+          for await (const { seq, event } of log.read({ after: { seq: checkpoint.seq, eventId: checkpoint.eventId } }, onInvalid)) {
+            fold(event);
+            lastSeq = seq;
+            lastEventId = event.id;
+            n++;
+          }
+          if (!lastEventId) {
+            lastSeq = checkpoint.seq;
+            lastEventId = checkpoint.eventId;
+          }
+          fromCheckpoint = true;
+        } catch (err) {
+          if (!(err instanceof CheckpointMismatchError)) throw err;
+          logger.warn({ err: err.message }, 'checkpoint does not match the log: folding it from the start');
+          actors.clear();
+          n = 0;
+        }
+      }
+      if (!fromCheckpoint) {
+        for await (const { seq, event } of log.read({}, onInvalid)) {
+          fold(event);
+          lastSeq = seq;
+          lastEventId = event.id;
+          n++;
+        }
       }
       for (const s of stale) await resync(s);
-      return n;
+      return { folded: n, fromCheckpoint };
     },
-    /** Keeps actors current with events other processes append (NATS mode). */
+    /**
+     * Follows the log: events other processes append are folded in (NATS mode),
+     * and every durable event advances what a checkpoint covers.
+     */
     follow() {
-      unsubscribe = log.subscribe(({ event }: LoggedEvent) => {
+      unsubscribe = log.subscribe(({ seq, event }: LoggedEvent) => {
+        if (seq > lastSeq) {
+          lastSeq = seq;
+          lastEventId = event.id;
+        }
         const applied = fold(event);
         if (applied) notify(applied);
       });
+    },
+    /** Every actor's state, when no dispatch is under way (else null: try again later). */
+    checkpoint(clockNow = clock()): Checkpoint | null {
+      if (inflight > 0 || lastSeq === 0) return null;
+      return {
+        version: 1,
+        seq: lastSeq,
+        eventId: lastEventId,
+        takenAt: clockNow,
+        actors: [...actors.values()]
+          .filter((a) => a.position > 0)
+          .map((a) => ({
+            stream: a.stream,
+            position: a.position,
+            firstTime: a.firstTime,
+            lastTime: a.lastTime,
+            value: a.snapshot.value,
+            context: a.snapshot.context as Record<string, unknown>,
+          })),
+      };
+    },
+    /** Events known durable since the given sequence (for deciding when a checkpoint is worth it). */
+    get lastSeq() {
+      return lastSeq;
     },
     get(stream: string): AnyMachineSnapshot | undefined {
       return actors.get(stream)?.snapshot;

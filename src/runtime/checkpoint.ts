@@ -1,0 +1,66 @@
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Every actor's state at one point of the log: a restart restores it and folds
+ * only the events after `eventId` (at global sequence `seq`), instead of the
+ * whole history. Only ever an optimisation: a checkpoint that does not match
+ * the log is ignored and the log is folded from the start.
+ */
+export const checkpointSchema = z.object({
+  version: z.literal(1),
+  seq: z.number().int().positive(),
+  eventId: z.string().min(1),
+  takenAt: z.number().int().nonnegative(),
+  actors: z.array(
+    z.object({
+      stream: z.string(),
+      position: z.number().int().positive(),
+      firstTime: z.number().int().nonnegative(),
+      lastTime: z.number().int().nonnegative(),
+      value: z.unknown(),
+      context: z.record(z.string(), z.unknown()),
+    }),
+  ),
+});
+export type Checkpoint = z.infer<typeof checkpointSchema>;
+
+export interface CheckpointStore {
+  load(): Promise<Checkpoint | null>;
+  save(cp: Checkpoint): Promise<void>;
+}
+
+/** A checkpoint in one JSON file, replaced atomically (write, fsync, rename). */
+export function createFileCheckpointStore(file: string, onProblem: (msg: string) => void = () => {}): CheckpointStore {
+  return {
+    async load() {
+      let text: string;
+      try {
+        text = await readFile(file, 'utf8');
+      } catch {
+        return null;
+      }
+      try {
+        const r = checkpointSchema.safeParse(JSON.parse(text));
+        if (r.success) return r.data;
+        onProblem(`checkpoint ${file} ignored: ${r.error.issues[0]?.message}`);
+      } catch (err) {
+        onProblem(`checkpoint ${file} ignored: ${(err as Error).message}`);
+      }
+      return null;
+    },
+    async save(cp) {
+      await mkdir(dirname(file), { recursive: true });
+      const tmp = `${file}.${process.pid}.tmp`;
+      const fh = await open(tmp, 'w');
+      try {
+        await fh.writeFile(JSON.stringify(cp));
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, file);
+    },
+  };
+}
