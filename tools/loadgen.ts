@@ -33,9 +33,10 @@ import { cpus, tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ClipPlayer } from './lib/clip-player.js';
+import { readServerProfile, summarizeProfile } from './lib/cpuprofile.js';
 import { encodeClip } from './lib/media-clip.js';
 import { LoadParticipant, type SenderCounters } from './lib/participant.js';
-import { clockTicks, findListeningPid, loadAverage, processCwd, processEnv, readProcCpu } from './lib/proc.js';
+import { clockTicks, findListeningPid, loadAverage, processCwd, processEnv, readProcCpu, schedWaitNs, udpRcvbufErrors } from './lib/proc.js';
 import { listTrackFiles, probeAll, readEventLog, spreadSample, summarizePeerEvents } from './lib/results.js';
 import { startServerProcess, type ServerProcess } from './lib/server.js';
 import { isLoopbackUrl, machineCpu, median, pct, roomAssignment, type MachineCpu } from './lib/util.js';
@@ -179,8 +180,9 @@ async function main() {
       EVENTLOG_FSYNC: '1',
       LOG_LEVEL: args['log-level']!,
     };
-    if (args['server-cpu-prof']) env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${resolve(args['server-cpu-prof'])}`.trim();
-    server = await startServerProcess(env);
+    // Node 20 refuses --cpu-prof in NODE_OPTIONS: pass it on the server's command line.
+    const nodeArgs = args['server-cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${resolve(args['server-cpu-prof'])}`] : [];
+    server = await startServerProcess(env, nodeArgs);
     baseUrl = server.url.replace(/\/+$/, '');
     if (!isLoopbackUrl(baseUrl)) throw new Error(`server listens on a non-loopback URL ${baseUrl}`);
     serverPid = server.pid;
@@ -211,6 +213,7 @@ async function main() {
 
     // 4. Record every room.
     const t1 = Date.now();
+    const udpErrors0 = udpRcvbufErrors();
     const recordingIds: string[] = [];
     for (const room of rooms) {
       const r = await api(baseUrl, 'POST', '/api/recording-sessions', { connectionId: room });
@@ -235,7 +238,9 @@ async function main() {
     const w0 = {
       at: Date.now(),
       hr: performance.now(),
+      monoUs: Number(process.hrtime.bigint() / 1000n),
       server: serverPid ? readProcCpu(serverPid).self : null,
+      serverWait: serverPid ? schedWaitNs(serverPid) : NaN,
       gen: process.cpuUsage(),
       machine: machineCpu(),
       player: { ...player.stats },
@@ -246,7 +251,9 @@ async function main() {
     const w1 = {
       at: Date.now(),
       hr: performance.now(),
+      monoUs: Number(process.hrtime.bigint() / 1000n),
       server: serverPid ? readProcCpu(serverPid).self : null,
+      serverWait: serverPid ? schedWaitNs(serverPid) : NaN,
       gen: process.cpuUsage(w0.gen),
       machine: machineCpu(),
       player: { ...player.stats },
@@ -257,6 +264,7 @@ async function main() {
     player.stop();
     log(`media stopped after ${((w1.at - allConnectedAt) / 1000).toFixed(1)} s; draining ${DRAIN} s`);
     await sleep(DRAIN * 1000);
+    const udpErrors = udpRcvbufErrors() - udpErrors0;
     const sent = { video: zero(), audio: zero() };
     for (const p of participants) {
       for (const peer of p.peers) {
@@ -340,6 +348,8 @@ async function main() {
           `[target < 0.050: ${perParticipant! < 0.05 ? 'MET' : 'MISSED'}]`,
       `load generator CPU (node, ${N} werift senders + fan-out): ${f3(genCores)} cores (${f3(genCores / N)} per participant); ` +
         `one-off clip encode ${f2(clip.encodeCpuSeconds)} CPU s; scheduler max lateness ${player.stats.maxLateMs.toFixed(0)} ms`,
+      `contention: server main thread waited for a CPU ${Number.isFinite(w1.serverWait - w0.serverWait) ? f3((w1.serverWait - w0.serverWait) / 1e9 / wallS) : 'n/a'} s per s of window; ` +
+        `kernel UDP receive-buffer drops (machine-wide, whole media period): ${udpErrors}`,
       `packets at the recorder (event log, ${summary.statsEvents} peer.media.stats from ${summary.peers} peers): received ${received}, lost ${summary.lost} ` +
         `= ${lossPct.toFixed(3)} % [target < 0.5 %: ${lossPct < 0.5 ? 'MET' : 'MISSED'}]; in window: lost ${summary.window.lost} of ${summary.window.packets + summary.window.lost} = ${pct(
           summary.window.lost,
@@ -364,6 +374,22 @@ async function main() {
     if (serverLog) lines.push(`server log: ${JSON.stringify(serverLog.levels)}${serverLog.problems.length ? `; first problems: ${serverLog.problems.slice(0, 5).join(' | ')}` : ''}`);
     const badProbes = probes.filter((p) => !p.ok);
     if (badProbes.length) lines.push(`undecodable: ${badProbes.slice(0, 5).map((p) => `${p.file}: ${p.error}`).join(' | ')}`);
+    if (args['server-cpu-prof'] && serverPid) {
+      const prof = await readServerProfile(resolve(args['server-cpu-prof']), serverPid);
+      if (!prof) lines.push('server CPU profile: none written');
+      else {
+        const pctS = (x: number) => `${(x * 100).toFixed(1)}%`;
+        const win = summarizeProfile(prof.profile, 15, { from: w0.monoUs, to: w1.monoUs });
+        const whole = summarizeProfile(prof.profile, 8);
+        lines.push(
+          `server CPU profile ${prof.file} — steady-state window only (${(win.sampledMs / 1000).toFixed(1)} s sampled, idle ${pctS(win.idleShare)}):`,
+          '  self time: ' + win.self.map((r) => `${pctS(r.share)} ${r.name}`).join('\n             '),
+          '  inclusive: ' + win.inclusive.filter((r) => !/^\(|node:/.test(r.name)).slice(0, 12).map((r) => `${pctS(r.share)} ${r.name}`).join('\n             '),
+          `  whole run incl. start and stop (${(whole.sampledMs / 1000).toFixed(1)} s, idle ${pctS(whole.idleShare)}), self: ` +
+            whole.self.map((r) => `${pctS(r.share)} ${r.name}`).join(' | '),
+        );
+      }
+    }
     if (clientErrors.length) lines.push(`client errors (${clientErrors.length}): ${clientErrors.slice(0, 5).join(' | ')}`);
     console.log(lines.join('\n'));
 
@@ -387,6 +413,8 @@ async function main() {
             lossPct,
             sentVsCountedPct,
             sidecarPackets,
+            udpRcvbufErrors: udpErrors,
+            serverRunqueueWaitPerS: (w1.serverWait - w0.serverWait) / 1e9 / wallS,
             files: { count: files.length, bytes: totalBytes, probed: probes.length, ok: probes.filter((p) => p.ok).length, durations },
             stopMs,
             serverLog,

@@ -2,7 +2,8 @@ import { RtpPacket } from 'werift';
 import { describe, expect, it } from 'vitest';
 import { ClipPlayer } from '../../tools/lib/clip-player.js';
 import { opusPacketSamples, packetizeVp8, parseIvf, parseOggOpus, parseOggPackets, type Clip } from '../../tools/lib/media-clip.js';
-import { listeningInodes, parseProcStat } from '../../tools/lib/proc.js';
+import { summarizeProfile } from '../../tools/lib/cpuprofile.js';
+import { listeningInodes, parseProcStat, parseUdpSnmp } from '../../tools/lib/proc.js';
 import { parseEventLines, spreadSample, summarizePeerEvents } from '../../tools/lib/results.js';
 import { isLoopbackUrl, median, parseProcStatCpu, pct, roomAssignment } from '../../tools/lib/util.js';
 
@@ -167,6 +168,39 @@ describe('/proc and result parsing', () => {
     const s = summarizePeerEvents(parseEventLines(text), new Set(['rec1']), 6, 10);
     expect([s.peers, s.packets, s.bytes, s.lost, s.statsEvents, s.connected, s.closed]).toEqual([2, 150, 1500, 1, 2, 1, 1]);
     expect(s.window).toEqual({ packets: 50, lost: 0, statsEvents: 1 });
+  });
+
+  it('reads UDP receive-buffer drops from /proc/net/snmp', () => {
+    const text = 'Ip: Forwarding\nIp: 1\nUdp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors\nUdp: 10 0 3 9 3\nUdpLite: InDatagrams\nUdpLite: 0\n';
+    expect(parseUdpSnmp(text)).toEqual({ InDatagrams: 10, NoPorts: 0, InErrors: 3, OutDatagrams: 9, RcvbufErrors: 3 });
+  });
+
+  it('summarizes a cpuprofile by self and inclusive time, within a window', () => {
+    const cf = (functionName: string, url = '') => ({ functionName, url, lineNumber: 0 });
+    const profile = {
+      nodes: [
+        { id: 1, callFrame: cf('(root)'), children: [2, 4] },
+        { id: 2, callFrame: cf('outer', 'file:///work/main/src/a.ts'), children: [3] },
+        { id: 3, callFrame: cf('inner', 'file:///x/node_modules/werift/lib/index.mjs') },
+        { id: 4, callFrame: cf('(idle)') },
+      ],
+      startTime: 1000,
+      endTime: 1100,
+      // sample i is at startTime + sum(deltas[0..i]) and lasts until the next sample
+      samples: [3, 3, 2, 4, 3],
+      timeDeltas: [0, 10, 10, 10, 10],
+    };
+    const all = summarizeProfile(profile, 5);
+    expect(all.sampledMs).toBeCloseTo(0.04);
+    expect(all.self.map((r) => [r.name, r.share])).toEqual([
+      ['inner werift/index.mjs:1', 0.5],
+      ['outer src/a.ts:1', 0.25],
+    ]);
+    expect(all.inclusive[0]).toEqual({ name: 'outer src/a.ts:1', share: 0.75 });
+    expect(all.idleShare).toBe(0.25);
+    const win = summarizeProfile(profile, 5, { from: 1015, to: 1035 }); // samples at 1020 and 1030
+    expect(win.self.map((r) => r.name)).toEqual(['outer src/a.ts:1']);
+    expect(win.idleShare).toBe(0.5);
   });
 
   it('small helpers', () => {

@@ -109,3 +109,30 @@ export function loadAverage(): string {
     return 'n/a';
   }
 }
+
+/** Pure: the Udp counters of /proc/net/snmp (header line followed by a values line). */
+export function parseUdpSnmp(text: string): Record<string, number> {
+  const lines = text.split('\n').filter((l) => l.startsWith('Udp: '));
+  if (lines.length < 2) return {};
+  const keys = lines[0]!.slice(5).trim().split(/\s+/);
+  const vals = lines[1]!.slice(5).trim().split(/\s+/).map(Number);
+  return Object.fromEntries(keys.map((k, i) => [k, vals[i] ?? 0]));
+}
+
+/** Machine-wide UDP receive-buffer overflows (datagrams the kernel dropped because a socket was full). */
+export function udpRcvbufErrors(): number {
+  try {
+    return parseUdpSnmp(readFileSync('/proc/net/snmp', 'utf8')).RcvbufErrors ?? NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Nanoseconds the process's main thread spent runnable but waiting for a CPU (/proc/<pid>/schedstat, field 2). */
+export function schedWaitNs(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(/\s+/)[1]);
+  } catch {
+    return NaN;
+  }
+}
