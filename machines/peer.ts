@@ -123,6 +123,16 @@ const addCandidate: any = {
   },
 };
 
+const trackReceived: any = {
+  guard: 'isCurrentOffer',
+  actions: assign({
+    tracks: ({ context, event }: { context: PeerContext; event: PeerEvent }) => [
+      ...context.tracks,
+      (event as EventOf<'peer.track.received'>).data,
+    ],
+  }),
+};
+
 const candidateGathered: any = {
   guard: 'isCurrentOffer',
   actions: assign({ localCandidates: ({ context }: { context: PeerContext }) => context.localCandidates + 1 }),
@@ -266,10 +276,7 @@ export const peerMachine = setup({
         'peer.candidate.received': addCandidate,
         'peer.answered': { guard: 'isCurrentOffer', actions: assign({ answered: ({ event }) => event.data.offerNumber }) },
         'peer.candidate.gathered': candidateGathered,
-        'peer.track.received': {
-          guard: 'isCurrentOffer',
-          actions: assign({ tracks: ({ context, event }) => [...context.tracks, event.data] }),
-        },
+        'peer.track.received': trackReceived,
         'peer.connected': { guard: 'isCurrentOffer', target: 'connected' },
         'peer.offer.failed': {
           guard: 'isCurrentOffer',
@@ -294,10 +301,7 @@ export const peerMachine = setup({
         'peer.offer.received': acceptOffer,
         'peer.candidate.received': addCandidate,
         'peer.candidate.gathered': candidateGathered,
-        'peer.track.received': {
-          guard: 'isCurrentOffer',
-          actions: assign({ tracks: ({ context, event }) => [...context.tracks, event.data] }),
-        },
+        'peer.track.received': trackReceived,
         'peer.media.started': mediaStarted('flowing'),
         'peer.media.timed-out': {
           target: 'no-media',
@@ -317,10 +321,7 @@ export const peerMachine = setup({
         'peer.offer.received': acceptOffer,
         'peer.candidate.received': addCandidate,
         'peer.candidate.gathered': candidateGathered,
-        'peer.track.received': {
-          guard: 'isCurrentOffer',
-          actions: assign({ tracks: ({ context, event }) => [...context.tracks, event.data] }),
-        },
+        'peer.track.received': trackReceived,
         'peer.media.started': mediaStarted(),
         'peer.media.stalled': {
           guard: 'isCurrentOffer',
