@@ -35,7 +35,7 @@ export function safeJoin(root: string, ...segments: string[]): string {
   const base = path.resolve(root);
   const joined = path.resolve(base, ...segments.map((s) => sanitizeSegment(s)));
   const rel = path.relative(base, joined);
-  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
+  if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) {
     throw new PathEscapeError(base, joined);
   }
   return joined;

@@ -41,6 +41,13 @@ export interface SyntheticSenderOptions {
   audioLevel?: (elapsedMs: number) => number | null;
   /** Drop every packet of every video keyframe (VP8 only): a track that never becomes decodable. */
   dropVideoKeyframes?: boolean;
+  /**
+   * Drop this fraction of video packets before they reach werift (0..1): loss
+   * NACK cannot repair, since the sender never saw those packets. The choice
+   * comes from a seeded generator, so a run drops the same packet indices.
+   */
+  videoLossRate?: number;
+  lossSeed?: number;
   /** Start ffmpeg as soon as the peer connects (default true); otherwise call start(). */
   startOnConnect?: boolean;
   ffmpegPath?: string;
@@ -57,6 +64,8 @@ export interface SentTrackStats {
   lastTimestamp: number | null;
   clockRate: number;
   droppedKeyframePackets: number;
+  /** Packets dropped by videoLossRate (counted in packets, never sent). */
+  lostOnPurpose: number;
   /** (last - first) RTP timestamp in ms. */
   readonly spanMs: number;
 }
@@ -164,10 +173,23 @@ function newStats(clockRate: number): SentTrackStats {
     lastTimestamp: null,
     clockRate,
     droppedKeyframePackets: 0,
+    lostOnPurpose: 0,
     get spanMs() {
       if (this.firstTimestamp === null || this.lastTimestamp === null) return 0;
       return ((this.lastTimestamp - this.firstTimestamp) / this.clockRate) * 1000;
     },
+  };
+}
+
+/** Small seeded PRNG (mulberry32): reproducible packet loss. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
@@ -197,6 +219,7 @@ export function createSyntheticSender(opts: SyntheticSenderOptions): SyntheticSe
   const videoKbps = opts.videoKbps ?? 1000;
   const audioLevel = opts.audioLevel ?? ((ms: number) => (Math.floor(ms / 1000) % 2 === 0 ? 20 : 90));
   const ffmpegPath = opts.ffmpegPath ?? 'ffmpeg';
+  const lossRandom = mulberry32(opts.lossSeed ?? 1);
 
   const pc = new RTCPeerConnection({
     codecs: senderCodecs(opts.video),
@@ -317,6 +340,10 @@ export function createSyntheticSender(opts: SyntheticSenderOptions): SyntheticSe
             }
           }
           record(vs, unwrap, pkt, buf.length);
+          if (opts.videoLossRate && lossRandom() < opts.videoLossRate) {
+            vs.lostOnPurpose++;
+            return;
+          }
           videoTrack!.writeRtp(pkt);
         });
       }

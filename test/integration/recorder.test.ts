@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -184,6 +184,10 @@ describe('RecorderPeer with a synthetic sender', () => {
     const sender = track({ video: 'vp8', audio: true, durationMs: 1500, width: 320, height: 240 });
     const pair = await connectSender(sender, { root, recordingStartedAt: Date.now(), stallTimeoutMs: 1000 });
     await sender.finished;
+    // Mid-recording the sidecars already describe the segments, not yet finalized.
+    for (const m of pair.peer.segments()) {
+      expect(await readMeta(root, m)).toMatchObject({ finalized: false, durationMs: null, file: m.file });
+    }
     await sleep(1800);
     expect(pair.ofType('peer.track.stalled').map((e) => e.kind).sort()).toEqual(['audio', 'video']);
     const started = Date.now();
@@ -193,6 +197,33 @@ describe('RecorderPeer with a synthetic sender', () => {
       expect(Math.abs(m.durationMs! - 1500)).toBeLessThan(DURATION_TOLERANCE_MS);
       expect((await probeFile(path.join(root, 'meeting-1', m.file))).decodeErrors).toBe('');
     }
+  });
+
+  it('reports missing media when a connected peer receives nothing, and writes nothing', async () => {
+    const root = await newRoot();
+    const sender = track({ video: 'vp8', audio: true, durationMs: 1000, startOnConnect: false });
+    const pair = await connectSender(sender, { root, recordingStartedAt: Date.now(), noMediaTimeoutMs: 800 });
+    await sleep(1500);
+    expect(pair.ofType('peer.media.missing')).toHaveLength(1);
+    expect(await pair.peer.close('no media')).toEqual([]);
+    expect(existsSync(path.join(root, 'meeting-1'))).toBe(true);
+    expect(readdirSync(path.join(root, 'meeting-1'))).toEqual([]);
+  });
+
+  it('survives loss NACK cannot repair: video freezes until the next keyframe and stays decodable', async () => {
+    const root = await newRoot();
+    const sender = track({ video: 'vp8', audio: false, durationMs: 3000, width: 320, height: 240, videoKbps: 300, videoLossRate: 0.03 });
+    const pair = await connectSender(sender, { root, recordingStartedAt: Date.now(), statsIntervalMs: 1000 });
+    await sender.finished;
+    await sleep(1100);
+    const [meta] = await pair.peer.close('done');
+    // At least what the sender dropped (more when a loaded machine drops UDP on top).
+    expect(sender.stats.video!.lostOnPurpose).toBeGreaterThan(0);
+    expect(pair.ofType('peer.stats.sampled').at(-1)!.tracks[0]!.lost).toBeGreaterThanOrEqual(sender.stats.video!.lostOnPurpose - 1); // a dropped last packet leaves no gap
+    expect(meta!.durationMs).toBeGreaterThan(0);
+    const probed = await probeFile(path.join(root, 'meeting-1', meta!.file));
+    expect(probed.decodeErrors).toBe('');
+    expect(probed.decodedFrames).toBeGreaterThan(0);
   });
 
   it('rejects invalid offers and candidates with typed errors, without crashing', async () => {
