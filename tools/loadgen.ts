@@ -24,7 +24,8 @@
  *
  * Other options: --warmup 5 (s excluded from the CPU window) --drain 7
  * --probe 0 (ffprobe at most this many files; 0 = all) --video-kbps 1000
- * --clip-seconds 10 --server-cpu-prof DIR (own server: node --cpu-prof into
+ * --clip-seconds 10 --video-loss 0 (fraction of video packets withheld per
+ * participant: unrepairable loss, to see what loss costs the recorder) --server-cpu-prof DIR (own server: node --cpu-prof into
  * DIR) --server-pid PID --recording-dir DIR (with --url, when they cannot be
  * found from /proc) --keep (keep the temp RECORDING_DIR) --json FILE.
  */
@@ -51,6 +52,7 @@ const { values: args } = parseArgs({
     drain: { type: 'string', default: '7' },
     probe: { type: 'string', default: '0' },
     'video-kbps': { type: 'string', default: '1000' },
+    'video-loss': { type: 'string', default: '0' },
     'clip-seconds': { type: 'string', default: '10' },
     'server-cpu-prof': { type: 'string' },
     'server-pid': { type: 'string' },
@@ -198,7 +200,7 @@ async function main() {
     const rooms = Array.from({ length: M }, (_, r) => `lg-${tag}-r${r}`);
     const assignment = roomAssignment(N, M);
     const t0 = Date.now();
-    const join = (i: number) => LoadParticipant.join(baseUrl, rooms[assignment[i]!]!, player!, `p${i}`);
+    const join = (i: number) => LoadParticipant.join(baseUrl, rooms[assignment[i]!]!, player!, `p${i}`, Number(args['video-loss']));
     const hostIdx = rooms.map((_, r) => assignment.indexOf(r));
     for (const i of hostIdx) participants[i] = await join(i);
     await Promise.all(
@@ -355,6 +357,7 @@ async function main() {
           summary.window.lost,
           summary.window.packets + summary.window.lost,
         ).toFixed(3)} %`,
+      ...(player.stats.droppedOnPurpose ? [`withheld on purpose (--video-loss): ${player.stats.droppedOnPurpose} video packets, not counted as sent`] : []),
       `sent by generator ${sentPackets} (video ${sent.video.packets}, audio ${sent.audio.packets}; ${sent.video.retransmitted} video retransmissions for ${sent.video.nacksReceived} NACKs; ${
         sent.video.plisReceived
       } PLIs) vs counted by recorder ${received}: ${sentVsCountedPct.toFixed(3)} % not counted; segment sidecars: ${sidecarPackets} packets (${pct(

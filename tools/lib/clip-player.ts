@@ -26,6 +26,8 @@ export interface PlayerStats {
   /** writeRtp calls (packets × tracks). */
   writes: number;
   writeErrors: number;
+  /** Video packets withheld on purpose (lossRate): never given to werift, so NACK cannot repair them. */
+  droppedOnPurpose: number;
   /** Largest lateness of a tick behind schedule (event-loop stalls on the generator). */
   maxLateMs: number;
 }
@@ -40,8 +42,8 @@ const rand32 = () => Math.floor(Math.random() * 0x1_0000_0000) >>> 0;
 const rand16 = () => Math.floor(Math.random() * 0x1_0000);
 
 export class ClipPlayer {
-  readonly stats: PlayerStats = { videoFrames: 0, videoPackets: 0, audioPackets: 0, writes: 0, writeErrors: 0, maxLateMs: 0 };
-  private readonly videoSinks = new Set<MediaStreamTrack>();
+  readonly stats: PlayerStats = { videoFrames: 0, videoPackets: 0, audioPackets: 0, writes: 0, writeErrors: 0, droppedOnPurpose: 0, maxLateMs: 0 };
+  private readonly videoSinks = new Map<MediaStreamTrack, number>();
   private readonly audioSinks = new Set<AudioSink>();
   private timer: NodeJS.Timeout | null = null;
   private t0 = 0;
@@ -63,8 +65,9 @@ export class ClipPlayer {
     this.audioLevel = opts.audioLevel ?? ((ms) => (Math.floor(ms / 1000) % 2 === 0 ? 20 : 90));
   }
 
-  addVideo(track: MediaStreamTrack): () => void {
-    this.videoSinks.add(track);
+  /** lossRate: fraction of this track's video packets to withhold (unrepairable loss at the recorder). */
+  addVideo(track: MediaStreamTrack, lossRate = 0): () => void {
+    this.videoSinks.set(track, lossRate);
     return () => this.videoSinks.delete(track);
   }
 
@@ -124,7 +127,10 @@ export class ClipPlayer {
       this.videoSeq = (this.videoSeq + 1) & 0xffff;
       this.stats.videoPackets++;
       const pkt = new RtpPacket(header, payload);
-      for (const t of this.videoSinks) this.write(t, pkt);
+      for (const [t, loss] of this.videoSinks) {
+        if (loss > 0 && Math.random() < loss) this.stats.droppedOnPurpose++;
+        else this.write(t, pkt);
+      }
     });
   }
 

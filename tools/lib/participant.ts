@@ -51,7 +51,7 @@ function senderCounters(t: RTCRtpTransceiver): SenderCounters {
   };
 }
 
-function createFanoutPeer(recordingId: string, player: ClipPlayer): {
+function createFanoutPeer(recordingId: string, player: ClipPlayer, videoLoss: number): {
   peer: FanoutPeer;
   offer(): Promise<string>;
   accept(sdp: string): Promise<void>;
@@ -110,7 +110,7 @@ function createFanoutPeer(recordingId: string, player: ClipPlayer): {
       if (state === 'connected' && peer.connectedAt === null && !peer.closed) {
         peer.connectedAt = Date.now();
         const ext = audio.headerExtensions.find((e) => e.uri === AUDIO_LEVEL_URI)?.id ?? null;
-        detach.push(player.addVideo(videoTrack), player.addAudio(audioTrack, ext));
+        detach.push(player.addVideo(videoTrack, videoLoss), player.addAudio(audioTrack, ext));
       } else if ((state === 'failed' || state === 'disconnected') && !peer.closed) {
         peer.failed ??= state;
       }
@@ -152,15 +152,17 @@ export class LoadParticipant {
     readonly ws: WebSocket,
     readonly roomId: string,
     private readonly player: ClipPlayer,
+    private readonly videoLoss: number,
   ) {}
 
-  static async join(baseUrl: string, roomId: string, player: ClipPlayer, name: string, timeoutMs = 10_000): Promise<LoadParticipant> {
+  /** videoLoss: fraction of video packets this participant's sender never gets (unrepairable loss). */
+  static async join(baseUrl: string, roomId: string, player: ClipPlayer, name: string, videoLoss = 0, timeoutMs = 10_000): Promise<LoadParticipant> {
     const ws = new WebSocket(baseUrl.replace(/^http/, 'ws') + '/');
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('error', reject);
     });
-    const p = new LoadParticipant(ws, roomId, player);
+    const p = new LoadParticipant(ws, roomId, player, videoLoss);
     const joined = new Promise<any>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`no connect reply for ${name} in ${roomId}`)), timeoutMs);
       ws.on('message', (raw) => {
@@ -234,7 +236,7 @@ export class LoadParticipant {
   private async offer(recordingId: string): Promise<void> {
     const previous = this.control.get(recordingId);
     if (previous) await previous.peer.close();
-    const c = createFanoutPeer(recordingId, this.player);
+    const c = createFanoutPeer(recordingId, this.player, this.videoLoss);
     this.control.set(recordingId, c);
     this.peers.push(c.peer);
     const sdp = await c.offer();
