@@ -118,6 +118,8 @@ export function toWeriftIceOptions(ice: IceConfig): Partial<RTCPeerConnectionCon
       iceUseIpv4: false,
       iceUseIpv6: false,
       iceAdditionalHostAddresses: ['127.0.0.1'],
+      // werift binds host sockets to 0.0.0.0 unless told otherwise: keep loopback really loopback.
+      iceInterfaceAddresses: { udp4: '127.0.0.1' },
       ...(ice.portRange ? { icePortRange: ice.portRange } : {}),
     };
   }

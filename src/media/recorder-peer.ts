@@ -47,6 +47,7 @@ interface TrackState {
   payloadType: number | null;
   codec: RecordedCodec | null;
   unrecordable: boolean;
+  warnedPayloadType: boolean;
   segment: SegmentWriter | null;
   lastPliAt: number;
   bytesAtLastSample: number;
@@ -177,6 +178,10 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
       } catch (err) {
         log.error({ err, trackId: s.trackId }, 'recording pipeline threw; packet skipped');
       }
+    } else if (s.segment && !s.warnedPayloadType) {
+      // A codec switch without renegotiation: one file holds one codec, so these packets are not recorded.
+      s.warnedPayloadType = true;
+      log.warn({ trackId: s.trackId, expected: s.payloadType, got: rtp.header.payloadType }, 'payload type changed mid-track; not recorded');
     }
   };
 
@@ -205,6 +210,7 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
         payloadType: null,
         codec: null,
         unrecordable: false,
+        warnedPayloadType: false,
         segment: null,
         lastPliAt: 0,
         bytesAtLastSample: 0,

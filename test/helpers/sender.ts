@@ -228,6 +228,10 @@ export function createSyntheticSender(opts: SyntheticSenderOptions): SyntheticSe
     iceUseIpv4: false,
     iceUseIpv6: false,
     iceAdditionalHostAddresses: ['127.0.0.1'],
+    iceInterfaceAddresses: { udp4: '127.0.0.1' },
+    // One transport for all m-lines: with werift's default (max-compat) the offerer opens one ICE
+    // socket per m-line and never closes the one BUNDLE makes redundant.
+    bundlePolicy: 'max-bundle',
   });
 
   const stats: { audio?: SentTrackStats; video?: SentTrackStats } = {};

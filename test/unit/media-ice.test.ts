@@ -46,6 +46,7 @@ describe('iceConfigFromEnv', () => {
       iceUseIpv4: false,
       iceUseIpv6: false,
       iceAdditionalHostAddresses: ['127.0.0.1'],
+      iceInterfaceAddresses: { udp4: '127.0.0.1' },
     });
   });
 
