@@ -38,7 +38,7 @@ import { readServerProfile, summarizeProfile } from './lib/cpuprofile.js';
 import { encodeClip } from './lib/media-clip.js';
 import { LoadParticipant, type SenderCounters } from './lib/participant.js';
 import { clockTicks, findListeningPid, loadAverage, processCwd, processEnv, readProcCpu, schedWaitNs, udpRcvbufErrors } from './lib/proc.js';
-import { listTrackFiles, probeAll, readEventLog, spreadSample, summarizePeerEvents } from './lib/results.js';
+import { listTrackFiles, lossTimeline, probeAll, readEventLog, spreadSample, summarizePeerEvents } from './lib/results.js';
 import { startServerProcess, type ServerProcess } from './lib/server.js';
 import { isLoopbackUrl, machineCpu, median, pct, roomAssignment, type MachineCpu } from './lib/util.js';
 
@@ -374,6 +374,14 @@ async function main() {
         `${summary.failed} failed, ${summary.offerFailed} offer-failed, ${summary.segmentsFinalized} segments finalized, ${summary.closed} closed; generator-side peer failures: ${peerFailures.length}`,
       `stop: DELETE x${M} answered in ${stopMs} ms; whole run ${((Date.now() - startedAt) / 1000).toFixed(0)} s`,
     ];
+    if (lossPct >= 0.05 || summary.failed > 0) {
+      const tl = lossTimeline(events, ridSet, allConnectedAt);
+      lines.push(
+        `loss timeline (s after all peers connected: lost % of packets in the 5 s ending there): ` +
+          tl.buckets.map((b) => `${b.atS}s ${pct(b.lost, b.packets + b.lost).toFixed(1)}%${b.packets + b.lost === 0 ? '(no media)' : ''}`).join(' '),
+        ...(tl.failedAtS.length ? [`peer.failed at s: ${tl.failedAtS.join(',')}`] : []),
+      );
+    }
     if (serverLog) lines.push(`server log: ${JSON.stringify(serverLog.levels)}${serverLog.problems.length ? `; first problems: ${serverLog.problems.slice(0, 5).join(' | ')}` : ''}`);
     const badProbes = probes.filter((p) => !p.ok);
     if (badProbes.length) lines.push(`undecodable: ${badProbes.slice(0, 5).map((p) => `${p.file}: ${p.error}`).join(' | ')}`);

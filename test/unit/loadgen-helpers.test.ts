@@ -4,7 +4,7 @@ import { ClipPlayer } from '../../tools/lib/clip-player.js';
 import { opusPacketSamples, packetizeVp8, parseIvf, parseOggOpus, parseOggPackets, type Clip } from '../../tools/lib/media-clip.js';
 import { summarizeProfile } from '../../tools/lib/cpuprofile.js';
 import { listeningInodes, parseProcStat, parseUdpSnmp } from '../../tools/lib/proc.js';
-import { parseEventLines, spreadSample, summarizePeerEvents } from '../../tools/lib/results.js';
+import { lossTimeline, parseEventLines, spreadSample, summarizePeerEvents } from '../../tools/lib/results.js';
 import { isLoopbackUrl, median, parseProcStatCpu, pct, roomAssignment } from '../../tools/lib/util.js';
 
 function ivf(frames: Buffer[]): Buffer {
@@ -168,6 +168,9 @@ describe('/proc and result parsing', () => {
     const s = summarizePeerEvents(parseEventLines(text), new Set(['rec1']), 6, 10);
     expect([s.peers, s.packets, s.bytes, s.lost, s.statsEvents, s.connected, s.closed]).toEqual([2, 150, 1500, 1, 2, 1, 1]);
     expect(s.window).toEqual({ packets: 50, lost: 0, statsEvents: 1 });
+    const tl = lossTimeline(parseEventLines(text + '\n' + e('peer:rec1.p2', 'peer.failed', 12_000)), new Set(['rec1']), 0);
+    expect(tl.buckets).toEqual([{ atS: 5, packets: 150, lost: 1 }]);
+    expect(tl.failedAtS).toEqual([12]);
   });
 
   it('reads UDP receive-buffer drops from /proc/net/snmp', () => {

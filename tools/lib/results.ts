@@ -103,6 +103,38 @@ export function summarizePeerEvents(
   return s;
 }
 
+/**
+ * Pure: per-bucket sums of `peer.media.stats` (by event time) and the times
+ * peers failed, relative to `origin` (ms): where in the run loss happened.
+ */
+export function lossTimeline(
+  events: Iterable<StoredEventLike>,
+  recordingIds: Set<string>,
+  origin: number,
+  bucketMs = 5000,
+): { buckets: { atS: number; packets: number; lost: number }[]; failedAtS: number[] } {
+  const buckets = new Map<number, { packets: number; lost: number }>();
+  const failedAtS: number[] = [];
+  for (const e of events) {
+    if (!e.stream.startsWith('peer:')) continue;
+    const id = e.stream.slice(5);
+    if (!recordingIds.has(id.slice(0, id.indexOf('.')))) continue;
+    if (e.type === 'peer.failed') failedAtS.push(Math.round((e.time - origin) / 1000));
+    if (e.type !== 'peer.media.stats') continue;
+    const k = Math.floor((e.time - origin) / bucketMs);
+    const b = buckets.get(k) ?? { packets: 0, lost: 0 };
+    b.packets += Number(e.data.packets) || 0;
+    b.lost += Number(e.data.lost) || 0;
+    buckets.set(k, b);
+  }
+  return {
+    buckets: [...buckets]
+      .sort((a, b) => a[0] - b[0])
+      .map(([k, b]) => ({ atS: ((k + 1) * bucketMs) / 1000, ...b })),
+    failedAtS: failedAtS.sort((a, b) => a - b),
+  };
+}
+
 /** Pure: JSON lines → events (skips blank or torn lines). */
 export function parseEventLines(text: string): StoredEventLike[] {
   const out: StoredEventLike[] = [];
