@@ -43,6 +43,8 @@ export function runTool(cmd: string, args: string[], timeoutMs: number): Promise
 }
 
 export interface ProbeResult {
+  /** ffprobe could be started and finished (false: missing binary, timeout). */
+  ran: boolean;
   ok: boolean;
   /** Container duration in ms, null when ffprobe reports none. */
   durationMs: number | null;
@@ -57,7 +59,8 @@ export async function probeMedia(ffprobe: string, file: string): Promise<ProbeRe
     ['-v', 'error', '-show_entries', 'format=duration:stream=codec_name,width,height', '-of', 'json', file],
     15_000,
   );
-  if (r.code !== 0) return { ok: false, durationMs: null, streams: [], warnings: r.stderr.trim() };
+  const ran = r.code !== null && !r.timedOut;
+  if (r.code !== 0) return { ran, ok: false, durationMs: null, streams: [], warnings: r.stderr.trim() };
   try {
     const j = JSON.parse(r.stdout) as {
       format?: { duration?: string };
@@ -65,6 +68,7 @@ export async function probeMedia(ffprobe: string, file: string): Promise<ProbeRe
     };
     const d = Number(j.format?.duration);
     return {
+      ran,
       ok: true,
       durationMs: Number.isFinite(d) ? Math.round(d * 1000) : null,
       streams: (j.streams ?? []).map((s) => ({
@@ -75,7 +79,7 @@ export async function probeMedia(ffprobe: string, file: string): Promise<ProbeRe
       warnings: r.stderr.trim(),
     };
   } catch {
-    return { ok: false, durationMs: null, streams: [], warnings: r.stderr.trim() };
+    return { ran, ok: false, durationMs: null, streams: [], warnings: r.stderr.trim() };
   }
 }
 

@@ -296,7 +296,9 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
       offerState = 'answering';
       try {
         validateOfferSdp(sdp);
-        await mkdir(dir, { recursive: true });
+        await mkdir(dir, { recursive: true }).catch((err: unknown) => {
+          throw new OfferFailedError(`cannot create ${dir}: ${errorMessage(err)}`, { cause: err });
+        });
         try {
           await pc.setRemoteDescription({ type: 'offer', sdp });
         } catch (err) {

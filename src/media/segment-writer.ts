@@ -185,21 +185,26 @@ export function openSegmentWriter(o: SegmentWriterOptions): SegmentWriter {
     await sink.close();
     const tEnded = Date.now();
 
-    let mediaWritten = pipeline.framesWritten > 0 && sink.opened;
+    const mediaWritten = pipeline.framesWritten > 0 && sink.opened;
     let durationMs: number | null = null;
     if (mediaWritten) {
       // First frame's start to last frame's end, as a stream-copy remux reports it.
       durationMs = Math.max(0, (pipeline.lastFrameMs ?? 0) - (pipeline.firstFrameMs ?? 0)) + pipeline.lastFrameDurationMs;
       const probe = await probeAndRepair(durationMs);
-      if (!probe.ok || probe.durationMs === null) {
+      if (!probe.ran) {
+        // No ffprobe/ffmpeg here: keep werift's file as it is and our own measurement.
+        log.error({ error: probe.warnings }, 'ffprobe did not run; file kept unverified');
+      } else if (!probe.ok || probe.durationMs === null) {
+        // Never delete media: report it, keep the bytes for a later repair.
         log.error({ warnings: probe.warnings }, 'finalized file is not readable');
-        mediaWritten = false;
+        o.onError(new Error(`finalized file not readable by ffprobe: ${probe.warnings.slice(0, 300)}`));
       } else if (sink.error) {
         // Partial file after a write failure: trust what is actually in it.
         durationMs = probe.durationMs;
       }
     }
     if (!mediaWritten) {
+      // Nothing decodable was ever written (video without a keyframe): only a header, or no file at all.
       durationMs = null;
       await rm(webmPath, { force: true }).catch(() => undefined);
     }

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import pino from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { audioLevelsSchema, segmentMetaSchema, type SegmentMeta } from '../../events/segment.js';
 import { createRecorderPeer } from '../../src/media/recorder-peer.js';
@@ -197,6 +198,27 @@ describe('RecorderPeer with a synthetic sender', () => {
       expect(Math.abs(m.durationMs! - 1500)).toBeLessThan(DURATION_TOLERANCE_MS);
       expect((await probeFile(path.join(root, 'meeting-1', m.file))).decodeErrors).toBe('');
     }
+  });
+
+  it('keeps the recording when ffprobe/ffmpeg are missing at finalize', async () => {
+    const root = await newRoot();
+    const sender = track({ video: false, audio: true, durationMs: 1000 });
+    const pair = await connectSender(sender, {
+      root,
+      recordingStartedAt: Date.now(),
+      ffprobePath: '/nonexistent/ffprobe',
+      ffmpegPath: '/nonexistent/ffmpeg',
+      logger: pino({ level: 'silent' }), // the errors it logs are the point
+    });
+    await sender.finished;
+    await sleep(200);
+    const [meta] = await pair.peer.close('done');
+    expect(meta).toMatchObject({ finalized: true, kind: 'audio' });
+    expect(Math.abs(meta!.durationMs! - (sender.stats.audio!.spanMs + 20))).toBeLessThan(DURATION_TOLERANCE_MS);
+    // werift's own output, unremuxed, still decodes (ffmpeg only warns about its unknown-size clusters).
+    const probed = await probeFile(path.join(root, 'meeting-1', meta!.file));
+    expect(probed.decodeErrors).not.toMatch(/Invalid|corrupt|error while decoding/i);
+    expect(probed.decodedFrames).toBe(meta!.packets);
   });
 
   it('reports missing media when a connected peer receives nothing, and writes nothing', async () => {
