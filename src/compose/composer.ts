@@ -65,6 +65,15 @@ export function createComposer(opts: ComposerOptions): Composer {
   };
 
   async function compose(raw: ComposeRequest, hooks: ComposeHooks = {}): Promise<ComposeResult> {
+    try {
+      return await composeOnce(raw, hooks);
+    } catch (err) {
+      if (err instanceof ComposeError) throw err;
+      throw new ComposeError('io-failed', `composition failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async function composeOnce(raw: ComposeRequest, hooks: ComposeHooks): Promise<ComposeResult> {
     const parsed = composeRequestSchema.safeParse(raw);
     if (!parsed.success) throw new ComposeError('invalid-request', `invalid compose request: ${parsed.error.message}`);
     const req = parsed.data;
@@ -179,9 +188,6 @@ export function createComposer(opts: ComposerOptions): Composer {
       log.info({ file, sizeBytes, durationMs, elapsedMs: elapsed, speed: Number((req.durationMs / elapsed).toFixed(2)) }, 'composed');
       hooks.onProgress?.({ percent: 100, speed: null, outTimeMs: req.durationMs });
       return { file, path: finalPath, durationMs, sizeBytes, inputs: plan.used, skipped, metadataFile, metadata };
-    } catch (err) {
-      if (err instanceof ComposeError) throw err;
-      throw new ComposeError('io-failed', `composition failed: ${(err as Error).message}`, { cause: err });
     } finally {
       await cleanup();
     }

@@ -115,17 +115,22 @@ export function buildFilterGraph(spec: GraphSpec): string {
   const chains: string[] = [];
 
   // Background: canvas, tile places, and names for who is present without video.
+  // The static background (canvas and tile places) is drawn once and looped:
+  // drawbox repainting it on every frame cost more CPU than all the decoding.
   // The canvas drives every overlay's clock. overlay (eof_action=pass) converts
   // the tiles' timestamps to the canvas's time base, rounding to the nearest
   // tick: at 1/fps a tile starting at 9.039 s would show at 9.033 s. At
   // 1/(fps·1000) both frame times and the segments' millisecond timestamps are
   // exact, so a frame shows from the first canvas frame at or after its time.
-  const bg = [
-    `color=c=${COLORS.canvas}:s=${spec.width}x${spec.height}:r=${spec.fps}:d=${s3(spec.durationMs)}`,
-    `settb=1/${spec.fps * 1000}`,
-    'format=yuv420p',
-  ];
+  const bg = [`color=c=${COLORS.canvas}:s=${spec.width}x${spec.height}:r=${spec.fps}:d=1`, 'format=yuv420p'];
   for (const t of spec.scene.tiles) bg.push(`drawbox=x=${t.x}:y=${t.y}:w=${t.w}:h=${t.h}:color=${COLORS.tile}:t=fill`);
+  bg.push(
+    'trim=end_frame=1',
+    'loop=loop=-1:size=1',
+    `setpts=N/(${spec.fps}*TB)`,
+    `settb=1/${spec.fps * 1000}`,
+    `trim=end=${s3(spec.durationMs)}`,
+  );
   for (const slot of spec.scene.slots) {
     const p = byId.get(slot.participantId);
     if (!p) continue;

@@ -37,6 +37,8 @@ export interface FixtureParticipant {
   flashesMs?: number[];
   /** Speech windows on the recording's timeline: tone only then, levels -20 dBov then and -127 otherwise. Default: always. */
   speaksMs?: { start: number; end: number }[];
+  /** 'flat' (default): the colour and a small moving box; 'busy': a moving test pattern over it, camera-like detail for benchmarks. */
+  pattern?: 'flat' | 'busy';
 }
 
 export interface FixtureOptions {
@@ -88,6 +90,9 @@ function localRanges(ranges: { start: number; end: number }[], seg: FixtureSegme
     .filter((r) => r.end > r.start);
 }
 
+const even = (n: number) => Math.max(2, Math.floor(n / 2) * 2);
+const hueOf = (hex: string) => parseInt(hex.replace(/^0x/, ''), 16) % 360;
+
 /** The fixture writes frames at 0, 1/fps, … up to durationMs: first to last frame spans this. */
 export function videoSpanMs(durationMs: number, fps: number): number {
   return Math.round((Math.floor((durationMs * fps) / 1000) * 1000) / fps);
@@ -103,12 +108,16 @@ async function writeVideo(file: string, p: FixtureParticipant, seg: FixtureSegme
     `drawbox=x=0:y=${h - box}:w=${w}:h=${box}:color=black:t=fill,` +
     `drawbox=x=0:y=0:w=${w}:h=${h}:color=white:t=fill:enable='${windowExpr(flashes)}'[bg];` +
     `color=c=0xffff00:s=${box}x${box}:r=${fps}[dot];` +
-    `[bg][dot]overlay=x='mod(t*${Math.round(w / 3)},${w - box})':y=${h - box}:shortest=1`;
+    `[bg][dot]overlay=x='mod(t*${Math.round(w / 3)},${w - box})':y=${h - box}:shortest=1` +
+    (p.pattern === 'busy'
+      ? `[flat];testsrc2=s=${even(w / 3)}x${even(h / 2.4)}:r=${fps},hue=h=${hueOf(p.color)}[busy];` +
+        `[flat][busy]overlay=x='(W-w)/2+W/3.5*sin(t*1.3)':y='(H-h)/2.5+H/5*cos(t*0.9)':shortest=1`
+      : '');
   const frames = Math.floor((seg.durationMs * fps) / 1000) + 1;
   const tmp = `${file}.tmp.webm`;
   await ffmpeg([
     '-filter_complex', graph, '-frames:v', String(frames),
-    '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '600k', '-g', String(fps), '-threads', '2',
+    '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', p.pattern === 'busy' ? '800k' : '600k', '-g', String(fps), '-threads', '2',
     '-f', 'webm', seg.videoTimestampScale ? tmp : file,
   ]);
   if (seg.videoTimestampScale) {

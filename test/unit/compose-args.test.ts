@@ -31,13 +31,13 @@ describe('codec arguments', () => {
 });
 
 describe('input arguments', () => {
-  it('one -i per input in index order; video keeps the graph on resolution changes', () => {
+  it('one -i per input in index order; video keeps the graph on resolution changes, 2 decoder threads', () => {
     expect(
       inputArgs([
         { index: 1, kind: 'audio', path: '/r/a.webm' },
         { index: 0, kind: 'video', path: '/r/v.webm' },
       ]),
-    ).toEqual(['-reinit_filter', '0', '-i', '/r/v.webm', '-i', '/r/a.webm']);
+    ).toEqual(['-threads', '2', '-reinit_filter', '0', '-i', '/r/v.webm', '-i', '/r/a.webm']);
   });
 
   it('refuses gaps in the indices', () => {
