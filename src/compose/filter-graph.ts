@@ -1,4 +1,4 @@
-import { fitRect } from './geometry.js';
+import type { Rect } from './geometry.js';
 import { enableExpr, intersect, subtract, union, type Interval } from './intervals.js';
 import { namePlateFilter, placeholderNameFilter } from './drawtext.js';
 import type { Scene, Slot } from './layout.js';
@@ -72,6 +72,21 @@ export function audioMix(labels: readonly string[], durationMs: number): string 
     `alimiter=limit=0.89:attack=5:release=100:level=0:latency=1,` +
     `apad=whole_dur=${T},atrim=end=${T}[aout]`
   );
+}
+
+/**
+ * Scales a tile's video to fit its place, keeping the aspect ratio; and
+ * centres it there, re-evaluated per frame. Both follow a resolution or
+ * orientation change in the middle of a segment (WebRTC adapts resolution,
+ * phones rotate): with `-reinit_filter 0` the frames of a new size flow
+ * through the same graph and come out letterboxed in the same place.
+ */
+export function fitInto(rect: Rect, flags: string): string {
+  return `scale=${rect.w}:${rect.h}:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=${flags}`;
+}
+
+export function centredOverlay(rect: Rect): string {
+  return `overlay=x='${rect.x}+trunc((${rect.w}-overlay_w)/4)*2':y='${rect.y}+trunc((${rect.h}-overlay_h)/4)*2':eval=frame:eof_action=pass`;
 }
 
 const segmentSpan = (s: PlacedSegment): Interval => ({ start: s.offsetMs, end: s.offsetMs + s.durationMs });
@@ -152,19 +167,19 @@ export function buildFilterGraph(spec: GraphSpec): string {
       const outs = uses.map((_, i) => `${src}u${i}`);
       chains.push(`[${seg.index}:v]${videoTiming(seg)}${uses.length > 1 ? `,split=${uses.length}` : ''}${outs.map((o) => `[${o}]`).join('')}`);
       uses.forEach((use, i) => {
-        const rect = fitRect(use.slot.rect, seg.width, seg.height);
+        const rect = use.slot.rect;
         const filters: string[] = [];
         if (use.windows) {
           // One frame of lead so the frame current at a window's start is there.
           const lead = use.windows.map((w) => ({ start: Math.max(0, w.start - frameMs), end: w.end }));
           filters.push(`select='${enableExpr(lead, { start: -Infinity, end: Infinity })}'`);
         }
-        filters.push(`scale=${rect.w}:${rect.h}:flags=${flags}`, 'setsar=1');
+        filters.push(fitInto(rect, flags), 'setsar=1');
         const scaled = `${outs[i]}s`;
         chains.push(`[${outs[i]}]${filters.join(',')}[${scaled}]`);
         const enable = use.windows ? `:enable='${enableExpr(use.windows, whole) ?? '1'}'` : '';
         const next = `o${n++}`;
-        chains.push(`[${last}][${scaled}]overlay=x=${rect.x}:y=${rect.y}:eof_action=pass${enable}[${next}]`);
+        chains.push(`[${last}][${scaled}]${centredOverlay(rect)}${enable}[${next}]`);
         last = next;
       });
     }

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ComposeError, createComposer, type ComposeProgress } from '../../src/compose/index.js';
 import { fitRect, gridCells, inset } from '../../src/compose/geometry.js';
 import { colorDistance, hexRgb, probeOutput, probeRegion, regionMeans } from '../helpers/compose-analysis.js';
-import { FFMPEG, patchSidecar, writeFixture, type FixtureParticipant } from '../helpers/compose-fixtures.js';
+import { ffmpeg, FFMPEG, patchSidecar, writeFixture, type FixtureParticipant } from '../helpers/compose-fixtures.js';
 import { makeCrashLeft } from '../helpers/compose-webm.js';
 
 const logger = pino({ level: 'silent' });
@@ -97,6 +97,37 @@ describe('recordings that are not ideal', () => {
     expect(r.metadata.skipped).toEqual(r.skipped);
     // Their sidecars still tell who was there.
     expect(r.metadata.participants.map((p) => p.participantId)).toEqual(['host', 'guest', 'third']);
+  });
+  it('follows a resolution and orientation change inside a segment (letterboxed in the same place)', async () => {
+    const dir = path.join(root, 'rotate');
+    await fixture('rotate', [host]);
+    // 2 s landscape green, then 2 s portrait blue, in one VP8 stream.
+    const part = (color: string, size: string, name: string) =>
+      ffmpeg(['-f', 'lavfi', '-i', `color=c=${color}:s=${size}:r=30:d=2`, '-c:v', 'libvpx', '-g', '30', '-b:v', '300k', path.join(dir, name)]);
+    await part('0x30c030', '320x180', 'a.webm');
+    await part('0x3030c0', '180x320', 'b.webm');
+    await writeFile(path.join(dir, 'list.txt'), 'file a.webm\nfile b.webm\n');
+    const file = '1700000000000-r1-phone-video-v0.webm';
+    await ffmpeg(['-f', 'concat', '-i', path.join(dir, 'list.txt'), '-c', 'copy', path.join(dir, file)]);
+    await Promise.all(['a.webm', 'b.webm', 'list.txt'].map((f) => rm(path.join(dir, f))));
+    const meta = {
+      version: 1, meetingId: 'rotate', recordingId: 'r1', participantId: 'phone', participantName: 'Phone', role: 'participant', kind: 'video',
+      trackId: 'v0', codec: 'vp8', file, segmentIndex: 0, offsetMs: 0, durationMs: 3967, startedAt: 1, endedAt: 3968, finalized: true,
+      packets: 120, bytes: 1, levelsFile: null,
+    };
+    await writeFile(path.join(dir, file.replace('.webm', '.json')), JSON.stringify(meta));
+
+    const r = await createComposer({ root, logger }).compose(request('rotate', 4000));
+    const tile = inset(gridCells(2, { x: 0, y: 0, w: small.width, h: small.height })[1]!);
+    const centre = { x: tile.x + tile.w / 2 - 4, y: tile.y + tile.h / 2 - 4, w: 8, h: 8 };
+    const side = { x: tile.x + 4, y: tile.y + tile.h / 2 - 4, w: 8, h: 8 };
+    const frames = await regionMeans(r.path, small, [centre, side]);
+    const [c1, s1] = frames[30]!;
+    const [c3, s3] = frames[90]!;
+    expect(colorDistance(c1!, hexRgb('0x30c030'))).toBeLessThan(60);
+    expect(colorDistance(s1!, hexRgb('0x30c030'))).toBeLessThan(60); // landscape fills the tile
+    expect(colorDistance(c3!, hexRgb('0x3030c0'))).toBeLessThan(60);
+    expect(colorDistance(s3!, hexRgb('0x262626'))).toBeLessThan(30); // portrait: tile background at the sides
   });
 });
 

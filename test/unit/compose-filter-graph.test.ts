@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { AudioLevels, SegmentMeta } from '../../events/segment.js';
 import { ffmpegArgs } from '../../src/compose/args.js';
-import { audioMix, audioTiming, buildFilterGraph, videoTiming } from '../../src/compose/filter-graph.js';
-import { fitRect, gridCells, inset } from '../../src/compose/geometry.js';
+import { audioMix, audioTiming, buildFilterGraph, centredOverlay, fitInto, videoTiming } from '../../src/compose/filter-graph.js';
+import { gridCells, inset, stageAndStrip } from '../../src/compose/geometry.js';
 import { planComposition, type PlanRequest, type PlanSegment } from '../../src/compose/plan.js';
 import { FORMATS, LAYOUTS, type Layout } from '../../src/compose/types.js';
 
@@ -94,7 +94,7 @@ describe.each(LAYOUTS)('%s layout', (layout) => {
 describe('grid', () => {
   const plan = planComposition(req('grid'), meeting(), []);
   const graph = buildFilterGraph(plan.spec);
-  const cells = gridCells(4, { x: 0, y: 0, w: 1280, h: 720 }).map((c) => fitRect(inset(c), 640, 360));
+  const cells = gridCells(4, { x: 0, y: 0, w: 1280, h: 720 }).map((c) => inset(c));
 
   it('orders participants host first, then by arrival', () => {
     expect(plan.spec.participants.map((p) => p.participantId)).toEqual(['host', 'b', 'c', 'a']);
@@ -102,14 +102,13 @@ describe('grid', () => {
 
   it('places each video at its offset, scaled into its tile', () => {
     expect(graph).toContain(`setpts='(PTS-STARTPTS)*1+3/TB',trim=end=12.001`);
-    expect(graph).toContain(`scale=${cells[3]!.w}:${cells[3]!.h}:flags=bilinear`);
-    expect(graph).toMatch(new RegExp(`overlay=x=${cells[3]!.x}:y=${cells[3]!.y}:eof_action=pass`));
+    expect(graph).toContain(`[v3u0]${fitInto(cells[3]!, 'bilinear')},setsar=1[v3u0s]`);
+    expect(graph).toContain(`[v3u0s]${centredOverlay(cells[3]!)}[`);
   });
 
   it('keeps a rejoining participant in the same place, with the drift correction', () => {
     expect(graph).toContain(`setpts='(PTS-STARTPTS)*0.97+9/TB',trim=end=12.001`);
-    const bAt = [...graph.matchAll(new RegExp(`overlay=x=${cells[1]!.x}:y=${cells[1]!.y}:`, 'g'))];
-    expect(bAt).toHaveLength(2);
+    expect(graph.split(centredOverlay(cells[1]!)).length - 1).toBe(2);
   });
 
   it('shows an audio-only participant as a placeholder while present, without a plate', () => {
@@ -182,8 +181,9 @@ describe('speaker', () => {
   });
 
   it('puts the speaker on the stage only while they speak, everybody in the row', () => {
-    expect(graph).toContain(`overlay=x=164:y=2:eof_action=pass:enable='gte(t,0)*lt(t,4)'`);
-    expect(graph).toContain(`overlay=x=164:y=2:eof_action=pass:enable='gte(t,4)*lt(t,12)'`);
+    const stage = inset(stageAndStrip(1280, 720).stage);
+    expect(graph).toContain(`${centredOverlay(stage)}:enable='gte(t,0)*lt(t,4)'`);
+    expect(graph).toContain(`${centredOverlay(stage)}:enable='gte(t,4)*lt(t,12)'`);
     // Scaled to stage size only around their turn (one frame of lead).
     expect(graph).toContain(`select='gte(t,3.9667)*lt(t,12)'`);
     expect(plan.spec.scene.slots.filter((s) => !s.stage)).toHaveLength(2);
@@ -220,6 +220,14 @@ describe('edge cases', () => {
 
   it('uses a canvas clock fine enough for millisecond segment times', () => {
     expect(buildFilterGraph(planComposition(req('grid'), meeting(), []).spec)).toContain('settb=1/30000');
+  });
+});
+
+describe('placement filters', () => {
+  it('fit the video into its place keeping its aspect, centred per frame (resolution changes)', () => {
+    const r = { x: 10, y: 20, w: 320, h: 180 };
+    expect(fitInto(r, 'bilinear')).toBe('scale=320:180:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=bilinear');
+    expect(centredOverlay(r)).toBe(`overlay=x='10+trunc((320-overlay_w)/4)*2':y='20+trunc((180-overlay_h)/4)*2':eval=frame:eof_action=pass`);
   });
 });
 
