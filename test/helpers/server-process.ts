@@ -15,8 +15,10 @@ export async function startServerProcess(
   timeoutMs = 30_000,
   readyMsg = 'meeting-recorder listening',
 ): Promise<ServerProcess> {
+  // The process runs in NATS mode only when the test says so (CI exports NATS_URL for the NATS tests).
+  const { NATS_URL: _inherited, ...base } = process.env;
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', RECORDER_ICE_LOOPBACK: '1', ...env },
+    env: { ...base, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', RECORDER_ICE_LOOPBACK: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: any[] = [];

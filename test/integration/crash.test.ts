@@ -1,21 +1,19 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { probeFile, sleep } from '../helpers/media-harness.js';
+import { startNats, type NatsServer } from '../helpers/nats.js';
 import { Participant } from '../helpers/participant.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 
 const run = promisify(execFile);
-const root = mkdtempSync(join(tmpdir(), 'mr-crash-'));
-let server: ServerProcess | undefined;
-afterAll(async () => {
-  await server?.kill();
-  rmSync(root, { recursive: true, force: true });
-});
 
 async function api(url: string, path: string, init?: RequestInit) {
   const res = await fetch(url + path, { ...init, headers: { 'content-type': 'application/json' } });
@@ -25,12 +23,39 @@ async function api(url: string, path: string, init?: RequestInit) {
 /**
  * Nothing recorded is lost on a process crash: a real server process is
  * SIGKILLed mid-recording and started again on the same recordings root and
- * event log. The recording must come back as stopped (interrupted) and its
- * kept, unfinalized track files must be composed.
+ * event log (the JSONL file, or the JetStream stream). The recording must come
+ * back as stopped (interrupted) and its kept, unfinalized track files must be
+ * composed; the operator's replay tool must show what happened.
  */
-describe('SIGKILL mid-recording, then restart on the same log', () => {
+describe.each(['embedded', 'nats'] as const)('SIGKILL mid-recording, then restart on the same log (%s)', (mode) => {
+  const root = mkdtempSync(join(tmpdir(), `mr-crash-${mode}-`));
+  const tag = randomBytes(4).toString('hex');
+  let nats: NatsServer | undefined;
+  let server: ServerProcess | undefined;
+  afterAll(async () => {
+    await server?.kill();
+    if (nats) {
+      const nc = await connect({ servers: nats.url });
+      const jsm = await jetstreamManager(nc);
+      for (const s of [`T_CRASH_EV_${tag}`, `T_CRASH_CO_${tag}`]) await jsm.streams.delete(s).catch(() => {});
+      await nc.close();
+      await nats.stop();
+    }
+    rmSync(root, { recursive: true, force: true });
+  });
+
   it('marks the recording interrupted and composes what was kept', async () => {
-    server = await startServerProcess({ RECORDING_DIR: root });
+    const env: Record<string, string> = { RECORDING_DIR: root, NODE_ID: 'crash-node' };
+    if (mode === 'nats') {
+      nats = await startNats();
+      Object.assign(env, {
+        NATS_URL: nats.url,
+        NATS_EVENT_STREAM: `T_CRASH_EV_${tag}`,
+        NATS_SUBJECT_PREFIX: `tcrash${tag}.ev`,
+        NATS_COMPOSE_STREAM: `T_CRASH_CO_${tag}`,
+      });
+    }
+    server = await startServerProcess(env);
     const host = await Participant.join(server.url, 'crashroom', { name: 'Host' });
     const guest = await Participant.join(server.url, 'crashroom', { name: 'Guest' });
     const started = await api(server.url, '/api/recording-sessions', { method: 'POST', body: JSON.stringify({ connectionId: 'crashroom' }) });
@@ -48,7 +73,7 @@ describe('SIGKILL mid-recording, then restart on the same log', () => {
       expect(JSON.parse(await readFile(join(dir, f), 'utf8')).finalized).toBe(false);
     }
 
-    server = await startServerProcess({ RECORDING_DIR: root });
+    server = await startServerProcess(env);
     const recovered = server.lines.find((l) => l.msg === 'recovery done');
     expect(recovered).toMatchObject({ roomsClosed: 1, recordingsStopped: 1 });
 
@@ -70,9 +95,14 @@ describe('SIGKILL mid-recording, then restart on the same log', () => {
     expect(composed.decodeErrors).toBe('');
     expect(Math.abs(composed.durationMs! - recordedMs)).toBeLessThan(500);
 
-    // the operator can see what happened
+    // the operator can see what happened, from the file or from JetStream
     const tsx = join(process.cwd(), 'node_modules', '.bin', 'tsx');
-    const report = await run(tsx, ['tools/replay.ts', '--file', join(root, '.eventlog', 'events.jsonl'), '--recording', recordingId]);
+    const args =
+      mode === 'nats'
+        ? ['tools/replay.ts', '--stream', env.NATS_EVENT_STREAM, '--prefix', env.NATS_SUBJECT_PREFIX, '--recording', recordingId]
+        : ['tools/replay.ts', '--file', join(root, '.eventlog', 'events.jsonl'), '--recording', recordingId];
+    const { NATS_URL: _n, ...base } = process.env;
+    const report = await run(tsx, args, { env: mode === 'nats' ? { ...base, NATS_URL: env.NATS_URL } : base });
     expect(report.stdout).toContain(`recording ${recordingId} was interrupted by a server restart`);
     expect(report.stdout).toMatch(/composition:\S+\s+completed/);
   }, 180_000);
