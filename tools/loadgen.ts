@@ -341,9 +341,9 @@ async function main() {
       `=== meeting-recorder load: ${N} participants in ${M} rooms, ${SECONDS} s (window ${f2(wallS)} s after ${WARMUP} s warm-up) ===`,
       `command: npx tsx tools/loadgen.ts ${process.argv.slice(2).join(' ')}`,
       `load average (1/5/15 min): before ${loadBefore} | end of window ${loadDuring} | after ${loadAfter}`,
-      `machine CPU in window: ${f2(m.busyCores)} of ${m.cores} cores busy (server + generator + everything else: others ≈ ${f2(
-        Math.max(0, m.busyCores - (serverCores ?? 0) - genCores),
-      )} cores)`,
+      `machine CPU in window: ${f2(m.busyCores)} of ${m.cores} cores busy = server + generator + irq/softirq ${f2(m.irqCores)} (loopback UDP) + others ≈ ${f2(
+        Math.max(0, m.busyCores - (serverCores ?? 0) - genCores - m.irqCores),
+      )} cores (other processes on the machine)`,
       serverCores === null
         ? 'recorder CPU: n/a (server pid unknown)'
         : `recorder CPU (server pid ${serverPid}): ${f3(serverCores)} cores total, ${f3(perParticipant!)} cores per participant ` +
@@ -414,7 +414,7 @@ async function main() {
             seconds: SECONDS,
             windowS: wallS,
             load: { before: loadBefore, endOfWindow: loadDuring, after: loadAfter },
-            machine: { cores: m.cores, busyCores: m.busyCores },
+            machine: { cores: m.cores, busyCores: m.busyCores, irqCores: m.irqCores },
             serverCores,
             serverCoresPerParticipant: perParticipant,
             generatorCores: genCores,

@@ -150,8 +150,8 @@ describe('/proc and result parsing', () => {
   });
 
   it('computes machine busy ticks from /proc/stat', () => {
-    const r = parseProcStatCpu('cpu  10 0 5 80 5 0 0 0 0 0\ncpu0 5 0 2 40 3 0 0 0 0 0\ncpu1 5 0 3 40 2 0 0 0 0 0\n');
-    expect(r).toEqual({ cores: 2, busy: 15, total: 100 });
+    const r = parseProcStatCpu('cpu  10 0 5 78 5 1 1 0 0 0\ncpu0 5 0 2 40 3 0 0 0 0 0\ncpu1 5 0 3 38 2 1 1 0 0 0\n');
+    expect(r).toEqual({ cores: 2, busy: 17, total: 100, irq: 2 });
   });
 
   it('sums peer.media.stats of the run only, overall and within a window', () => {

@@ -34,12 +34,14 @@ export interface MachineCpu {
   cores: number;
   busy: number;
   total: number;
-  /** busyCores of the difference: cores' worth of non-idle time over the interval. */
-  minus(earlier: MachineCpu): { cores: number; busyCores: number };
+  /** irq + softirq ticks (loopback UDP delivery lands here, in nobody's utime/stime). */
+  irq: number;
+  /** Cores' worth of non-idle (and of irq+softirq) time over the interval since `earlier`. */
+  minus(earlier: MachineCpu): { cores: number; busyCores: number; irqCores: number };
 }
 
 /** Pure: the aggregate `cpu` line of /proc/stat → busy and total ticks (idle = idle + iowait). */
-export function parseProcStatCpu(text: string): { cores: number; busy: number; total: number } {
+export function parseProcStatCpu(text: string): { cores: number; busy: number; total: number; irq: number } {
   const lines = text.split('\n');
   const agg = lines.find((l) => l.startsWith('cpu '));
   if (!agg) throw new Error('no cpu line');
@@ -48,7 +50,7 @@ export function parseProcStatCpu(text: string): { cores: number; busy: number; t
   const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
   const idle = (v[3] ?? 0) + (v[4] ?? 0);
   const cores = lines.filter((l) => /^cpu\d+ /.test(l)).length;
-  return { cores, busy: total - idle, total };
+  return { cores, busy: total - idle, total, irq: (v[5] ?? 0) + (v[6] ?? 0) };
 }
 
 export function machineCpu(): MachineCpu {
@@ -57,7 +59,11 @@ export function machineCpu(): MachineCpu {
     ...r,
     minus(e) {
       const dt = r.total - e.total;
-      return { cores: r.cores, busyCores: dt > 0 ? ((r.busy - e.busy) / dt) * r.cores : 0 };
+      return {
+        cores: r.cores,
+        busyCores: dt > 0 ? ((r.busy - e.busy) / dt) * r.cores : 0,
+        irqCores: dt > 0 ? ((r.irq - e.irq) / dt) * r.cores : 0,
+      };
     },
   };
 }
