@@ -10,9 +10,7 @@ import { createCompositionWorker } from './composition/worker.js';
 import type { Config } from './config.js';
 import { createRecorderEffects } from './effects/recorder.js';
 import { createHttpApi } from './http/index.js';
-import { createEmbeddedLog } from './log/embedded.js';
-import { createNatsLog } from './log/nats.js';
-import type { EventLog } from './log/types.js';
+import { createEventLog, type EventLog } from './log/index.js';
 import { createFileCheckpointStore } from './runtime/checkpoint.js';
 import { recover } from './runtime/recovery.js';
 import { createRuntime, type Runtime } from './runtime/runtime.js';
@@ -46,18 +44,14 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   mkdirSync(config.recordingDir, { recursive: true });
   const newId = () => crypto.randomUUID();
 
-  const log: EventLog = config.natsUrl
-    ? await createNatsLog({
-        servers: config.natsUrl,
-        stream: config.nats.eventStream,
-        subjectPrefix: config.nats.subjectPrefix,
-        logger: logger.child({ module: 'log' }),
-      })
-    : await createEmbeddedLog({
-        file: join(config.recordingDir, '.eventlog', 'events.jsonl'),
-        fsync: config.eventLogFsync,
-        logger: logger.child({ module: 'log' }),
-      });
+  const log: EventLog = await createEventLog({
+    natsUrl: config.natsUrl,
+    natsStream: config.nats.eventStream,
+    subjectPrefix: config.nats.subjectPrefix,
+    recordingDir: config.recordingDir,
+    fsync: config.eventLogFsync,
+    logger,
+  });
 
   const queue: CompositionQueue = config.natsUrl
     ? await createNatsQueue({

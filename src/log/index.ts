@@ -12,17 +12,24 @@ export { createNatsLog, type NatsLogOptions } from './nats.js';
 export { decodeToken, encodeToken, streamOfSubject, subjectOf } from './subject.js';
 
 export interface EventLogConfig {
-  /** When set, the log is the JetStream stream MR_EVENTS on this server. */
+  /** When set, the log is a JetStream stream on this server. */
   natsUrl?: string;
+  /** JetStream stream and subject prefix (defaults MR_EVENTS, mr.ev). */
+  natsStream?: string;
+  subjectPrefix?: string;
   /** Without NATS, the log is `<recordingDir>/.eventlog/events.jsonl`. */
   recordingDir: string;
+  /** Embedded: fdatasync every batch (default true). */
+  fsync?: boolean;
   logger: Logger;
 }
 
-export function createEventLog({ natsUrl, recordingDir, logger }: EventLogConfig): Promise<EventLog> {
-  if (natsUrl) return createNatsLog({ servers: natsUrl, logger: logger.child({ module: 'log/nats' }) });
+/** The one place that picks the log: JetStream when natsUrl is set, else the embedded file. */
+export function createEventLog({ natsUrl, natsStream, subjectPrefix, recordingDir, fsync, logger }: EventLogConfig): Promise<EventLog> {
+  if (natsUrl) return createNatsLog({ servers: natsUrl, stream: natsStream, subjectPrefix, logger: logger.child({ module: 'log/nats' }) });
   return createEmbeddedLog({
     file: join(recordingDir, '.eventlog', 'events.jsonl'),
+    fsync,
     logger: logger.child({ module: 'log/embedded' }),
   });
 }
