@@ -25,7 +25,11 @@
  * Other options: --warmup 5 (s excluded from the CPU window) --drain 7
  * --probe 0 (ffprobe at most this many files; 0 = all) --video-kbps 1000
  * --clip-seconds 10 --video-loss 0 (fraction of video packets withheld per
- * participant: unrepairable loss, to see what loss costs the recorder) --server-cpu-prof DIR (own server: node --cpu-prof into
+ * participant: unrepairable loss, to see what loss costs the recorder)
+ * --stagger-stop S (after the window, stop the rooms one by one S seconds
+ * apart while the others keep recording: does finalizing one room hurt the
+ * rest? Sent-vs-counted then undercounts the early rooms' last stats period)
+ * --server-cpu-prof DIR (own server: node --cpu-prof into
  * DIR) --server-pid PID --recording-dir DIR (with --url, when they cannot be
  * found from /proc) --keep (keep the temp RECORDING_DIR) --json FILE.
  */
@@ -53,6 +57,7 @@ const { values: args } = parseArgs({
     probe: { type: 'string', default: '0' },
     'video-kbps': { type: 'string', default: '1000' },
     'video-loss': { type: 'string', default: '0' },
+    'stagger-stop': { type: 'string', default: '0' },
     'clip-seconds': { type: 'string', default: '10' },
     'server-cpu-prof': { type: 'string' },
     'server-pid': { type: 'string' },
@@ -68,6 +73,7 @@ const M = Number(args.rooms);
 const SECONDS = Number(args.seconds);
 const WARMUP = Number(args.warmup);
 const DRAIN = Number(args.drain);
+const STAGGER = Number(args['stagger-stop']);
 if (!(N >= 1 && M >= 1 && M <= N && SECONDS > WARMUP && WARMUP >= 0 && DRAIN >= 0)) {
   console.error('need --participants >= --rooms >= 1 and --seconds > --warmup >= 0');
   process.exit(2);
@@ -119,7 +125,7 @@ const zero = (): SenderCounters => ({ packets: 0, bytes: 0, retransmitted: 0, na
 async function main() {
   const startedAt = Date.now();
   // Hard bound on the whole run.
-  const budgetMs = (SECONDS + DRAIN + 240) * 1000;
+  const budgetMs = (SECONDS + DRAIN + STAGGER * M + 240) * 1000;
   const watchdog = setTimeout(() => {
     console.error(`loadgen: run exceeded ${budgetMs / 1000} s; aborting`);
     void cleanup().finally(() => process.exit(3));
@@ -262,9 +268,23 @@ async function main() {
     };
     const loadDuring = loadAverage();
 
+    // 6a. Optionally stop all rooms but the last one by one while media keeps flowing.
+    const earlyStops: { status: number; json: any }[] = [];
+    const earlyStopMs: number[] = [];
+    if (STAGGER > 0) {
+      for (const id of recordingIds.slice(0, -1)) {
+        const t = Date.now();
+        earlyStops.push(await api(baseUrl, 'DELETE', `/api/recording-sessions/${id}?compose=false`));
+        earlyStopMs.push(Date.now() - t);
+        log(`stopped ${id} while ${recordingIds.length - earlyStops.length} rooms keep recording (${earlyStopMs.at(-1)} ms)`);
+        await sleep(STAGGER * 1000);
+      }
+    }
+    const stopAtS = (Date.now() - allConnectedAt) / 1000;
+
     // 6. Quiet period: the recorder's next stats sample then covers every packet sent.
     player.stop();
-    log(`media stopped after ${((w1.at - allConnectedAt) / 1000).toFixed(1)} s; draining ${DRAIN} s`);
+    log(`media stopped after ${stopAtS.toFixed(1)} s; draining ${DRAIN} s`);
     await sleep(DRAIN * 1000);
     const udpErrors = udpRcvbufErrors() - udpErrors0;
     const sent = { video: zero(), audio: zero() };
@@ -279,7 +299,10 @@ async function main() {
 
     // 7. Stop (no composition).
     const t2 = Date.now();
-    const stops = await Promise.all(recordingIds.map((id) => api(baseUrl, 'DELETE', `/api/recording-sessions/${id}?compose=false`)));
+    const stops = [
+      ...earlyStops,
+      ...(await Promise.all(recordingIds.slice(earlyStops.length).map((id) => api(baseUrl, 'DELETE', `/api/recording-sessions/${id}?compose=false`)))),
+    ];
     for (const [i, r] of stops.entries()) {
       if (r.status !== 200) throw new Error(`DELETE ${recordingIds[i]}: ${r.status} ${JSON.stringify(r.json)}`);
     }
@@ -334,7 +357,7 @@ async function main() {
     const perParticipant = serverCores === null ? null : serverCores / N;
     const lossPct = pct(summary.lost, received + summary.lost);
     const sentVsCountedPct = pct(sentPackets - received, sentPackets);
-    const expectedS = (w1.at - allConnectedAt) / 1000;
+    const expectedS = stopAtS;
 
     const lines = [
       '',
@@ -372,9 +395,12 @@ async function main() {
           : ''),
       `peers: ${summary.connected} connected, ${summary.mediaStarted} media-started, ${summary.stalled} stalled (the drain makes each track stall once: expected ${2 * N}), ` +
         `${summary.failed} failed, ${summary.offerFailed} offer-failed, ${summary.segmentsFinalized} segments finalized, ${summary.closed} closed; generator-side peer failures: ${peerFailures.length}`,
-      `stop: DELETE x${M} answered in ${stopMs} ms; whole run ${((Date.now() - startedAt) / 1000).toFixed(0)} s`,
+      ...(STAGGER > 0
+        ? [`staggered stop: ${earlyStops.length} rooms stopped ${STAGGER} s apart while the others recorded, DELETE answered in ${earlyStopMs.join(', ')} ms (media in the remaining rooms ran until ${f2(stopAtS)} s; see the loss timeline)`]
+        : []),
+      `stop: DELETE x${M - earlyStops.length} answered in ${stopMs} ms; whole run ${((Date.now() - startedAt) / 1000).toFixed(0)} s`,
     ];
-    if (lossPct >= 0.05 || summary.failed > 0) {
+    if (lossPct >= 0.05 || summary.failed > 0 || STAGGER > 0) {
       const tl = lossTimeline(events, ridSet, allConnectedAt);
       lines.push(
         `loss timeline (s after all peers connected: lost % of packets in the 5 s ending there): ` +
