@@ -6,13 +6,21 @@ import { DEFAULT_FONT } from './drawtext.js';
 import { ComposeError } from './errors.js';
 import { buildFilterGraph } from './filter-graph.js';
 import { FfmpegNotFoundError, findFfmpeg, findFfprobe } from './find-ffmpeg.js';
-import { evaluateSegments, findSegments } from './inputs.js';
+import { evaluateSegments, findSegments, type EvaluatedSegment } from './inputs.js';
 import { buildMetadata, composedFileName } from './metadata.js';
 import { planComposition } from './plan.js';
 import { parseProbe, probeArgs, type ProbeInfo } from './probe.js';
 import { createProgressParser } from './progress.js';
 import { runProcess } from './run-ffmpeg.js';
-import { composeRequestSchema, type ComposeHooks, type Composer, type ComposerOptions, type ComposeRequest, type ComposeResult } from './types.js';
+import {
+  composeRequestSchema,
+  type ComposeHooks,
+  type Composer,
+  type ComposerOptions,
+  type ComposeRequest,
+  type ComposeResult,
+  type UsedInput,
+} from './types.js';
 
 export const DEFAULTS = { width: 1280, height: 720, fps: 30 } as const;
 /** The output must last the recording's duration within this. */
@@ -32,6 +40,38 @@ export function checkOutput(probe: ProbeInfo, format: 'webm' | 'mp4', durationMs
     return `output lasts ${Math.round(probe.formatDurationMs)} ms, expected ${Math.round(durationMs)} ms`;
   }
   return null;
+}
+
+async function runFfmpeg(ffmpeg: string, args: string[], onStdout: (d: string) => void, signal?: AbortSignal): Promise<void> {
+  const run = await runProcess(ffmpeg, args, { onStdout, signal });
+  if (run.aborted) throw new ComposeError('aborted', 'composition aborted', { exitCode: run.exitCode, stderr: run.stderr });
+  if (run.exitCode !== 0) {
+    const why = run.stderr.slice(-1)[0] ?? (run.signal ? `killed by ${run.signal}` : 'no output');
+    throw new ComposeError('ffmpeg-failed', `ffmpeg exited with code ${run.exitCode ?? run.signal}: ${why}`, {
+      exitCode: run.exitCode,
+      stderr: run.stderr,
+    });
+  }
+}
+
+/** ffprobe the written file; throws unless it has the right streams and duration. */
+async function verifyOutput(ffprobe: string, file: string, format: 'webm' | 'mp4', durationMs: number): Promise<ProbeInfo> {
+  let out = '';
+  const probed = await runProcess(ffprobe, probeArgs(file), { onStdout: (d) => (out += d) });
+  const probe = probed.exitCode === 0 ? parseProbe(out) : null;
+  const problem = probe ? checkOutput(probe, format, durationMs) : `ffprobe cannot read the output: ${probed.stderr.slice(-1)[0] ?? ''}`;
+  if (problem || !probe) throw new ComposeError('output-invalid', `composed file rejected: ${problem}`, { stderr: probed.stderr });
+  return probe;
+}
+
+/** The used track files with their sidecars and levels; unused and skipped ones stay. */
+async function deleteInputs(dir: string, usable: readonly EvaluatedSegment[], used: readonly UsedInput[]): Promise<void> {
+  const files = new Set(used.map((u) => u.file));
+  for (const seg of usable.filter((u) => files.has(u.meta.file))) {
+    for (const f of [seg.meta.file, seg.sidecar, seg.meta.levelsFile]) {
+      if (f) await rm(path.join(dir, f), { force: true }).catch(() => undefined);
+    }
+  }
 }
 
 function insideRoot(root: string, ...parts: string[]): string {
@@ -137,21 +177,8 @@ export function createComposer(opts: ComposerOptions): Composer {
       log.debug({ args }, 'ffmpeg arguments');
 
       const progress = createProgressParser(req.durationMs, (p) => hooks.onProgress?.(p));
-      const run = await runProcess(ffmpeg, args, { onStdout: (d) => progress.push(d), signal: hooks.signal });
-      if (run.aborted) throw new ComposeError('aborted', 'composition aborted', { exitCode: run.exitCode, stderr: run.stderr });
-      if (run.exitCode !== 0) {
-        const why = run.stderr.slice(-1)[0] ?? (run.signal ? `killed by ${run.signal}` : 'no output');
-        throw new ComposeError('ffmpeg-failed', `ffmpeg exited with code ${run.exitCode ?? run.signal}: ${why}`, {
-          exitCode: run.exitCode,
-          stderr: run.stderr,
-        });
-      }
-
-      let out = '';
-      const probed = await runProcess(ffprobe, probeArgs(tempPath), { onStdout: (d) => (out += d) });
-      const probe = probed.exitCode === 0 ? parseProbe(out) : null;
-      const problem = probe ? checkOutput(probe, req.format, req.durationMs) : `ffprobe cannot read the output: ${probed.stderr.slice(-1)[0] ?? ''}`;
-      if (problem || !probe) throw new ComposeError('output-invalid', `composed file rejected: ${problem}`, { stderr: probed.stderr });
+      await runFfmpeg(ffmpeg, args, (d) => progress.push(d), hooks.signal);
+      const probe = await verifyOutput(ffprobe, tempPath, req.format, req.durationMs);
 
       const sizeBytes = (await stat(tempPath)).size;
       const durationMs = probe.formatDurationMs ?? req.durationMs;
@@ -177,16 +204,9 @@ export function createComposer(opts: ComposerOptions): Composer {
       await rename(tempPath, finalPath);
       await rename(tempMetadata, metadataPath);
 
-      if (opts.deleteInputsOnSuccess) {
-        const used = new Set(plan.used.map((u) => u.file));
-        for (const seg of evaluated.usable.filter((u) => used.has(u.meta.file))) {
-          const extra = [seg.sidecar, seg.meta.levelsFile].filter((f): f is string => !!f);
-          for (const f of [seg.meta.file, ...extra]) await rm(path.join(dir, f), { force: true }).catch(() => undefined);
-        }
-      }
+      if (opts.deleteInputsOnSuccess) await deleteInputs(dir, evaluated.usable, plan.used);
       const elapsed = Date.now() - started;
       log.info({ file, sizeBytes, durationMs, elapsedMs: elapsed, speed: Number((req.durationMs / elapsed).toFixed(2)) }, 'composed');
-      hooks.onProgress?.({ percent: 100, speed: null, outTimeMs: req.durationMs });
       return { file, path: finalPath, durationMs, sizeBytes, inputs: plan.used, skipped, metadataFile, metadata };
     } finally {
       await cleanup();
