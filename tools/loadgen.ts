@@ -274,9 +274,10 @@ async function main() {
     if (STAGGER > 0) {
       for (const id of recordingIds.slice(0, -1)) {
         const t = Date.now();
+        const mono = Number(process.hrtime.bigint() / 1000n);
         earlyStops.push(await api(baseUrl, 'DELETE', `/api/recording-sessions/${id}?compose=false`));
         earlyStopMs.push(Date.now() - t);
-        log(`stopped ${id} while ${recordingIds.length - earlyStops.length} rooms keep recording (${earlyStopMs.at(-1)} ms)`);
+        log(`stopped ${id} while ${recordingIds.length - earlyStops.length} rooms keep recording (${earlyStopMs.at(-1)} ms; sent at CLOCK_MONOTONIC ${mono} µs, the clock of --server-cpu-prof profiles)`);
         await sleep(STAGGER * 1000);
       }
     }
