@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { idSchema } from '../../events/envelope.js';
+import type { ComposedMetadata } from './metadata.js';
 
 export const LAYOUTS = ['grid', 'host-led', 'host-only', 'speaker'] as const;
 export type Layout = (typeof LAYOUTS)[number];
@@ -66,7 +67,7 @@ export interface ComposeResult {
   skipped: SkippedInput[];
   /** Basename of the metadata JSON written beside the file. */
   metadataFile: string;
-  metadata: import('./metadata.js').ComposedMetadata;
+  metadata: ComposedMetadata;
 }
 
 export interface Composer {
