@@ -1,7 +1,6 @@
 import type { RtpPacket } from 'werift';
 import {
   DepacketizeBase,
-  JitterBufferBase,
   WebmBase,
   type DepacketizerOutput,
   type WebmOutput,
@@ -9,6 +8,7 @@ import {
 } from 'werift/nonstandard';
 import type { RecordedCodec } from './codecs.js';
 import { videoFrameSize } from './frame-size.js';
+import { createReorderBuffer } from './reorder-buffer.js';
 
 /**
  * RTP → WebM for one track, assembled from werift/nonstandard's own stages
@@ -111,7 +111,8 @@ export function createPaddingFilter(): (rtp: RtpPacket) => { packet: RtpPacket |
 
 export function createWebmPipeline(o: WebmPipelineOptions): WebmPipeline {
   const isVideo = o.kind === 'video';
-  const jitter = isVideo ? new JitterBufferBase(90000, { latency: o.jitterLatencyMs ?? 300 }) : null;
+  // Video only: NACK retransmissions arrive out of order. (werift's JitterBufferBase is not used: see reorder-buffer.ts.)
+  const jitter = isVideo ? createReorderBuffer({ clockRate: 90000, latencyMs: o.jitterLatencyMs ?? 300 }) : null;
   const padding = isVideo ? createPaddingFilter() : null;
   const depacketizer = new DepacketizeBase(DEPACKETIZER_CODEC[o.codec], {
     ...(isVideo ? { isFinalPacketInSequence: (h) => h.marker } : {}),
@@ -182,9 +183,8 @@ export function createWebmPipeline(o: WebmPipelineOptions): WebmPipeline {
     for (const out of depacketizer.processInput({ rtp, time: o.mediaMs(rtp.header.timestamp) })) toMuxer(out);
   };
 
-  // werift's jitter buffer can emit a packet twice (it keeps the packet that
-  // triggered a timeout flush and emits it again at end of stream, by then
-  // cleared by the depacketizer): forward strictly increasing sequence numbers only.
+  // Forward strictly increasing sequence numbers only (a guard kept from werift's
+  // jitter buffer, which could emit a packet twice; the reorder buffer does not).
   let newestSeq: number | null = null;
   const afterJitter = (rtp: RtpPacket) => {
     if (!rtp.payload) return;
@@ -213,18 +213,12 @@ export function createWebmPipeline(o: WebmPipelineOptions): WebmPipeline {
         if (copy.payload.length > 0) depacketize(copy);
         return;
       }
-      for (const out of jitter.processInput({ rtp: copy })) {
-        if (out.rtp) afterJitter(out.rtp);
-      }
+      for (const out of jitter.push(copy)) afterJitter(out);
     },
     end() {
       if (ended) return;
       ended = true;
-      if (jitter) {
-        for (const out of jitter.processInput({ eol: true })) {
-          if (out.rtp) afterJitter(out.rtp);
-        }
-      }
+      if (jitter) for (const out of jitter.flush()) afterJitter(out);
       for (const out of depacketizer.processInput({ eol: true })) toMuxer(out);
     },
     get framesWritten() {
