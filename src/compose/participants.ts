@@ -1,19 +1,16 @@
 import { union, type Interval } from './intervals.js';
+import type { UsedInput } from './types.js';
 
-/** A track segment that made it into the composition, with its timing settled. */
-export interface PlacedSegment {
+/**
+ * A track segment that made it into the composition, with its timing settled:
+ * offsetMs is where its first frame lands on the recording's timeline,
+ * durationMs its length there, first to last frame (the sidecar's, else measured).
+ */
+export interface PlacedSegment extends UsedInput {
   /** ffmpeg input index. */
   index: number;
   /** Path ffmpeg reads (the kept file). */
   path: string;
-  file: string;
-  participantId: string;
-  kind: 'audio' | 'video';
-  segmentIndex: number;
-  /** Where the segment's first frame lands on the recording's timeline. */
-  offsetMs: number;
-  /** Its length on the timeline, first to last frame (the sidecar's, else measured). */
-  durationMs: number;
   /**
    * Video: factor applied to the file's timestamps (relative to its first
    * frame) so its last frame lands at offsetMs + durationMs. 1 when they agree.
