@@ -106,6 +106,17 @@ const relayed = <T extends 'offer' | 'answer' | 'candidate'>(type: T) =>
     data: z.looseObject({ datetime: z.number() }),
   });
 
+
+const recordingStarted = z.object({
+  type: z.literal('recording-started'),
+  connectionId: z.string(),
+  recordingId: z.string(),
+  status: z.literal('recording'),
+  layout: z.string(),
+  format: z.string(),
+  startedAt: iso,
+});
+
 export const serverMessageSchemas = {
   connect: z.object({ type: z.literal('connect'), connectionId: z.string(), polite: z.boolean(), role, participantId: z.string() }),
   disconnect: z.object({ type: z.literal('disconnect'), connectionId: z.string(), reason: z.string().optional() }),
@@ -120,23 +131,10 @@ export const serverMessageSchemas = {
     connectionId: z.string(),
     members: z.array(z.object({ participantId: z.string(), role, name: z.string().nullable() })),
   }),
-  'recording-started': z.object({
-    type: z.literal('recording-started'),
-    connectionId: z.string(),
-    recordingId: z.string(),
-    status: z.literal('recording'),
-    layout: z.string(),
-    format: z.string(),
-    startedAt: iso,
-  }),
-  'recording-peer-request': z.object({
+  'recording-started': recordingStarted,
+  // protocol.md: "the same fields plus mediaMode"
+  'recording-peer-request': recordingStarted.extend({
     type: z.literal('recording-peer-request'),
-    connectionId: z.string(),
-    recordingId: z.string(),
-    status: z.literal('recording'),
-    layout: z.string(),
-    format: z.string(),
-    startedAt: iso,
     mediaMode: z.literal('webrtc-sendonly'),
     participantId: z.string().optional(),
   }),
