@@ -26,9 +26,8 @@ export interface PeerContext {
   media: ('audio' | 'video')[];
   tracks: { offerNumber: number; kind: 'audio' | 'video'; codec: string; trackId: string }[];
   segments: SegmentSummary[];
-  packets: number;
-  bytes: number;
-  lost: number;
+  /** Totals reported by the recorder. Nested to keep the context small: see MAX_CONTEXT_KEYS in index.ts. */
+  stats: { packets: number; bytes: number; lost: number };
   stalled: ('audio' | 'video')[];
   /** Why the peer is not recording: set in failed / no-media / no-offer. */
   problem: string | null;
@@ -209,9 +208,7 @@ export const peerMachine = setup({
     media: [],
     tracks: [],
     segments: [],
-    packets: 0,
-    bytes: 0,
-    lost: 0,
+    stats: { packets: 0, bytes: 0, lost: 0 },
     stalled: [],
     problem: null,
     closeReason: null,
@@ -222,11 +219,13 @@ export const peerMachine = setup({
     'peer.segment.finalized': segmentFinalized,
     'peer.media.stats': {
       guard: 'isCurrentOffer',
-      actions: assign(({ context, event }) => ({
-        packets: context.packets + event.data.packets,
-        bytes: context.bytes + event.data.bytes,
-        lost: context.lost + event.data.lost,
-      })),
+      actions: assign({
+        stats: ({ context: { stats }, event: { data } }) => ({
+          packets: stats.packets + data.packets,
+          bytes: stats.bytes + data.bytes,
+          lost: stats.lost + data.lost,
+        }),
+      }),
     },
   },
   states: {

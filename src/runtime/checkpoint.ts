@@ -1,15 +1,18 @@
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
+import { MACHINES_VERSION } from '../../machines/index.js';
 
 /**
  * Every actor's state at one point of the log: a restart restores it and folds
  * only the events after `eventId` (at global sequence `seq`), instead of the
  * whole history. Only ever an optimisation: a checkpoint that does not match
- * the log is ignored and the log is folded from the start.
+ * the log is ignored and the log is folded from the start, and so is one
+ * taken with machines whose contexts had another shape.
  */
 export const checkpointSchema = z.object({
   version: z.literal(1),
+  machines: z.literal(MACHINES_VERSION, { error: `taken with machines version other than ${MACHINES_VERSION}` }),
   seq: z.number().int().positive(),
   eventId: z.string().min(1),
   takenAt: z.number().int().nonnegative(),

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { initialTransition, type AnyMachineSnapshot } from 'xstate';
 import { isEventType, parseEventData, type EventType } from '../../events/catalog.js';
 import { parseStream, SCHEMA_VERSION, type StoredEvent, type StreamKind } from '../../events/envelope.js';
-import { machines, steppers, type EffectParams, type EffectType, type EmitSpec } from '../../machines/index.js';
+import { MACHINES_VERSION, machines, steppers, type EffectParams, type EffectType, type EmitSpec } from '../../machines/index.js';
 import { CheckpointMismatchError, ConcurrencyError, type EventLog, type LoggedEvent } from '../log/types.js';
 import type { Checkpoint } from './checkpoint.js';
 
@@ -323,6 +323,7 @@ export function createRuntime(opts: RuntimeOptions) {
       if (inflight > 0 || lastSeq === 0) return null;
       return {
         version: 1,
+        machines: MACHINES_VERSION,
         seq: lastSeq,
         eventId: lastEventId,
         takenAt: clockNow,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEmbeddedLog } from '../../src/log/embedded.js';
+import { MACHINES_VERSION } from '../../machines/index.js';
 import { createFileCheckpointStore, type Checkpoint } from '../../src/runtime/checkpoint.js';
 import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
 
@@ -88,6 +89,17 @@ describe('checkpoints', () => {
     const problems: string[] = [];
     expect(await createFileCheckpointStore(join(dir, 'cp.json'), (m) => problems.push(m)).load()).toBeNull();
     expect(problems[0]).toMatch(/ignored/);
+  });
+
+  it('one taken with machines of another context shape is ignored', async () => {
+    const file = join(dir, 'old.json');
+    writeFileSync(file, JSON.stringify({ ...cp, machines: MACHINES_VERSION - 1 }));
+    const problems: string[] = [];
+    expect(await createFileCheckpointStore(file, (m) => problems.push(m)).load()).toBeNull();
+    expect(problems[0]).toMatch(/machines version/);
+    const { machines: _, ...withoutVersion } = cp;
+    writeFileSync(file, JSON.stringify(withoutVersion));
+    expect(await createFileCheckpointStore(file).load()).toBeNull();
   });
 
   it('is not taken while a dispatch is under way', async () => {
