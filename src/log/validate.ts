@@ -78,8 +78,11 @@ const TYPE = /^[a-z]+(\.[a-z-]+)+$/;
 const STREAM = /^(room|recording|peer|composition):[A-Za-z0-9._-]+$/;
 const isInt = (v: unknown, min: number) => Number.isSafeInteger(v) && (v as number) >= min;
 const isText = (v: unknown, min: number, max: number) => typeof v === 'string' && v.length >= min && v.length <= max;
-const isPlainObject = (v: unknown) =>
-  typeof v === 'object' && v !== null && [Object.prototype, null].includes(Object.getPrototypeOf(v));
+const isPlainObject = (v: unknown) => {
+  if (typeof v !== 'object' || v === null) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+};
 
 /**
  * Replay parses every event ever written and append every new one, and zod
@@ -97,7 +100,10 @@ function fastCheck<T>(schema: z.ZodObject, withPosition: boolean) {
     accepts(v: unknown): v is T {
       if (!sound || typeof v !== 'object' || v === null) return false;
       const o = v as Record<string, unknown>;
-      if (Object.keys(o).length !== keys.length || !keys.every((k) => Object.hasOwn(o, k))) return false;
+      let own = 0;
+      for (const k in o) if (Object.hasOwn(o, k)) own++; // counting without allocating a key array (hot path)
+      if (own !== keys.length) return false;
+      for (const k of keys) if (!Object.hasOwn(o, k)) return false;
       const ok =
         isText(o.id, 1, 64) &&
         typeof o.type === 'string' &&
