@@ -2,7 +2,7 @@ import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { NewEvent, StoredEvent } from '../../events/envelope.js';
-import { CheckpointMismatchError, ConcurrencyError, type AppendOptions, type EventLog, type LoggedEvent, type ReadOptions } from './types.js';
+import { CheckpointMismatchError, ConcurrencyError, eachOf, type AppendOptions, type EventLog, type LoggedEvent, type ReadOptions } from './types.js';
 import { readLineAt, readLines, type Line } from './lines.js';
 import { parseNewEvents, parseStored, serialize, toStored } from './validate.js';
 
@@ -181,7 +181,7 @@ export async function createEmbeddedLog({ file, fsync = true, logger }: Embedded
     return p;
   }
 
-  async function* read(options: ReadOptions = {}, onInvalid?: (problem: string) => void): AsyncGenerator<LoggedEvent> {
+  async function* readBatches(options: ReadOptions = {}, onInvalid?: (problem: string) => void): AsyncGenerator<LoggedEvent[]> {
     const report = onInvalid ?? ((problem: string) => log.warn({ file }, problem));
     const { stream, correlationId, untilSeq, after } = options;
     if (untilSeq !== undefined && untilSeq < 1) return;
@@ -198,6 +198,7 @@ export async function createEmbeddedLog({ file, fsync = true, logger }: Embedded
       skipFirst = true;
     }
     for await (const lines of readLines(file, start, size)) {
+      const batch: LoggedEvent[] = [];
       for (const line of lines) {
         lineNo++;
         if (skipFirst) {
@@ -210,12 +211,16 @@ export async function createEmbeddedLog({ file, fsync = true, logger }: Embedded
         if (!event) continue;
         n++;
         if ((stream === undefined || event.stream === stream) && (correlationId === undefined || event.correlationId === correlationId)) {
-          yield { seq: n, event };
+          batch.push({ seq: n, event });
         }
-        if (untilSeq !== undefined && n >= untilSeq) return;
+        if (untilSeq !== undefined && n >= untilSeq) break;
       }
+      if (batch.length > 0) yield batch;
+      if (untilSeq !== undefined && n >= untilSeq) return;
     }
   }
+
+  const read = (options?: ReadOptions, onInvalid?: (problem: string) => void) => eachOf(readBatches(options, onInvalid));
 
   function subscribe(handler: (e: LoggedEvent) => void): () => void {
     const h = (e: LoggedEvent) => handler(e); // a distinct entry per call, so one handler may subscribe twice
@@ -232,7 +237,7 @@ export async function createEmbeddedLog({ file, fsync = true, logger }: Embedded
     return closing;
   }
 
-  return { kind: 'embedded', append, position, read, subscribe, close };
+  return { kind: 'embedded', append, position, read, readBatches, subscribe, close };
 }
 
 /** Parses one line; returns null for an empty line, and reports torn or invalid ones. */

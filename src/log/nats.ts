@@ -12,7 +12,7 @@ import {
 } from '@nats-io/jetstream';
 import { pino, type Logger } from 'pino';
 import type { NewEvent, StoredEvent } from '../../events/envelope.js';
-import { CheckpointMismatchError, ConcurrencyError, type AppendOptions, type EventLog, type LoggedEvent, type ReadOptions } from './types.js';
+import { CheckpointMismatchError, ConcurrencyError, eachOf, type AppendOptions, type EventLog, type LoggedEvent, type ReadOptions } from './types.js';
 import { subjectOf } from './subject.js';
 import { parseNewEvents, parseStored, serialize, toStored } from './validate.js';
 
@@ -37,6 +37,8 @@ interface Tip {
 const UNMEETABLE = Number.MAX_SAFE_INTEGER;
 /** Bound on re-tries of an append without expectation that keeps losing races to other processes. */
 const MAX_RACES = 100;
+/** Events per array handed out by readBatches. */
+const READ_BATCH = 1024;
 
 /**
  * Event log on a JetStream stream, one subject per event stream. Appends to one
@@ -157,7 +159,7 @@ export async function createNatsLog({
     return (await enqueue(stream, () => refresh(stream))).position;
   }
 
-  async function* read(options: ReadOptions = {}, onInvalid?: (problem: string) => void): AsyncGenerator<LoggedEvent> {
+  async function* readBatches(options: ReadOptions = {}, onInvalid?: (problem: string) => void): AsyncGenerator<LoggedEvent[]> {
     const report = onInvalid ?? ((problem: string) => log.warn(problem));
     const { stream, correlationId, untilSeq, after } = options;
     if (untilSeq !== undefined && untilSeq < 1) return;
@@ -176,18 +178,24 @@ export async function createNatsLog({
     try {
       if ((await consumer.info(true)).num_pending === 0) return;
       const msgs = await consumer.consume({ max_messages: 4096 });
+      let batch: LoggedEvent[] = [];
       try {
         for await (const m of msgs) {
-          if (untilSeq !== undefined && m.seq > untilSeq) return;
+          if (untilSeq !== undefined && m.seq > untilSeq) break;
           const p = parseStored(m.string());
           if (!p.ok) report(`message ${m.seq} on ${m.subject} skipped: ${p.problem}`);
           else if (stream !== undefined && p.event.stream !== stream) {
             report(`message ${m.seq} on ${m.subject} skipped: carries stream ${p.event.stream}`);
           } else if (correlationId === undefined || p.event.correlationId === correlationId) {
-            yield { seq: m.seq, event: p.event };
+            batch.push({ seq: m.seq, event: p.event });
           }
-          if (m.info.pending === 0 || (untilSeq !== undefined && m.seq >= untilSeq)) return;
+          if (m.info.pending === 0 || (untilSeq !== undefined && m.seq >= untilSeq)) break;
+          if (batch.length >= READ_BATCH) {
+            yield batch;
+            batch = [];
+          }
         }
+        if (batch.length > 0) yield batch;
       } finally {
         await msgs.close();
       }
@@ -264,7 +272,9 @@ export async function createNatsLog({
     return closing;
   }
 
-  return { kind: 'nats', append, position, read, subscribe, close };
+  const read = (options?: ReadOptions, onInvalid?: (problem: string) => void) => eachOf(readBatches(options, onInvalid));
+
+  return { kind: 'nats', append, position, read, readBatches, subscribe, close };
 }
 
 const STREAM_NAME_IN_USE = 10058;

@@ -73,7 +73,18 @@ export interface EventLog {
    * onInvalid, never thrown.
    */
   read(options?: ReadOptions, onInvalid?: (problem: string) => void): AsyncIterable<LoggedEvent>;
+  /**
+   * The same events as read(), handed over in arrays (whatever the log has at
+   * hand: a file chunk, a run of messages). Folding a whole log one awaited
+   * event at a time costs more than the fold; restarts use this.
+   */
+  readBatches(options?: ReadOptions, onInvalid?: (problem: string) => void): AsyncIterable<LoggedEvent[]>;
   /** Live delivery of every event appended after subscribing (from any process in NATS mode). */
   subscribe(handler: (e: LoggedEvent) => void): () => void;
   close(): Promise<void>;
+}
+
+/** read() on top of readBatches(): one implementation of the reading per log. */
+export async function* eachOf<T>(batches: AsyncIterable<T[]>): AsyncGenerator<T> {
+  for await (const batch of batches) yield* batch;
 }

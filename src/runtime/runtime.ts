@@ -121,6 +121,21 @@ export function createRuntime(opts: RuntimeOptions) {
     return { event: e, before, after, local: false };
   }
 
+  /** Folds what a read hands over; returns how many events it held. */
+  async function foldAll(batches: AsyncIterable<LoggedEvent[]>): Promise<number> {
+    let n = 0;
+    for await (const batch of batches) {
+      for (const { event } of batch) fold(event);
+      const last = batch[batch.length - 1];
+      if (last) {
+        lastSeq = last.seq;
+        lastEventId = last.event.id;
+      }
+      n += batch.length;
+    }
+    return n;
+  }
+
   async function resync(stream: string) {
     actors.delete(stream);
     stale.delete(stream);
@@ -275,12 +290,7 @@ export function createRuntime(opts: RuntimeOptions) {
           actors.set(a.stream, { stream: a.stream, kind, snapshot, position: a.position, firstTime: a.firstTime, lastTime: a.lastTime });
         }
         try {
-          for await (const { seq, event } of log.read({ after: { seq: checkpoint.seq, eventId: checkpoint.eventId } }, onInvalid)) {
-            fold(event);
-            lastSeq = seq;
-            lastEventId = event.id;
-            n++;
-          }
+          n = await foldAll(log.readBatches({ after: { seq: checkpoint.seq, eventId: checkpoint.eventId } }, onInvalid));
           if (!lastEventId) {
             lastSeq = checkpoint.seq;
             lastEventId = checkpoint.eventId;
@@ -294,12 +304,7 @@ export function createRuntime(opts: RuntimeOptions) {
         }
       }
       if (!fromCheckpoint) {
-        for await (const { seq, event } of log.read({}, onInvalid)) {
-          fold(event);
-          lastSeq = seq;
-          lastEventId = event.id;
-          n++;
-        }
+        n = await foldAll(log.readBatches({}, onInvalid));
       }
       for (const s of stale) await resync(s);
       return { folded: n, fromCheckpoint };

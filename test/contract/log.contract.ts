@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CheckpointMismatchError, ConcurrencyError, type EventLog, type LoggedEvent } from '../../src/log/types.js';
+import { CheckpointMismatchError, ConcurrencyError, type EventLog, type LoggedEvent, type ReadOptions } from '../../src/log/types.js';
 import { InvalidEventError } from '../../src/log/validate.js';
 import { ev, eventually, readAll } from './events.js';
 
@@ -125,6 +125,32 @@ export function eventLogContract(name: string, harness: LogHarness): void {
       const combined = await readAll(log, { stream: 'peer:x1', correlationId: 'rec-x', untilSeq: all[4].seq });
       expect(combined.map((e) => e.seq)).toEqual([all[1].seq, all[2].seq]);
       expect(await readAll(log, { stream: 'room:empty' })).toEqual([]);
+    });
+
+    it('hands out in batches exactly what read() yields, filters included', async () => {
+      // More than one NATS batch (1,024) and more than one stream.
+      await Promise.all(
+        Array.from({ length: 6 }, (_, s) =>
+          (async () => {
+            for (let i = 0; i < 50; i++) {
+              await log.append(`peer:b${s}`, Array.from({ length: 5 }, () => ev(`peer:b${s}`)));
+            }
+          })(),
+        ),
+      );
+      const batchesOf = async (options?: ReadOptions) => {
+        const batches: LoggedEvent[][] = [];
+        for await (const b of log.readBatches(options)) batches.push(b);
+        return batches;
+      };
+      const all = await readAll(log);
+      expect(all.length).toBeGreaterThanOrEqual(1500);
+      const batches = await batchesOf();
+      expect(batches.every((b) => b.length > 0)).toBe(true);
+      expect(batches.flat()).toEqual(all);
+      expect((await batchesOf({ stream: 'peer:b3' })).flat()).toEqual(await readAll(log, { stream: 'peer:b3' }));
+      const until = all[1200].seq;
+      expect((await batchesOf({ untilSeq: until })).flat()).toEqual(all.slice(0, 1201));
     });
 
     it('delivers appends to subscribers, in log order, until unsubscribed', async () => {
