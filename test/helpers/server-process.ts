@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { SERVER_NODE_ARGS } from '../../src/config.js';
 
 export interface ServerProcess {
   child: ChildProcess;
@@ -17,7 +18,7 @@ export async function startServerProcess(
 ): Promise<ServerProcess> {
   // The process runs in NATS mode only when the test says so (CI exports NATS_URL for the NATS tests).
   const { NATS_URL: _inherited, ...base } = process.env;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, [...SERVER_NODE_ARGS, 'src/main.ts'], {
     env: { ...base, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', RECORDER_ICE_LOOPBACK: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
