@@ -13,7 +13,8 @@ export interface ExecutableAction {
  */
 export function createStepper(machine: AnyStateMachine) {
   const self = createActor(machine, { input: { id: '' } });
-  let collected: ExecutableAction[] = [];
+  const none = Object.freeze([]) as unknown as ExecutableAction[]; // shared, never written
+  let collected = none;
   const scope = {
     self,
     defer: () => {},
@@ -24,11 +25,12 @@ export function createStepper(machine: AnyStateMachine) {
     system: self.system,
     emit: () => {},
     actionExecutor: (a: ExecutableAction) => {
+      if (collected === none) collected = [];
       collected.push(a);
     },
   };
   return (snapshot: AnyMachineSnapshot, event: { type: string }): [AnyMachineSnapshot, ExecutableAction[]] => {
-    collected = [];
+    collected = none; // most steps (a fold, a context update) run no action: allocate only when one does
     const next = machine.transition(snapshot, event as never, scope as never) as AnyMachineSnapshot;
     return [next, collected];
   };

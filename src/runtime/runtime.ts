@@ -100,8 +100,12 @@ export function createRuntime(opts: RuntimeOptions) {
     return { stream, kind, snapshot, position: 0, firstTime: 0, lastTime: 0 };
   }
 
-  /** Pure fold of one stored event; used by load, resync and foreign events. */
-  function fold(e: StoredEvent): AppliedEvent | null {
+  /**
+   * Pure fold of one stored event; used by load, resync and foreign events.
+   * Returns the snapshot before it, or null when the event was not applied
+   * (already folded, or out of order: the stream is then resynced).
+   */
+  function fold(e: StoredEvent): AnyMachineSnapshot | null {
     let actor = actors.get(e.stream);
     if (!actor) {
       actor = newActor(e.stream);
@@ -113,12 +117,11 @@ export function createRuntime(opts: RuntimeOptions) {
       return null;
     }
     const before = actor.snapshot;
-    const [after] = steppers[actor.kind](before, e);
-    actor.snapshot = after;
+    actor.snapshot = steppers[actor.kind](before, e)[0];
     actor.position = e.position;
     if (!actor.firstTime) actor.firstTime = e.time;
     actor.lastTime = e.time;
-    return { event: e, before, after, local: false };
+    return before;
   }
 
   /** Folds what a read hands over; returns how many events it held. */
@@ -319,8 +322,8 @@ export function createRuntime(opts: RuntimeOptions) {
           lastSeq = seq;
           lastEventId = event.id;
         }
-        const applied = fold(event);
-        if (applied) notify(applied);
+        const before = fold(event);
+        if (before) notify({ event, before, after: actors.get(event.stream)!.snapshot, local: false });
       });
     },
     /** Every actor's state, when no dispatch is under way (else null: try again later). */
