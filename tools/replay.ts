@@ -39,7 +39,7 @@ async function main() {
   if (!natsUrl && !existsSync(file)) throw new Error(`no event log at ${file} (pass --file, or set NATS_URL)`);
   const log: EventLog = natsUrl
     ? await createNatsLog({ servers: natsUrl, stream: values.stream, subjectPrefix: values.prefix })
-    : await createEmbeddedLog({ file, fsync: false });
+    : await createEmbeddedLog({ file, readOnly: true });
   const problems: string[] = [];
   try {
     const result = await replay(log.read({ untilSeq: until }, (p) => problems.push(p)), { recordingId: values.recording, untilSeq: until });

@@ -3,7 +3,8 @@ import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { NewEvent, StoredEvent } from '../../events/envelope.js';
 import { CheckpointMismatchError, ConcurrencyError, eachOf, type AppendOptions, type EventLog, type LoggedEvent, type ReadOptions } from './types.js';
-import { readLineAt, readLines, type Line } from './lines.js';
+import { buildIndex, checkLine, markAtOrBefore, recentOffset, recordEvent, saveIndex } from './embedded-index.js';
+import { readLineAt, readLines } from './lines.js';
 import { parseNewEvents, parseStored, serialize, toStored } from './validate.js';
 
 export interface EmbeddedLogOptions {
@@ -11,6 +12,13 @@ export interface EmbeddedLogOptions {
   file: string;
   /** fdatasync after every group-committed write (default true). */
   fsync?: boolean;
+  /**
+   * Duplicate-drop covers the ids of the last this many events (default
+   * 100,000); JetStream's equivalent is its duplicate window in time.
+   */
+  duplicateWindow?: number;
+  /** For readers beside the writing process (the replay tool): appends are refused and nothing is written, not even the index. */
+  readOnly?: boolean;
   logger?: Logger;
 }
 
@@ -23,29 +31,41 @@ interface Batch {
   reject: (err: unknown) => void;
 }
 
-/**
- * Single-process event log in one append-only JSONL file. Positions, known ids
- * and the global sequence live in memory, rebuilt by a scan on open; only one
- * process may have the file open.
- */
-export async function createEmbeddedLog({ file, fsync = true, logger }: EmbeddedLogOptions): Promise<EventLog> {
-  const log = logger ?? pino({ level: 'silent' });
-  await mkdir(dirname(file), { recursive: true });
-  const fh = await open(file, 'a+');
+/** The index is saved again after this many events (and on close). */
+const SAVE_INDEX_EVERY = 50_000;
 
-  const positions = new Map<string, number>(); // reserved: includes batches not yet written
-  const offsets = new Map<string, number>(); // event id -> byte offset of its durable line
-  const pending = new Map<string, StoredEvent>(); // event id -> event reserved but not yet written
-  let seq = 0;
-  let size = 0;
-  let needsNewline = false;
+/**
+ * Single-process event log in one append-only JSONL file; only one process may
+ * have the file open. What it needs to append (stream positions, recent ids,
+ * the global sequence) is an index kept in memory and saved next to the file
+ * (`<file>.index.json`): opening reads only what the saved index does not
+ * cover, so a restart costs the same whatever the log's length.
+ */
+export async function createEmbeddedLog({ file, fsync = true, duplicateWindow, readOnly = false, logger }: EmbeddedLogOptions): Promise<EventLog> {
+  const log = logger ?? pino({ level: 'silent' });
+  if (!readOnly) await mkdir(dirname(file), { recursive: true });
+  const fh = await open(file, readOnly ? 'r' : 'a+');
+  const indexPath = `${file}.index.json`;
+
+  let built: Awaited<ReturnType<typeof buildIndex>>;
   try {
-    ({ seq, size, needsNewline } = await scan(file, (await fh.stat()).size, positions, offsets, log));
-    if (size === 0 && fsync) await syncDir(dirname(file)); // the new file's directory entry must survive a crash too
+    const end = (await fh.stat()).size;
+    // A reader appends nothing, so it needs no duplicate window: it reads on from the saved index's last mark.
+    built = await buildIndex(file, end, indexPath, log, readOnly ? 1 : duplicateWindow);
+    const ix = built.index;
+    log.info({ file, events: ix.seq, streams: ix.positions.size, bytes: end, readFromByte: built.scannedFrom }, 'event log opened');
+    if (end === 0 && fsync && !readOnly) await syncDir(dirname(file)); // the new file's directory entry must survive a crash too
   } catch (err) {
     await fh.close();
     throw err;
   }
+  // Durable state is in ix; appends reserve positions and sequence numbers ahead of it.
+  const ix = built.index;
+  const positions = new Map(ix.positions);
+  const pending = new Map<string, StoredEvent>(); // event id -> event reserved but not yet written
+  let seq = ix.seq;
+  let indexSavedAt = built.savedSeq; // what the index on disk covers (-1: none usable)
+  let savingIndex: Promise<void> | null = null;
 
   const subscribers = new Set<(e: LoggedEvent) => void>();
   let current: Batch | null = null;
@@ -67,17 +87,27 @@ export async function createEmbeddedLog({ file, fsync = true, logger }: Embedded
 
   async function write(b: Batch): Promise<void> {
     if (b.lines.length === 0) return;
-    const buf = Buffer.from(`${needsNewline ? '\n' : ''}${b.lines.join('\n')}\n`);
+    const buf = Buffer.from(`${ix.needsNewline ? '\n' : ''}${b.lines.join('\n')}\n`);
     for (let off = 0; off < buf.length; ) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
     if (fsync) await fh.datasync();
-    let o = size + (needsNewline ? 1 : 0);
+    let o = ix.size + (ix.needsNewline ? 1 : 0);
     b.events.forEach(({ event }, i) => {
-      offsets.set(event.id, o);
+      recordEvent(ix, event, o);
       pending.delete(event.id);
       o += Buffer.byteLength(b.lines[i]) + 1;
     });
-    size += buf.length;
-    needsNewline = false;
+    ix.size += buf.length;
+    ix.needsNewline = false;
+    if (ix.seq - indexSavedAt >= SAVE_INDEX_EVERY && !savingIndex) persistIndex();
+  }
+
+  /** Saves the durable index in the background; a failure only means a longer read on the next open. */
+  function persistIndex(): Promise<void> {
+    indexSavedAt = ix.seq;
+    savingIndex = saveIndex(ix, indexPath)
+      .catch((err) => log.warn({ err, file }, 'could not save the event log index'))
+      .finally(() => (savingIndex = null));
+    return savingIndex;
   }
 
   async function flush(): Promise<void> {
@@ -131,6 +161,7 @@ export async function createEmbeddedLog({ file, fsync = true, logger }: Embedded
 
   async function append(stream: string, events: NewEvent[], options: AppendOptions = {}): Promise<StoredEvent[]> {
     if (closing) throw new Error(`event log ${file} is closed`);
+    if (readOnly) throw new Error(`event log ${file} is open read-only`);
     if (failed) throw failed;
     const input = parseNewEvents(stream, events);
     if (input.length === 0) return [];
@@ -143,7 +174,7 @@ export async function createEmbeddedLog({ file, fsync = true, logger }: Embedded
     const lines: string[] = [];
     const inCall = input.length > 1 ? new Map<string, StoredEvent>() : null;
     for (const e of input) {
-      const known = pending.get(e.id) ?? inCall?.get(e.id) ?? offsets.get(e.id);
+      const known = pending.get(e.id) ?? inCall?.get(e.id) ?? recentOffset(ix, e.id);
       if (known !== undefined) {
         out.push(known);
         continue;
@@ -188,28 +219,26 @@ export async function createEmbeddedLog({ file, fsync = true, logger }: Embedded
     let n = 0;
     let lineNo = 0;
     let start = 0;
-    let skipFirst = false;
-    if (after) {
-      // Start at the checkpoint's own line (its offset is known from the scan on open), then skip it.
-      const off = offsets.get(after.eventId);
-      if (off === undefined) throw new CheckpointMismatchError(after.seq, after.eventId, 'no such event id');
-      start = off;
-      n = after.seq;
-      skipFirst = true;
+    // Reading on from a checkpoint: start at the nearest mark, skip silently up to its event, which must be the one named.
+    const skipThrough = after?.seq ?? 0;
+    const mark = after ? markAtOrBefore(ix, after.seq) : null;
+    if (mark) {
+      start = mark.offset;
+      n = mark.seq - 1;
+      lineNo = mark.line - 1;
     }
-    for await (const lines of readLines(file, start, size)) {
+    const quiet = () => {};
+    for await (const lines of readLines(file, start, ix.size)) {
       const batch: LoggedEvent[] = [];
       for (const line of lines) {
         lineNo++;
-        if (skipFirst) {
-          skipFirst = false;
-          const first = check(line, lineNo, report);
-          if (first?.id !== after!.eventId) throw new CheckpointMismatchError(after!.seq, after!.eventId, 'offset does not hold it');
-          continue;
-        }
-        const event = check(line, lineNo, report);
+        const event = checkLine(line, lineNo, n < skipThrough ? quiet : report);
         if (!event) continue;
         n++;
+        if (n <= skipThrough) {
+          if (n === skipThrough && event.id !== after!.eventId) throw new CheckpointMismatchError(after!.seq, after!.eventId, 'another event is there');
+          continue;
+        }
         if ((stream === undefined || event.stream === stream) && (correlationId === undefined || event.correlationId === correlationId)) {
           batch.push({ seq: n, event });
         }
@@ -218,6 +247,7 @@ export async function createEmbeddedLog({ file, fsync = true, logger }: Embedded
       if (batch.length > 0) yield batch;
       if (untilSeq !== undefined && n >= untilSeq) return;
     }
+    if (n < skipThrough) throw new CheckpointMismatchError(after!.seq, after!.eventId, `the log holds only ${n} events`);
   }
 
   const read = (options?: ReadOptions, onInvalid?: (problem: string) => void) => eachOf(readBatches(options, onInvalid));
@@ -232,51 +262,14 @@ export async function createEmbeddedLog({ file, fsync = true, logger }: Embedded
     closing ??= (async () => {
       await lastDone.catch(() => {});
       subscribers.clear();
+      await savingIndex;
+      if (!failed && !readOnly && ix.seq > indexSavedAt) await persistIndex();
       await fh.close();
     })();
     return closing;
   }
 
   return { kind: 'embedded', append, position, read, readBatches, subscribe, close };
-}
-
-/** Parses one line; returns null for an empty line, and reports torn or invalid ones. */
-function check(line: Line, lineNo: number, report: (problem: string) => void): StoredEvent | null {
-  if (line.text.length === 0) return null;
-  const p = parseStored(line.text);
-  if (p.ok) return p.event;
-  report(
-    line.terminated
-      ? `line ${lineNo} (byte ${line.offset}) skipped: ${p.problem}`
-      : `torn last line ${lineNo} (byte ${line.offset}, no newline) skipped: ${p.problem}`,
-  );
-  return null;
-}
-
-async function scan(
-  file: string,
-  end: number,
-  positions: Map<string, number>,
-  offsets: Map<string, number>,
-  log: Logger,
-): Promise<{ seq: number; size: number; needsNewline: boolean }> {
-  let seq = 0;
-  let lineNo = 0;
-  let needsNewline = false;
-  const report = (problem: string) => log.warn({ file }, problem);
-  for await (const lines of readLines(file, 0, end)) {
-    for (const line of lines) {
-      lineNo++;
-      if (!line.terminated) needsNewline = true;
-      const event = check(line, lineNo, report);
-      if (!event) continue;
-      seq++;
-      positions.set(event.stream, Math.max(positions.get(event.stream) ?? 0, event.position));
-      if (!offsets.has(event.id)) offsets.set(event.id, line.offset);
-    }
-  }
-  log.info({ file, events: seq, streams: positions.size, bytes: end }, 'event log opened');
-  return { seq, size: end, needsNewline };
 }
 
 async function syncDir(dir: string): Promise<void> {

@@ -62,7 +62,8 @@ export interface EventLog {
    * Positions are assigned by the log (last position + 1, …). Appends to the
    * same stream are applied in call order; appends to different streams may
    * proceed concurrently. An event whose id was already appended is dropped
-   * (idempotent retry) and its stored copy returned.
+   * (idempotent retry) and its stored copy returned, within the log's
+   * duplicate window (embedded: the last 100,000 events; JetStream: 2 min).
    */
   append(stream: string, events: NewEvent[], options?: AppendOptions): Promise<StoredEvent[]>;
   /** Last position of a stream (0 when empty). */
