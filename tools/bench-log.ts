@@ -1,10 +1,13 @@
 /**
  * Throughput of the event log, embedded and NATS, against a raw JetStream
- * baseline. Usage: npx tsx tools/bench-log.ts [events]  (NATS_URL: a loopback
- * server; without one, nats://127.0.0.1:4222 or a private nats-server).
+ * baseline, and how long opening a long embedded log takes with and without
+ * its saved index. Usage: npx tsx tools/bench-log.ts [events] [events to open]
+ * (NATS_URL: a loopback server; without one, nats://127.0.0.1:4222 or a
+ * private nats-server).
  * The measuring functions are exported for tools/bench-core.ts.
  */
 import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +18,7 @@ import type { NewEvent } from '../events/envelope.js';
 import { createEmbeddedLog } from '../src/log/embedded.js';
 import { createNatsLog } from '../src/log/nats.js';
 import type { EventLog } from '../src/log/types.js';
+import { serialize, toStored } from '../src/log/validate.js';
 import { startNats } from '../test/helpers/nats.js';
 
 export interface Rate {
@@ -129,6 +133,44 @@ export async function benchEmbedded(options: { count?: number; streams?: number;
   }
 }
 
+/**
+ * Opening an embedded log of `count` events (written straight to the file):
+ * without a saved index (the whole file is read), then with the index the
+ * first open saved. Heap growth is what the open index holds.
+ */
+export async function benchOpen(count: number, streams = 2000) {
+  const dir = await mkdtemp(join(tmpdir(), 'mr-bench-open-'));
+  const file = join(dir, 'events.jsonl');
+  try {
+    const out = createWriteStream(file);
+    const positions = new Map<string, number>();
+    for (let i = 0; i < count; i++) {
+      const stream = `peer:b${i % streams}`;
+      const position = (positions.get(stream) ?? 0) + 1;
+      positions.set(stream, position);
+      const line = `${serialize(toStored(sampleEvent(stream, i), position))}\n`;
+      if (!out.write(line)) await new Promise<void>((r) => out.once('drain', () => r()));
+    }
+    await new Promise<void>((r) => out.end(() => r()));
+    const open = async () => {
+      globalThis.gc?.();
+      const heap = process.memoryUsage().heapUsed;
+      const started = performance.now();
+      const log = await createEmbeddedLog({ file });
+      const r = rate(count, started);
+      globalThis.gc?.();
+      const heapMB = Math.round((process.memoryUsage().heapUsed - heap) / 1e6);
+      await log.close(); // saves the index
+      return { ...r, heapMB };
+    };
+    const scan = await open();
+    const indexed = await open();
+    return { scan, indexed };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 /** NATS_URL if set (must be loopback), else 127.0.0.1:4222 if it answers, else a private server. */
 export async function loopbackNats(): Promise<{ url: string; stop(): Promise<void> }> {
   const url = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -158,6 +200,11 @@ async function main(): Promise<void> {
     const e = await benchEmbedded({ count });
     show('embedded append, fdatasync, 256 in flight', e.append);
     show('embedded replay', e.replay);
+    const openCount = Number(process.argv[3] ?? 1_000_000);
+    const o = await benchOpen(openCount);
+    const heap = (h: number) => (globalThis.gc ? `, heap +${h} MB` : ' (run node with --expose-gc for heap figures)');
+    console.log(`embedded open, ${openCount} events, no saved index: ${o.scan.ms} ms${heap(o.scan.heapMB)}`);
+    console.log(`embedded open, ${openCount} events, saved index:    ${o.indexed.ms} ms${heap(o.indexed.heapMB)}`);
   } finally {
     await nats.stop();
   }
