@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { initialTransition, type AnyMachineSnapshot } from 'xstate';
 import { isEventType, parseEventData, type EventType } from '../../events/catalog.js';
-import { parseStream, SCHEMA_VERSION, type StoredEvent, type StreamKind } from '../../events/envelope.js';
+import { parseStream, SCHEMA_VERSION, type NewEvent, type StoredEvent, type StreamKind } from '../../events/envelope.js';
 import { MACHINES_VERSION, machines, steppers, type EffectParams, type EffectType, type EmitSpec } from '../../machines/index.js';
 import { CheckpointMismatchError, ConcurrencyError, type EventLog, type LoggedEvent } from '../log/types.js';
 import type { Checkpoint } from './checkpoint.js';
@@ -188,19 +188,19 @@ export function createRuntime(opts: RuntimeOptions) {
       if (opts.mustExist) return { accepted: false, reason: 'unknown-stream', message: `no such ${v.kind}: ${v.id}` };
       actor = newActor(input.stream);
     }
-    const event = {
+    // The log assigns the position (the one expected below); the machines never read it.
+    const draft: NewEvent = {
       id: newId(),
       type: input.type,
       stream: input.stream,
-      position: actor.position + 1,
       time: clock(),
       causationId: input.causationId ?? null,
       correlationId: input.correlationId !== undefined ? input.correlationId : correlationFor(v.kind, v.id, actor.snapshot, v.data),
       version: SCHEMA_VERSION,
       data: v.data,
-    } as StoredEvent;
+    };
     const before = actor.snapshot;
-    const [after, actions] = steppers[v.kind](before, event);
+    const [after, actions] = steppers[v.kind](before, draft);
     // xstate hands back the very same snapshot, with no actions, when no transition took the event.
     if (after === before && actions.length === 0) {
       return {
@@ -211,13 +211,15 @@ export function createRuntime(opts: RuntimeOptions) {
       };
     }
     // Optimistic: later dispatches to this stream build on this state while the append is in flight.
+    const expectedPosition = actor.position;
     actor.snapshot = after;
-    actor.position = event.position;
-    if (!actor.firstTime) actor.firstTime = event.time;
-    actor.lastTime = event.time;
+    actor.position = expectedPosition + 1;
+    if (!actor.firstTime) actor.firstTime = draft.time;
+    actor.lastTime = draft.time;
     actors.set(input.stream, actor);
+    let event: StoredEvent;
     try {
-      await log.append(input.stream, [event], { expectedPosition: event.position - 1 });
+      [event] = (await log.append(input.stream, [draft], { expectedPosition })) as [StoredEvent];
     } catch (err) {
       await resync(input.stream).catch(() => stale.add(input.stream));
       if (err instanceof ConcurrencyError && !opts.retried) {
