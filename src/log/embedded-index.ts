@@ -53,12 +53,16 @@ export function recentOffset(ix: FileIndex, id: string): number | undefined {
   return ix.recent.current.get(id) ?? ix.recent.previous.get(id);
 }
 
-/** Records one durable event (the next valid one, on the next line). */
-export function recordEvent(ix: FileIndex, event: StoredEvent, offset: number): void {
+/**
+ * Records one durable event (the next valid one, on the next line). `fresh`:
+ * the caller knows no recent event has its id (append checked), so the first
+ * copy need not be looked for.
+ */
+export function recordEvent(ix: FileIndex, event: StoredEvent, offset: number, fresh = false): void {
   ix.seq++;
   ix.lines++;
   if ((ix.positions.get(event.stream) ?? 0) < event.position) ix.positions.set(event.stream, event.position);
-  if (recentOffset(ix, event.id) === undefined) {
+  if (fresh || recentOffset(ix, event.id) === undefined) {
     ix.recent.current.set(event.id, offset);
     if (ix.recent.current.size >= ix.window) ix.recent = { current: new Map(), previous: ix.recent.current };
   }

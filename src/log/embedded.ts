@@ -92,7 +92,7 @@ export async function createEmbeddedLog({ file, fsync = true, duplicateWindow, r
     if (fsync) await fh.datasync();
     let o = ix.size + (ix.needsNewline ? 1 : 0);
     b.events.forEach(({ event }, i) => {
-      recordEvent(ix, event, o);
+      recordEvent(ix, event, o, true);
       pending.delete(event.id);
       o += Buffer.byteLength(b.lines[i]) + 1;
     });
