@@ -32,9 +32,19 @@ export async function* readLines(file: string, start: number, end: number, chunk
       pos += bytesRead;
       const out: Line[] = [];
       let s = 0;
-      for (let nl = data.indexOf(10, s); nl !== -1; nl = data.indexOf(10, s)) {
-        out.push({ text: data.toString('utf8', s, nl), offset: base + s, terminated: true });
-        s = nl + 1;
+      // One decode for the whole chunk when every byte became one character (ASCII, as JSON
+      // written by JSON.stringify of ASCII data is): string indexes are then byte offsets.
+      const text = data.toString('utf8');
+      if (text.length === data.length) {
+        for (let nl = text.indexOf('\n', s); nl !== -1; nl = text.indexOf('\n', s)) {
+          out.push({ text: text.slice(s, nl), offset: base + s, terminated: true });
+          s = nl + 1;
+        }
+      } else {
+        for (let nl = data.indexOf(10, s); nl !== -1; nl = data.indexOf(10, s)) {
+          out.push({ text: data.toString('utf8', s, nl), offset: base + s, terminated: true });
+          s = nl + 1;
+        }
       }
       if (s < data.length) {
         carry = Buffer.from(data.subarray(s)); // copy: buf is reused by the next read
