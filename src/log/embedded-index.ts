@@ -34,7 +34,7 @@ export interface FileIndex {
   needsNewline: boolean;
   positions: Map<string, number>;
   /**
-   * Event id -> byte offset of recent events, in two generations of up to
+   * Event id -> byte offset of recent events (none when `window` is 0), in two generations of up to
    * `window` ids each: at least the last `window` events are always known,
    * at most twice that many are kept. (Evicting Map entries one by one from
    * the front is quadratic in V8: iteration walks the deleted slots.)
@@ -62,7 +62,7 @@ export function recordEvent(ix: FileIndex, event: StoredEvent, offset: number, f
   ix.seq++;
   ix.lines++;
   if ((ix.positions.get(event.stream) ?? 0) < event.position) ix.positions.set(event.stream, event.position);
-  if (fresh || recentOffset(ix, event.id) === undefined) {
+  if (ix.window > 0 && (fresh || recentOffset(ix, event.id) === undefined)) {
     ix.recent.current.set(event.id, offset);
     if (ix.recent.current.size >= ix.window) ix.recent = { current: new Map(), previous: ix.recent.current };
   }

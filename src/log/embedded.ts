@@ -50,8 +50,8 @@ export async function createEmbeddedLog({ file, fsync = true, duplicateWindow, r
   let built: Awaited<ReturnType<typeof buildIndex>>;
   try {
     const end = (await fh.stat()).size;
-    // A reader appends nothing, so it needs no duplicate window: it reads on from the saved index's last mark.
-    built = await buildIndex(file, end, indexPath, log, readOnly ? 1 : duplicateWindow);
+    // A reader appends nothing, so it keeps no ids and reads on from the saved index's last mark.
+    built = await buildIndex(file, end, indexPath, log, readOnly ? 0 : duplicateWindow);
     const ix = built.index;
     log.info({ file, events: ix.seq, streams: ix.positions.size, bytes: end, readFromByte: built.scannedFrom }, 'event log opened');
     if (end === 0 && fsync && !readOnly) await syncDir(dirname(file)); // the new file's directory entry must survive a crash too
