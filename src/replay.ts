@@ -8,7 +8,16 @@ export interface ReplayOptions {
   recordingId?: string;
   /** Stop after this global sequence number. */
   untilSeq?: number;
+  /**
+   * Hands every shown entry over as it is folded instead of keeping it for
+   * `timeline` (which is then empty): a log of any length replays in bounded
+   * memory.
+   */
+  onEntry?: (entry: TimelineEntry) => void;
 }
+
+/** Events kept for following causation chains back from a problem: at least the last this many. */
+export const CAUSES_KEPT = 100_000;
 
 export interface TimelineEntry {
   seq: number;
@@ -53,8 +62,10 @@ export interface Problem {
 }
 
 export interface ReplayResult {
-  /** Built on first access: folding does not pay for strings nobody prints. */
+  /** Built on first access: folding does not pay for strings nobody prints. Empty with onEntry. */
   readonly timeline: TimelineEntry[];
+  /** Entries shown (kept in timeline, or handed to onEntry). */
+  shown: number;
   finals: { stream: string; state: string; position: number; context: Record<string, unknown> }[];
   problems: Problem[];
   events: number;
@@ -140,8 +151,12 @@ function problemOf(e: StoredEvent, before: AnyMachineSnapshot, after: AnyMachine
  */
 export async function replay(events: AsyncIterable<LoggedEvent> | Iterable<LoggedEvent>, opts: ReplayOptions = {}): Promise<ReplayResult> {
   const actors = new Map<string, { snapshot: AnyMachineSnapshot; position: number; history: { seq: number; event: StoredEvent }[] }>();
-  const byId = new Map<string, { seq: number; event: StoredEvent }>();
+  // Causes by event id, in two generations of up to CAUSES_KEPT: memory stays bounded on a long log.
+  let causes = new Map<string, { seq: number; event: StoredEvent }>();
+  let olderCauses = new Map<string, { seq: number; event: StoredEvent }>();
+  const causeOf = (id: string | null) => (id ? (causes.get(id) ?? olderCauses.get(id)) : undefined);
   const shown: Shown[] = [];
+  let shownCount = 0;
   const problems: Problem[] = [];
   const inRecording = new Set<string>();
   let n = 0;
@@ -163,24 +178,33 @@ export async function replay(events: AsyncIterable<LoggedEvent> | Iterable<Logge
     actor.snapshot = after;
     actor.position = e.position;
     const at = { seq, event: e };
-    byId.set(e.id, at);
+    causes.set(e.id, at);
+    if (causes.size >= CAUSES_KEPT) {
+      olderCauses = causes;
+      causes = new Map();
+    }
     const h = actor.history;
     h.push(at);
     if (h.length > 12) h.splice(0, 6);
     if (opts.recordingId && e.correlationId === opts.recordingId && kind !== 'room') inRecording.add(e.stream);
-    if (!wanted(e)) continue;
+    if (wanted(e)) show(seq, e, before, after, h);
+    if (after.status === 'done') actor.history = []; // a finished actor takes no more events: its history is not needed
+  }
 
-    shown.push({ seq, event: e, before, after });
+  function show(seq: number, e: StoredEvent, before: AnyMachineSnapshot, after: AnyMachineSnapshot, history: { seq: number; event: StoredEvent }[]) {
+    shownCount++;
+    if (opts.onEntry) opts.onEntry(entryOf({ seq, event: e, before, after }));
+    else shown.push({ seq, event: e, before, after });
     const p = problemOf(e, before, after);
     if (p) {
       // The stream's recent history, and what caused each of those events, back to the start.
-      const recent = actor.history.slice(-7).filter((x) => x.seq !== seq);
+      const recent = history.slice(-7).filter((x) => x.seq !== seq);
       const found = new Map<number, { seq: number; event: StoredEvent }>(recent.map((x) => [x.seq, x]));
       for (const start of [{ seq, event: e }, ...recent]) {
-        let cause = start.event.causationId ? byId.get(start.event.causationId) : undefined;
+        let cause = causeOf(start.event.causationId);
         for (let depth = 0; cause && depth < 10; depth++) {
           found.set(cause.seq, cause);
-          cause = cause.event.causationId ? byId.get(cause.event.causationId) : undefined;
+          cause = causeOf(cause.event.causationId);
         }
       }
       const ledTo = [...found.values()]
@@ -200,22 +224,28 @@ export async function replay(events: AsyncIterable<LoggedEvent> | Iterable<Logge
     get timeline() {
       return (timeline ??= shown.map(entryOf));
     },
+    shown: shownCount,
     finals,
     problems,
     events: n,
   };
 }
 
+/** One timeline line. */
+export function formatEntry(t: TimelineEntry): string {
+  const change = t.refused ? `${t.before} (refused)` : t.before === t.after ? t.after : `${t.before} → ${t.after}`;
+  return `${String(t.seq).padStart(6)}  ${t.time}  ${t.stream.padEnd(48)} ${t.type.padEnd(28)} ${change}${t.summary ? `  · ${t.summary}` : ''}`;
+}
+
 /** The human-readable report. */
 export function formatReplay(r: ReplayResult): string {
+  return ['TIMELINE', ...r.timeline.map(formatEntry), '', formatOutcome(r)].join('\n');
+}
+
+/** What follows the timeline: the counts, every actor's final state, the problems. */
+export function formatOutcome(r: ReplayResult): string {
   const out: string[] = [];
-  out.push(`${r.events} events read, ${r.timeline.length} shown`);
-  out.push('');
-  out.push('TIMELINE');
-  for (const t of r.timeline) {
-    const change = t.refused ? `${t.before} (refused)` : t.before === t.after ? t.after : `${t.before} → ${t.after}`;
-    out.push(`${String(t.seq).padStart(6)}  ${t.time}  ${t.stream.padEnd(48)} ${t.type.padEnd(28)} ${change}${t.summary ? `  · ${t.summary}` : ''}`);
-  }
+  out.push(`${r.events} events read, ${r.shown} shown`);
   out.push('');
   out.push('FINAL STATE');
   for (const f of r.finals) {

@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { createEmbeddedLog } from '../src/log/embedded.js';
 import { createNatsLog } from '../src/log/nats.js';
 import type { EventLog } from '../src/log/types.js';
-import { formatReplay, replay } from '../src/replay.js';
+import { formatEntry, formatOutcome, replay, type TimelineEntry } from '../src/replay.js';
 
 const { values } = parseArgs({
   options: {
@@ -42,15 +42,18 @@ async function main() {
     : await createEmbeddedLog({ file, readOnly: true });
   const problems: string[] = [];
   try {
-    const result = await replay(log.read({ untilSeq: until }, (p) => problems.push(p)), { recordingId: values.recording, untilSeq: until });
+    // The timeline is printed as it is folded, so a long log replays in bounded memory.
+    if (!values.json) console.log('TIMELINE');
+    const onEntry = values.json ? (t: TimelineEntry) => console.log(JSON.stringify({ kind: 'event', ...t })) : (t: TimelineEntry) => console.log(formatEntry(t));
+    const result = await replay(log.read({ untilSeq: until }, (p) => problems.push(p)), { recordingId: values.recording, untilSeq: until, onEntry });
     if (values.json) {
-      for (const t of result.timeline) console.log(JSON.stringify({ kind: 'event', ...t }));
       for (const f of result.finals) console.log(JSON.stringify({ kind: 'final', ...f }));
       for (const p of result.problems) console.log(JSON.stringify({ kind: 'problem', ...p }));
       for (const p of problems) console.log(JSON.stringify({ kind: 'unreadable', problem: p }));
     } else {
       for (const p of problems) console.log(`skipped unreadable log entry: ${p}`);
-      console.log(formatReplay(result));
+      console.log('');
+      console.log(formatOutcome(result));
     }
   } finally {
     await log.close();

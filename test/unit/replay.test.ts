@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEmbeddedLog } from '../../src/log/embedded.js';
-import { formatReplay, replay } from '../../src/replay.js';
+import { formatReplay, replay, type TimelineEntry } from '../../src/replay.js';
 import { createRuntime } from '../../src/runtime/runtime.js';
 
 const run = promisify(execFile);
@@ -79,6 +79,17 @@ describe('replay', () => {
     expect(failed.ledTo.map((l) => l.type)).toEqual(
       expect.arrayContaining(['peer.closed', 'recording.peer.closed', 'composition.requested', 'composition.started']),
     );
+  });
+
+  it('hands the timeline over as it folds when asked, keeping none of it', async () => {
+    const kept = await replayFile();
+    const handed: TimelineEntry[] = [];
+    const streamed = await replayFile({ onEntry: (t: TimelineEntry) => handed.push(t) });
+    expect(handed).toEqual(kept.timeline);
+    expect(streamed.timeline).toEqual([]);
+    expect(streamed.shown).toBe(kept.shown);
+    expect(streamed.problems).toEqual(kept.problems);
+    expect(streamed.finals).toEqual(kept.finals);
   });
 
   it('filters to one recording and stops at a position', async () => {
