@@ -152,6 +152,17 @@ const mediaStarted = (target?: string): any => ({
   ],
 });
 
+/** Stats totals. Declared at the root (any state) and again in flowing, where almost all of them arrive: see below. */
+const statsReceived: any = {
+  guard: 'isCurrentOffer',
+  actions: assign({
+    stats: ({ context: { stats }, event }: { context: PeerContext; event: PeerEvent }) => {
+      const d = (event as EventOf<'peer.media.stats'>).data;
+      return { packets: stats.packets + d.packets, bytes: stats.bytes + d.bytes, lost: stats.lost + d.lost };
+    },
+  }),
+};
+
 const segmentFinalized: any = {
   actions: [
     assign({
@@ -217,16 +228,7 @@ export const peerMachine = setup({
   on: {
     // Segments of a replaced or closing peer keep arriving after the fact: always keep them.
     'peer.segment.finalized': segmentFinalized,
-    'peer.media.stats': {
-      guard: 'isCurrentOffer',
-      actions: assign({
-        stats: ({ context: { stats }, event: { data } }) => ({
-          packets: stats.packets + data.packets,
-          bytes: stats.bytes + data.bytes,
-          lost: stats.lost + data.lost,
-        }),
-      }),
-    },
+    'peer.media.stats': statsReceived,
   },
   states: {
     idle: {
@@ -317,6 +319,10 @@ export const peerMachine = setup({
     flowing: {
       description: 'Media is arriving and being written to segment files.',
       on: {
+        // The same transition as the root's: xstate looks in the active state first and only then
+        // in its parents, and stats are most of a log, so finding it here makes every fold of one
+        // about 15 % cheaper (tools/bench-core.ts).
+        'peer.media.stats': statsReceived,
         'peer.offer.received': acceptOffer,
         'peer.candidate.received': addCandidate,
         'peer.candidate.gathered': candidateGathered,
