@@ -6,7 +6,11 @@
  *   from JetStream;
  * - the raw JetStream windowed publish rate on this machine as the baseline.
  *
- *   npm run bench:core [-- --events 60000 --streams 512 --in-flight 512 --warmup 20000]
+ *   npm run bench:core [-- --events 60000 --streams 512 --in-flight 512 --warmup 20000 --long-log 1000000]
+ *
+ * --long-log: a log of that many events (the same mix: peers brought to
+ * flowing, then stats) is written straight to a file and rebuilt in a fresh
+ * process, as a restart without a checkpoint would (0 skips it).
  *
  * Dispatch rates are measured after `--warmup` uncounted dispatches (JIT); the
  * rebuilds fold the whole log (warm-up events included) in one cold pass.
@@ -17,7 +21,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { createWriteStream } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import { execFile } from 'node:child_process';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { pino } from 'pino';
@@ -27,6 +34,7 @@ import type { EventLog } from '../src/log/types.js';
 import { replay } from '../src/replay.js';
 import type { Checkpoint } from '../src/runtime/checkpoint.js';
 import { createRuntime } from '../src/runtime/runtime.js';
+import { serialize, toStored } from '../src/log/validate.js';
 import { loopbackNats, measureRawPublish, type Rate } from './bench-log.js';
 
 const { values } = parseArgs({
@@ -35,13 +43,17 @@ const { values } = parseArgs({
     streams: { type: 'string', default: '512' },
     'in-flight': { type: 'string', default: '512' },
     warmup: { type: 'string', default: '20000' },
+    'long-log': { type: 'string', default: '1000000' },
+    'rebuild-file': { type: 'string' }, // internal: the fresh process that measures a rebuild
   },
 });
 const COUNT = Number(values.events);
 const STREAMS = Number(values.streams);
 const IN_FLIGHT = Number(values['in-flight']);
 const WARMUP = Number(values.warmup);
+const LONG_LOG = Number(values['long-log']);
 const silent = pino({ level: 'silent' });
+const run = promisify(execFile);
 const noop = async () => {};
 
 /**
@@ -175,7 +187,60 @@ async function measureLoad(log: EventLog): Promise<Rate> {
   return r;
 }
 
+/** Writes `count` valid events: STREAMS peers brought to flowing, then stats round-robin. */
+async function writeLongLog(file: string, count: number): Promise<void> {
+  const out = createWriteStream(file);
+  let n = 0;
+  const positions = new Map<string, number>();
+  const put = async (stream: string, type: string, data: Record<string, unknown>) => {
+    const position = (positions.get(stream) ?? 0) + 1;
+    positions.set(stream, position);
+    const e = { id: `long-${n}`, type, stream, time: 1_700_000_000_000 + n, causationId: null, correlationId: 'longrec', version: 1, data };
+    n++;
+    if (!out.write(`${serialize(toStored(e, position))}\n`)) await new Promise<void>((r) => out.once('drain', () => r()));
+  };
+  const streams = Array.from({ length: STREAMS }, (_, i) => `peer:longrec.p${i}`);
+  for (const [i, stream] of streams.entries()) {
+    await put(stream, 'peer.requested', {
+      recordingId: 'longrec', roomId: 'long', participantId: `p${i}`, role: 'participant', name: null,
+      layout: 'grid', format: 'webm', startedAt: 1, segmentBase: 0,
+    });
+    await put(stream, 'peer.offer.received', { sdp: 'v=0' });
+    await put(stream, 'peer.connected', { offerNumber: 1 });
+    await put(stream, 'peer.media.started', { offerNumber: 1, kind: 'video' });
+  }
+  for (let i = 0; n < count; i++) await put(streams[i % STREAMS], 'peer.media.stats', { offerNumber: 1, packets: 100, bytes: 120_000, lost: 0 });
+  await new Promise<void>((r) => out.end(() => r()));
+}
+
+/** In a fresh process (this script with --rebuild-file): open the log, then rebuild every actor. */
+async function rebuildInThisProcess(file: string): Promise<void> {
+  let started = performance.now();
+  const log = await createEmbeddedLog({ file, readOnly: true });
+  const openMs = performance.now() - started;
+  const rt = createRuntime({ log, logger: silent });
+  started = performance.now();
+  const { folded } = await rt.load();
+  const loadMs = performance.now() - started;
+  console.log(JSON.stringify({ folded, openMs, loadMs }));
+}
+
+/** A restart's rebuild of a long log without a checkpoint, measured in a fresh process (cold, as a restart is). */
+async function measureLongRebuild(): Promise<{ rate: Rate; openMs: number }> {
+  const dir = await mkdtemp(join(tmpdir(), 'mr-bench-long-'));
+  try {
+    const file = join(dir, 'events.jsonl');
+    await writeLongLog(file, LONG_LOG);
+    const { stdout } = await run(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--rebuild-file', file]);
+    const { folded, openMs, loadMs } = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    return { rate: { events: folded, ms: Math.round(loadMs), perSecond: Math.round((folded / loadMs) * 1000) }, openMs: Math.round(openMs) };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 async function main() {
+  if (values['rebuild-file']) return rebuildInThisProcess(values['rebuild-file']);
   const fmt = (r: Rate) => `${r.perSecond.toLocaleString('en-US').padStart(9)} events/s  (${r.events} events in ${r.ms} ms)`;
   console.log(`bench-core: ${COUNT} events over ${STREAMS} streams, ${IN_FLIGHT} in flight, after ${WARMUP} warm-up dispatches; node ${process.version}`);
 
@@ -193,6 +258,7 @@ async function main() {
   const embRestart = await measureCheckpointRestart(reopened, emb.checkpoint, emb.streams, () => createEmbeddedLog({ file }));
   await reopened.close();
   await rm(dir, { recursive: true, force: true });
+  const long = LONG_LOG > 0 ? await measureLongRebuild() : null;
 
   const nats = await loopbackNats();
   const tag = randomBytes(4).toString('hex');
@@ -225,6 +291,10 @@ async function main() {
   console.log(`runtime, embedded, fsync on               ${fmt(embRuntime)}   ${ratio(embRuntime, raw)} of raw   target >= 50,000`);
   console.log(`rebuild, no checkpoint, JetStream         ${fmt(natsLoad)}   ${ratio(natsLoad, raw)} of raw   target >= 50,000`);
   console.log(`rebuild, no checkpoint, file              ${fmt(embLoad)}   ${ratio(embLoad, raw)} of raw   target >= 200,000`);
+  if (long) {
+    console.log(`rebuild, no checkpoint, file, long log,   ${fmt(long.rate)}   ${ratio(long.rate, raw)} of raw   target >= 200,000`);
+    console.log(`  in a fresh process (as a restart; the log's open, read whole, took ${long.openMs} ms more)`);
+  }
   console.log(`restart (open + checkpoint), JetStream    ${fmt(natsRestart)}   ${ratio(natsRestart, raw)} of raw   (tail of ${natsRestart.tail} folded)`);
   console.log(`restart (open + checkpoint), file         ${fmt(embRestart)}   ${ratio(embRestart, raw)} of raw   (tail of ${embRestart.tail} folded)`);
   console.log(`operator replay tool fold, JetStream      ${fmt(natsReplay)}   ${ratio(natsReplay, raw)} of raw`);
@@ -236,6 +306,7 @@ async function main() {
     embRuntime.perSecond < 50_000 && 'runtime embedded',
     natsLoad.perSecond < 50_000 && 'full fold JetStream',
     embLoad.perSecond < 200_000 && 'full fold file',
+    long && long.rate.perSecond < 200_000 && 'full fold file, long log',
     natsRestart.perSecond < 50_000 && 'checkpoint restart JetStream',
     embRestart.perSecond < 200_000 && 'checkpoint restart file',
   ].filter(Boolean);
