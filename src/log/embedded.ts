@@ -269,7 +269,9 @@ export async function createEmbeddedLog({ file, fsync = true, duplicateWindow, r
     return closing;
   }
 
-  return { kind: 'embedded', append, position, read, readBatches, subscribe, close };
+  const localFile = () => ({ file, end: ix.size });
+
+  return { kind: 'embedded', append, position, read, readBatches, localFile, subscribe, close };
 }
 
 async function syncDir(dir: string): Promise<void> {

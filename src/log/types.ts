@@ -80,6 +80,12 @@ export interface EventLog {
    * event at a time costs more than the fold; restarts use this.
    */
   readBatches(options?: ReadOptions, onInvalid?: (problem: string) => void): AsyncIterable<LoggedEvent[]>;
+  /**
+   * A file log: the file and the byte length its reads cover now, so other
+   * threads can read the same events (restarts fold a long log on several
+   * cores). Absent for logs that are not a local file.
+   */
+  localFile?(): { file: string; end: number };
   /** Live delivery of every event appended after subscribing (from any process in NATS mode). */
   subscribe(handler: (e: LoggedEvent) => void): () => void;
   close(): Promise<void>;

@@ -5,6 +5,7 @@ import { parseStream, SCHEMA_VERSION, type NewEvent, type StoredEvent, type Stre
 import { MACHINES_VERSION, machines, steppers, type EffectParams, type EffectType, type EmitSpec } from '../../machines/index.js';
 import { CheckpointMismatchError, ConcurrencyError, type EventLog, type LoggedEvent } from '../log/types.js';
 import type { Checkpoint } from './checkpoint.js';
+import { actorsInLogOrder, loadInShards, type ShardedLoadOptions } from './shard-load.js';
 
 /** An event as an adapter or an effect hands it in: the runtime adds id, time and position. */
 export interface EventInput {
@@ -54,6 +55,8 @@ export interface RuntimeOptions {
   clock?: () => number;
   newId?: () => string;
   effects?: EffectHandlers;
+  /** Folding a long file log on several threads at start (false: never). */
+  shardedLoad?: ShardedLoadOptions | false;
 }
 
 export type Runtime = ReturnType<typeof createRuntime>;
@@ -122,6 +125,15 @@ export function createRuntime(opts: RuntimeOptions) {
     if (!actor.firstTime) actor.firstTime = e.time;
     actor.lastTime = e.time;
     return before;
+  }
+
+  /** Puts actors back as a checkpoint (or a shard of a rebuild) holds them. */
+  function restore(list: Checkpoint['actors']) {
+    for (const a of list) {
+      const { kind } = parseStream(a.stream);
+      const snapshot = machines[kind].resolveState({ value: a.value as never, context: a.context });
+      actors.set(a.stream, { stream: a.stream, kind, snapshot, position: a.position, firstTime: a.firstTime, lastTime: a.lastTime });
+    }
   }
 
   /** Folds what a read hands over; returns how many events it held. */
@@ -289,11 +301,7 @@ export function createRuntime(opts: RuntimeOptions) {
       let n = 0;
       let fromCheckpoint = false;
       if (checkpoint) {
-        for (const a of checkpoint.actors) {
-          const { kind } = parseStream(a.stream);
-          const snapshot = machines[kind].resolveState({ value: a.value as never, context: a.context });
-          actors.set(a.stream, { stream: a.stream, kind, snapshot, position: a.position, firstTime: a.firstTime, lastTime: a.lastTime });
-        }
+        restore(checkpoint.actors);
         try {
           n = await foldAll(log.readBatches({ after: { seq: checkpoint.seq, eventId: checkpoint.eventId } }, onInvalid));
           if (!lastEventId) {
@@ -309,7 +317,25 @@ export function createRuntime(opts: RuntimeOptions) {
         }
       }
       if (!fromCheckpoint) {
-        n = await foldAll(log.readBatches({}, onInvalid));
+        const shards =
+          opts.shardedLoad === false
+            ? null
+            : await loadInShards(log, opts.shardedLoad).catch((err) => {
+                logger.warn({ err }, 'rebuilding on several threads failed: folding in one');
+                return null;
+              });
+        if (shards) {
+          restore(actorsInLogOrder(shards));
+          n = shards.reduce((sum, s) => sum + s.count, 0);
+          const last = shards.map((s) => s.last).reduce((a, b) => (b && (!a || b.line > a.line) ? b : a), null);
+          if (last) {
+            lastSeq = n; // the log numbers valid events 1, 2, …: the last one's is their count
+            lastEventId = last.eventId;
+          }
+          const report = onInvalid ?? ((problem: string) => logger.warn(problem));
+          for (const p of shards.flatMap((s) => s.problems).sort((a, b) => a.line - b.line)) report(p.problem);
+          logger.info({ events: n, threads: shards.length }, 'rebuilt on several threads');
+        } else n = await foldAll(log.readBatches({}, onInvalid));
       }
       for (const s of stale) await resync(s);
       return { folded: n, fromCheckpoint };
