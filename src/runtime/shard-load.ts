@@ -155,7 +155,11 @@ export async function loadInShards(log: EventLog, options: ShardedLoadOptions = 
   const threads = options.threads ?? Math.min(availableParallelism(), 4);
   if (!source || threads < 2 || source.end < (options.minBytes ?? 64 * 1024 * 1024)) return null;
   const tasks = Array.from({ length: threads }, (_, shard) => ({ file: resolve(source.file), end: source.end, shard, shards: threads }));
-  const results = await Promise.all([foldShard(tasks[0]!), ...tasks.slice(1).map(foldInWorker)]);
+  // Every shard settles before anything is decided: a failed one must not leave the others folding beside a fallback.
+  const settled = await Promise.allSettled([foldShard(tasks[0]!), ...tasks.slice(1).map(foldInWorker)]);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  const results = settled.map((r) => (r as PromiseFulfilledResult<ShardResult>).value);
   return results.some((r) => r.mismatch) ? null : results;
 }
 
