@@ -23,7 +23,7 @@ import { createStepper } from './step.js';
  * with `Object.assign({}, context, update)`; V8 turns an object built that way
  * with 20 or more properties into a slow dictionary, and every later step pays
  * for it (a peer step went from 2 µs to 7 µs at 20 keys). Group related fields
- * into nested objects instead; test/unit/machines-context.test.ts holds every
+ * into nested objects instead; test/unit/machines/context.test.ts holds every
  * machine to this.
  */
 export const MAX_CONTEXT_KEYS = 19;

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
-import { createComposer } from './compose/composer.js';
+import { createComposer } from './composer/composer.js';
 import { createMemoryQueue, createNatsQueue, type CompositionQueue } from './composition/queue.js';
 import { createCompositionWorker } from './composition/worker.js';
 import type { Config } from './config.js';

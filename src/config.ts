@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { iceConfigFromEnv, type IceConfig } from './media/ice.js';
+import { iceConfigFromEnv, type IceConfig } from './recorder/ice.js';
 
 /**
  * How the server's node runs (package.json's start script says the same).

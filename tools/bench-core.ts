@@ -31,7 +31,7 @@ import { pino } from 'pino';
 import { createEmbeddedLog } from '../src/log/embedded.js';
 import { createNatsLog } from '../src/log/nats.js';
 import type { EventLog } from '../src/log/types.js';
-import { replay } from '../src/replay.js';
+import { replay } from '../src/replay/index.js';
 import type { Checkpoint } from '../src/runtime/checkpoint.js';
 import { createRuntime } from '../src/runtime/runtime.js';
 import { serialize, toStored } from '../src/log/validate.js';

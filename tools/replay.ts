@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { createEmbeddedLog } from '../src/log/embedded.js';
 import { createNatsLog } from '../src/log/nats.js';
 import type { EventLog } from '../src/log/types.js';
-import { formatEntry, formatOutcome, replay, type TimelineEntry } from '../src/replay.js';
+import { formatEntry, formatOutcome, replay, type TimelineEntry } from '../src/replay/index.js';
 
 const { values } = parseArgs({
   options: {

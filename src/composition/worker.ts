@@ -4,7 +4,7 @@ import type { CompositionContext } from '../../machines/composition.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { CompositionQueue, WorkItem } from './queue.js';
 
-/** What the worker needs of the ffmpeg composer (src/compose). */
+/** What the worker needs of the ffmpeg composer (src/composer). */
 export interface ComposerPort {
   compose(
     req: {

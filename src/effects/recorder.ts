@@ -5,11 +5,11 @@ import type { SegmentSummary } from '../../events/catalog.js';
 import { segmentMetaSchema, type SegmentMeta } from '../../events/segment.js';
 import { peerStream, type EffectParams } from '../../machines/actions.js';
 import type { PeerContext } from '../../machines/peer.js';
-import type { IceConfig } from '../media/ice.js';
-import { createRecorderPeer } from '../media/recorder-peer.js';
-import { RecorderPeerError } from '../media/errors.js';
-import type { RecorderPeer, RecorderPeerEvent } from '../media/types.js';
-import { safeJoin } from '../media/paths.js';
+import type { IceConfig } from '../recorder/ice.js';
+import { createRecorderPeer } from '../recorder/recorder-peer.js';
+import { RecorderPeerError } from '../recorder/errors.js';
+import type { RecorderPeer, RecorderPeerEvent } from '../recorder/types.js';
+import { safeJoin } from '../recorder/paths.js';
 import type { EffectHandlers, Runtime } from '../runtime/runtime.js';
 
 export interface RecorderEffectsOptions {

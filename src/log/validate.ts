@@ -98,7 +98,7 @@ const isPlainObject = (v: unknown) => {
  * subset of the schema (exactly its keys, the same bounds); anything else goes
  * to zod, which has the final word. A sample of what it accepts is re-checked
  * by zod, so a schema change it does not know about turns it off rather than
- * letting bad events through. test/unit/log-validate.test.ts compares the two.
+ * letting bad events through. test/unit/log/validate.test.ts compares the two.
  */
 function fastCheck<T>(schema: z.ZodObject, withPosition: boolean) {
   const keys = Object.keys(schema.shape);

@@ -3,7 +3,7 @@
  * frame, and tone envelopes of the mixed audio (Goertzel), in TypeScript.
  */
 import { spawn } from 'node:child_process';
-import type { Rect } from '../../src/compose/geometry.js';
+import type { Rect } from '../../src/composer/geometry.js';
 import { FFMPEG, FFPROBE, run } from './compose-fixtures.js';
 
 export interface Rgb {

@@ -8,8 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pino from 'pino';
-import { createRecorderPeer } from '../../src/media/recorder-peer.js';
-import type { RecorderPeer, RecorderPeerEvent, RecorderPeerOptions } from '../../src/media/types.js';
+import { createRecorderPeer } from '../../src/recorder/recorder-peer.js';
+import type { RecorderPeer, RecorderPeerEvent, RecorderPeerOptions } from '../../src/recorder/types.js';
 import type { SyntheticSender } from './sender.js';
 
 const run = promisify(execFile);

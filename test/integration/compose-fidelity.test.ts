@@ -9,8 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createComposer, type ComposeResult } from '../../src/compose/index.js';
-import { gridCells, inset } from '../../src/compose/geometry.js';
+import { createComposer, type ComposeResult } from '../../src/composer/index.js';
+import { gridCells, inset } from '../../src/composer/geometry.js';
 import {
   colorDistance, decodeAudio, hexRgb, isDark, isWhite, maxAmp, meanAmp, onset, probeOutput, probeRegion, regionMeans, toneEnvelope,
 } from '../helpers/compose-analysis.js';

@@ -7,8 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createComposer, type Layout } from '../../src/compose/index.js';
-import { fitRect, inset, rowCells, stageAndStrip, type Rect } from '../../src/compose/geometry.js';
+import { createComposer, type Layout } from '../../src/composer/index.js';
+import { fitRect, inset, rowCells, stageAndStrip, type Rect } from '../../src/composer/geometry.js';
 import { colorDistance, hexRgb, probeRegion, regionMeans, type Rgb } from '../helpers/compose-analysis.js';
 import { writeFixture, type FixtureParticipant } from '../helpers/compose-fixtures.js';
 

@@ -4,8 +4,8 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { audioLevelsSchema, segmentMetaSchema, type SegmentMeta } from '../../events/segment.js';
-import { createRecorderPeer } from '../../src/media/recorder-peer.js';
-import { InvalidCandidateError, InvalidOfferError, PeerStateError } from '../../src/media/errors.js';
+import { createRecorderPeer } from '../../src/recorder/recorder-peer.js';
+import { InvalidCandidateError, InvalidOfferError, PeerStateError } from '../../src/recorder/errors.js';
 import { connectSender, probeFile, sleep, tempRoot, testLogger } from '../helpers/media-harness.js';
 import { createSyntheticSender, type SyntheticSender } from '../helpers/sender.js';
 

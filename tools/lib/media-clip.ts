@@ -4,7 +4,7 @@
  * any number of werift tracks without one encoder per participant.
  *
  * The parsers and the VP8 packetizer are pure (tested in
- * test/unit/loadgen-helpers.test.ts).
+ * test/unit/tools/loadgen-helpers.test.ts).
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';

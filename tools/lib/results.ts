@@ -1,7 +1,7 @@
 /**
  * What the recorder left behind, read after a load run: the embedded event
  * log (`peer.media.stats` and friends), the track files and their sidecars.
- * The summarizer is pure (tested in test/unit/loadgen-helpers.test.ts).
+ * The summarizer is pure (tested in test/unit/tools/loadgen-helpers.test.ts).
  */
 import { spawn } from 'node:child_process';
 import { readdir, readFile, stat } from 'node:fs/promises';

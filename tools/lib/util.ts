@@ -1,4 +1,4 @@
-/** Small pure helpers of the load generator (tested in test/unit/loadgen-helpers.test.ts), plus a /proc/stat reader. */
+/** Small pure helpers of the load generator (tested in test/unit/tools/loadgen-helpers.test.ts), plus a /proc/stat reader. */
 import { readFileSync } from 'node:fs';
 
 /** Is the URL's host a loopback address (127.0.0.0/8, ::1, localhost)? */

@@ -1,0 +1,80 @@
+import { randomBytes } from 'node:crypto';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createNatsLog } from '../../../src/log/nats.js';
+import { subjectOf } from '../../../src/log/subject.js';
+import { ConcurrencyError, type EventLog } from '../../../src/log/types.js';
+import { startNats, type NatsServer } from '../../helpers/nats.js';
+import { ev, readAll } from './events.js';
+import { eventLogContract, type LogFixture } from './log.contract.js';
+
+let server: NatsServer;
+beforeAll(async () => {
+  server = await startNats();
+});
+afterAll(() => server?.stop());
+
+/** A JetStream stream and subject prefix of its own, deleted afterwards. */
+async function freshNats(): Promise<LogFixture> {
+  const tag = randomBytes(5).toString('hex');
+  const stream = `T_${tag}`;
+  const subjectPrefix = `t${tag}.ev`;
+  return {
+    open: () => createNatsLog({ servers: server.url, stream, subjectPrefix }),
+    async injectRaw(s, text) {
+      const nc = await connect({ servers: server.url });
+      await nc.request(subjectOf(subjectPrefix, s), text); // the JetStream ack is the reply
+      await nc.close();
+    },
+    async cleanup() {
+      const nc = await connect({ servers: server.url });
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.delete(stream).catch(() => {});
+      await nc.close();
+    },
+  };
+}
+
+eventLogContract('nats', { sharedStore: true, fresh: freshNats });
+
+describe('nats log across instances', () => {
+  let fixture: LogFixture;
+  let a: EventLog;
+  let b: EventLog;
+  beforeEach(async () => {
+    fixture = await freshNats();
+    a = await fixture.open();
+    b = await fixture.open();
+  });
+  afterEach(async () => {
+    await a.close();
+    await b.close();
+    await fixture.cleanup();
+  });
+
+  it('refuses a stale expectation made by another instance', async () => {
+    await a.append('recording:r', [ev('recording:r')], { expectedPosition: 0 });
+    expect(await b.position('recording:r')).toBe(1); // b now caches position 1
+    await a.append('recording:r', [ev('recording:r')], { expectedPosition: 1 });
+    const stale = b.append('recording:r', [ev('recording:r')], { expectedPosition: 1 });
+    await expect(stale).rejects.toBeInstanceOf(ConcurrencyError);
+    await expect(stale).rejects.toMatchObject({ expected: 1, actual: 2 });
+    // b refreshed its cache: the right expectation now passes.
+    expect(await b.append('recording:r', [ev('recording:r')], { expectedPosition: 2 })).toMatchObject([{ position: 3 }]);
+  });
+
+  it('gives unique consecutive positions to instances appending without expectation', async () => {
+    const appends = Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).append('room:shared', [ev('room:shared')]));
+    await Promise.all(appends);
+    const events = await readAll(a, { stream: 'room:shared' });
+    expect(events.map((e) => e.event.position)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+  });
+
+  it('answers a duplicate appended through another instance with the stored copy', async () => {
+    const e = ev('room:dup');
+    const [stored] = await a.append('room:dup', [e]);
+    expect(await b.append('room:dup', [e])).toEqual([stored]);
+    expect(await b.position('room:dup')).toBe(1);
+  });
+});

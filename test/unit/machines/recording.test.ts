@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import { ev, given } from '../../helpers/given.js';
+
+const S = 'recording:rec1';
+const member = (participantId: string, role = 'participant') => ({ participantId, role, name: null });
+const started = () =>
+  ev(S, 'recording.started', {
+    recordingId: 'rec1',
+    roomId: 'r1',
+    layout: 'grid',
+    format: 'webm',
+    startedAt: 1000,
+    members: [member('h', 'host'), member('p')],
+  });
+const stop = (compose = true) => ev(S, 'recording.stop.requested', { reason: 'api', compose, compositionJobId: 'job1' });
+const seg = (file: string, kind = 'video') => ({ file, kind, segmentIndex: 0, offsetMs: 0, durationMs: 1000, codec: 'vp8' });
+const peerClosed = (participantId: string, segments: object[] = []) =>
+  ev(S, 'recording.peer.closed', { participantId, outcome: 'closed', segments });
+
+describe('recording session machine', () => {
+  it('on start asks every member for a recorder peer', () => {
+    const o = given(S).when(started());
+    expect(o.snapshot.value).toBe('recording');
+    expect(o.emitted.map((e) => [e.stream, e.type])).toEqual([
+      ['peer:rec1.h', 'peer.requested'],
+      ['peer:rec1.p', 'peer.requested'],
+    ]);
+  });
+
+  it('a late joiner is asked too; a rejoin continues segment numbering', () => {
+    const late = given(S, [started()]).when(ev(S, 'recording.participant.joined', { member: member('q') }));
+    expect(late.emitted).toEqual([expect.objectContaining({ stream: 'peer:rec1.q', type: 'peer.requested' })]);
+    const history = [
+      started(),
+      ev(S, 'recording.segment.recorded', { participantId: 'p', segment: seg('a.webm') }),
+      peerClosed('p'),
+    ];
+    const rejoin = given(S, history).when(ev(S, 'recording.participant.joined', { member: member('p') }));
+    expect(rejoin.emitted[0].data).toMatchObject({ participantId: 'p', segmentBase: 1 });
+    expect(rejoin.snapshot.context.participants.p).toMatchObject({ active: true, requests: 2 });
+  });
+
+  it('a participant leaving closes only its peer', () => {
+    const o = given(S, [started()]).when(ev(S, 'recording.participant.left', { participantId: 'p' }));
+    expect(o.emitted).toEqual([
+      expect.objectContaining({ stream: 'peer:rec1.p', type: 'peer.close.requested', data: { reason: 'participant-left' } }),
+    ]);
+    expect(o.snapshot.value).toBe('recording');
+  });
+
+  it('stop closes every open peer and waits for them, then requests the composition', () => {
+    const stopping = given(S, [started()]).when(stop());
+    expect(stopping.snapshot.value).toBe('stopping');
+    expect(stopping.emitted.map((e) => e.stream)).toEqual(['peer:rec1.h', 'peer:rec1.p']);
+    expect(stopping.effects).toContainEqual(expect.objectContaining({ type: 'scheduleTimer' }));
+
+    const half = given(S, [started(), stop()]).when(peerClosed('h', [seg('h-v.webm')]));
+    expect(half.snapshot.value).toBe('stopping');
+    const done = given(S, [started(), stop(), peerClosed('h', [seg('h-v.webm')])]).when(peerClosed('p', [seg('p-a.webm', 'audio')]));
+    expect(done.snapshot.value).toBe('stopped');
+    expect(done.snapshot.context.segments.map((s: any) => s.file)).toEqual(['h-v.webm', 'p-a.webm']);
+    expect(done.emitted.map((e) => e.type)).toEqual(['room.recording.ended', 'composition.requested']);
+    const req = done.emitted[1];
+    expect(req).toMatchObject({ stream: 'composition:job1', data: { recordingId: 'rec1', meetingId: 'r1', layout: 'grid', maxAttempts: 3 } });
+    expect((req.data as any).durationMs).toBe(done.snapshot.context.stoppedAt - 1000);
+  });
+
+  it('compose=false stops without a composition', () => {
+    const o = given(S, [started(), stop(false), peerClosed('h')]).when(peerClosed('p'));
+    expect(o.emitted.map((e) => e.type)).toEqual(['room.recording.ended']);
+  });
+
+  it('a stop with no open peer is immediately stopped', () => {
+    const o = given(S, [started(), peerClosed('h'), peerClosed('p')]).when(stop());
+    expect(o.snapshot.value).toBe('stopped');
+  });
+
+  it('peers that never report closing do not hang the stop', () => {
+    const o = given(S, [started(), stop()]).when(ev(S, 'recording.stop.timed-out'));
+    expect(o.snapshot.value).toBe('stopped');
+    expect(o.emitted.map((e) => e.type)).toContain('composition.requested');
+  });
+
+  it('segments are kept once, whatever reports them', () => {
+    const h = [started(), ev(S, 'recording.segment.recorded', { participantId: 'p', segment: seg('x.webm') })];
+    const o = given(S, h).when(peerClosed('p', [seg('x.webm')]));
+    expect(o.snapshot.context.segments).toHaveLength(1);
+  });
+
+  it('events for unknown participants are refused', () => {
+    expect(given(S, [started()]).when(peerClosed('nobody')).accepted).toBe(false);
+  });
+});
+
+describe('recording session machine: failure', () => {
+  it('a failed session closes its open peers and frees the room', () => {
+    const o = given(S, [started()]).when(ev(S, 'recording.failed', { error: 'disk full' }));
+    expect(o.snapshot.value).toBe('failed');
+    expect(o.emitted.map((e) => [e.stream, e.type])).toEqual([
+      ['peer:rec1.h', 'peer.close.requested'],
+      ['peer:rec1.p', 'peer.close.requested'],
+      ['room:r1', 'room.recording.ended'],
+    ]);
+  });
+});

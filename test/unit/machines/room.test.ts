@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { ev, given } from '../../helpers/given.js';
+
+const R = 'room:r1';
+const joined = (participantId: string) => ev(R, 'room.member.joined', { participantId, name: null, nodeId: 'n1' });
+
+describe('room machine', () => {
+  it('the first member opens the room as host; later ones are participants', () => {
+    const o = given(R, [joined('h')]).when(joined('p'));
+    expect(o.snapshot.value).toBe('open');
+    expect(o.snapshot.context.hostId).toBe('h');
+    expect(o.snapshot.context.members.h.role).toBe('host');
+    expect(o.snapshot.context.members.p.role).toBe('participant');
+  });
+
+  it('a duplicate join is refused', () => {
+    expect(given(R, [joined('h'), joined('p')]).when(joined('p')).accepted).toBe(false);
+  });
+
+  it('starting a recording emits recording.started with the members; a second start is refused', () => {
+    const start = ev(R, 'room.recording.requested', { recordingId: 'rec1', layout: 'grid', format: 'webm' });
+    const o = given(R, [joined('h'), joined('p')]).when(start);
+    expect(o.snapshot.context.activeRecordingId).toBe('rec1');
+    expect(o.emitted).toHaveLength(1);
+    expect(o.emitted[0]).toMatchObject({
+      stream: 'recording:rec1',
+      type: 'recording.started',
+      data: { recordingId: 'rec1', roomId: 'r1', startedAt: start.time },
+    });
+    expect((o.emitted[0].data as any).members.map((m: any) => m.participantId)).toEqual(['h', 'p']);
+    const again = given(R, [joined('h'), start]).when(
+      ev(R, 'room.recording.requested', { recordingId: 'rec2', layout: 'grid', format: 'webm' }),
+    );
+    expect(again.accepted).toBe(false);
+  });
+
+  it('a member joining during a recording is announced to the session', () => {
+    const h = [joined('h'), ev(R, 'room.recording.requested', { recordingId: 'rec1', layout: 'grid', format: 'webm' })];
+    const o = given(R, h).when(joined('late'));
+    expect(o.emitted).toEqual([
+      expect.objectContaining({ stream: 'recording:rec1', type: 'recording.participant.joined' }),
+    ]);
+  });
+
+  it('a participant leaving during a recording is reported; without a recording nothing is emitted', () => {
+    const rec = ev(R, 'room.recording.requested', { recordingId: 'rec1', layout: 'grid', format: 'webm' });
+    const left = ev(R, 'room.member.left', { participantId: 'p', reason: 'left' });
+    expect(given(R, [joined('h'), joined('p'), rec]).when(left).emitted).toEqual([
+      expect.objectContaining({ type: 'recording.participant.left', data: { participantId: 'p' } }),
+    ]);
+    const quiet = given(R, [joined('h'), joined('p')]).when(left);
+    expect(quiet.emitted).toEqual([]);
+    expect(quiet.snapshot.context.members.p).toBeUndefined();
+  });
+
+  it('the host leaving closes the room and stops its recording for composition', () => {
+    const rec = ev(R, 'room.recording.requested', { recordingId: 'rec1', layout: 'grid', format: 'webm' });
+    const o = given(R, [joined('h'), joined('p'), rec]).when(ev(R, 'room.member.left', { participantId: 'h', reason: 'socket-closed' }));
+    expect(o.snapshot.value).toBe('closed');
+    expect(o.snapshot.context.closedReason).toBe('host-left');
+    expect(o.emitted).toEqual([
+      expect.objectContaining({
+        stream: 'recording:rec1',
+        type: 'recording.stop.requested',
+        data: { reason: 'host-left', compose: true, compositionJobId: 'rec1-c1' },
+      }),
+    ]);
+  });
+
+  it('a server restart closes the room and marks its recording interrupted', () => {
+    const rec = ev(R, 'room.recording.requested', { recordingId: 'rec1', layout: 'grid', format: 'webm' });
+    const o = given(R, [joined('h'), rec]).when(ev(R, 'room.closed', { reason: 'server-restart' }));
+    expect(o.emitted[0].data).toMatchObject({ reason: 'interrupted', compose: true });
+  });
+
+  it('a closed room can be opened again by a new host; the ended recording is cleared', () => {
+    const rec = ev(R, 'room.recording.requested', { recordingId: 'rec1', layout: 'grid', format: 'webm' });
+    const h = [joined('h'), rec, ev(R, 'room.member.left', { participantId: 'h', reason: 'left' })];
+    const ended = given(R, h).when(ev(R, 'room.recording.ended', { recordingId: 'rec1' }));
+    expect(ended.snapshot.context.activeRecordingId).toBeNull();
+    const reopened = given(R, [...h, ev(R, 'room.recording.ended', { recordingId: 'rec1' })]).when(joined('h2'));
+    expect(reopened.snapshot.value).toBe('open');
+    expect(reopened.snapshot.context.hostId).toBe('h2');
+    expect(reopened.snapshot.context.recordings).toEqual(['rec1']);
+  });
+});
