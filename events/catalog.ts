@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { idSchema } from './envelope.js';
+import { idSchema } from './ids.js';
 
 /**
  * Every domain event's `data`, by type. Types are past-tense facts in dot-case;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { idSchema } from './envelope.js';
+import { idSchema } from './ids.js';
 
 /**
  * Sidecar JSON written beside every per-track segment file

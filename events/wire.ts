@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { formatSchema, layoutSchema } from './catalog.js';
+import { idSchema } from './ids.js';
 
 /**
  * The wire contract of /work/shared/protocol.md: signaling (section 1),
@@ -10,11 +11,9 @@ import { formatSchema, layoutSchema } from './catalog.js';
  */
 
 /** A room (meeting) id as clients send it in `connectionId`. */
-export const connectionIdSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1-128 characters of A-Z a-z 0-9 . _ -');
+export const connectionIdSchema = idSchema;
 
-const wireId = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1-128 characters of A-Z a-z 0-9 . _ -');
+const wireId = idSchema;
 const sdpMid = z.string().max(64).nullable().optional();
 const sdpMLineIndex = z.number().int().min(0).max(64).nullable().optional();
 const routing = { from: z.string().max(256).optional(), to: z.string().max(256).optional() };

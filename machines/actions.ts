@@ -44,9 +44,6 @@ export interface EffectParams {
 }
 export type EffectType = keyof EffectParams;
 
-export const peerStream = (recordingId: string, participantId: string) => `peer:${recordingId}.${participantId}`;
-export const recordingStream = (recordingId: string) => `recording:${recordingId}`;
-export const roomStream = (roomId: string) => `room:${roomId}`;
-export const compositionStream = (jobId: string) => `composition:${jobId}`;
+export { compositionStream, peerStream, recordingStream, roomStream } from '../events/streams.js';
 /** The job a stop starts: derived, so machines need no id source. */
 export const autoCompositionJobId = (recordingId: string) => `${recordingId}-c1`;

@@ -1,5 +1,5 @@
 import type { AnyStateMachine } from 'xstate';
-import type { StreamKind } from '../events/envelope.js';
+import type { StreamKind } from '../events/streams.js';
 import { compositionMachine } from './composition.js';
 import { peerMachine } from './peer.js';
 import { recordingMachine } from './recording.js';

@@ -8,6 +8,7 @@ import { createComposer } from './composer/composer.js';
 import { createMemoryQueue, createNatsQueue, type CompositionQueue } from './composition/queue.js';
 import { createCompositionWorker } from './composition/worker.js';
 import type { Config } from './config.js';
+import { toIdChars } from '../events/ids.js';
 import { createRecorderEffects } from './effects/recorder.js';
 import { createHttpApi } from './http/index.js';
 import { createEventLog, type EventLog } from './log/index.js';
@@ -91,7 +92,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
 
   // A checkpoint per process and log: restarts fold only what came after it.
   const checkpoints = createFileCheckpointStore(
-    join(config.recordingDir, '.eventlog', `checkpoint-${config.natsUrl ? `nats-${config.nats.eventStream}` : 'embedded'}-${config.nodeId.replace(/[^A-Za-z0-9._-]/g, '_')}.json`),
+    join(config.recordingDir, '.eventlog', `checkpoint-${config.natsUrl ? `nats-${config.nats.eventStream}` : 'embedded'}-${toIdChars(config.nodeId)}.json`),
     (msg) => logger.warn(msg),
   );
   const loadStarted = Date.now();

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { idSchema } from '../../events/envelope.js';
+import { idSchema } from '../../events/ids.js';
 import type { ComposedMetadata } from './metadata.js';
 
 export const LAYOUTS = ['grid', 'host-led', 'host-only', 'speaker'] as const;

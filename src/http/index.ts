@@ -7,6 +7,7 @@ import { resolveInside, sendFile, sendPublic } from './files.js';
 import { listRecordings, type Person } from './recordings.js';
 import { HttpError, sendError, sendJson } from './respond.js';
 import { getSession, listSessions, startSession, stopSession, type ApiContext } from './sessions.js';
+import { isId } from '../../events/ids.js';
 
 export interface HttpApiOptions {
   runtime: Runtime;
@@ -20,7 +21,6 @@ export interface HttpApiOptions {
 
 export type HttpApi = ((req: IncomingMessage, res: ServerResponse) => void) & { close(): void };
 
-const ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 function allow(req: IncomingMessage, methods: string[]) {
   const m = req.method ?? 'GET';
@@ -38,7 +38,7 @@ export function createHttpApi({ runtime, root, logger, newId, publicDir, stopWai
   const ctx: ApiContext = { runtime, logger: log, newId, times: (s) => runtime.times(s), stopWaitMs };
 
   const lookupRecording = (recordingId: string) => {
-    const s = ID.test(recordingId) ? runtime.get(recordingStream(recordingId)) : undefined;
+    const s = isId(recordingId) ? runtime.get(recordingStream(recordingId)) : undefined;
     if (!s) return undefined;
     const participants: Person[] = Object.entries(s.context.participants as Record<string, { name: string | null; role: Person['role'] }>).map(
       ([participantId, p]) => ({ participantId, name: p.name, role: p.role }),
@@ -65,7 +65,7 @@ export function createHttpApi({ runtime, root, logger, newId, publicDir, stopWai
       return listSessions(ctx, res, query.get('connectionId'));
     }
     if (resource === 'recording-sessions' && one) {
-      if (!ID.test(id)) throw new HttpError(404, `unknown recording session ${id.slice(0, 128)}`);
+      if (!isId(id)) throw new HttpError(404, `unknown recording session ${id.slice(0, 128)}`);
       if (allow(req, ['GET', 'DELETE']) === 'DELETE') return stopSession(ctx, res, id, query.get('compose') !== 'false');
       return getSession(ctx, res, id);
     }
@@ -75,7 +75,7 @@ export function createHttpApi({ runtime, root, logger, newId, publicDir, stopWai
     }
     if (resource === 'recording-compositions' && one) {
       allow(req, ['GET']);
-      if (!ID.test(id)) throw new HttpError(404, `unknown composition job ${id.slice(0, 128)}`);
+      if (!isId(id)) throw new HttpError(404, `unknown composition job ${id.slice(0, 128)}`);
       return getComposition(ctx, res, id);
     }
     if (resource === 'recordings' && none) {

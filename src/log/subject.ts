@@ -1,4 +1,4 @@
-import { parseStream } from '../../events/envelope.js';
+import { parseStream } from '../../events/streams.js';
 
 /**
  * NATS subjects split on '.', and '*', '>' and whitespace are wildcards or

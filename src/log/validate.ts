@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { envelopeSchema, type NewEvent, type StoredEvent } from '../../events/envelope.js';
+import { isStreamId } from '../../events/streams.js';
 
 /** Raised by append when an event fails the envelope schema; nothing is written. */
 export class InvalidEventError extends Error {
@@ -83,7 +84,6 @@ function isNewType(type: string): boolean {
   knownTypes.add(type);
   return true;
 }
-const STREAM = /^(room|recording|peer|composition):[A-Za-z0-9._-]+$/;
 const isInt = (v: unknown, min: number) => Number.isSafeInteger(v) && (v as number) >= min;
 const isText = (v: unknown, min: number, max: number) => typeof v === 'string' && v.length >= min && v.length <= max;
 const isPlainObject = (v: unknown) => {
@@ -116,8 +116,7 @@ function fastCheck<T>(schema: z.ZodObject, withPosition: boolean) {
         isText(o.id, 1, 64) &&
         typeof o.type === 'string' &&
         (knownTypes.has(o.type) || isNewType(o.type)) &&
-        isText(o.stream, 1, 300) &&
-        STREAM.test(o.stream as string) &&
+        isStreamId(o.stream) &&
         (!withPosition || isInt(o.position, 1)) &&
         isInt(o.time, 0) &&
         (o.causationId === null || isText(o.causationId, 0, 64)) &&

@@ -1,5 +1,6 @@
 import { initialTransition, type AnyMachineSnapshot } from 'xstate';
-import { parseStream, type StoredEvent } from '../../events/envelope.js';
+import { type StoredEvent } from '../../events/envelope.js';
+import { parseStream, recordingStream } from '../../events/streams.js';
 import { machines, steppers } from '../../machines/index.js';
 import type { LoggedEvent } from '../log/types.js';
 
@@ -162,7 +163,7 @@ export async function replay(events: AsyncIterable<LoggedEvent> | Iterable<Logge
   let n = 0;
 
   const wanted = (e: StoredEvent) =>
-    !opts.recordingId || e.correlationId === opts.recordingId || e.stream === `recording:${opts.recordingId}` || inRecording.has(e.stream);
+    !opts.recordingId || e.correlationId === opts.recordingId || e.stream === recordingStream(opts.recordingId) || inRecording.has(e.stream);
 
   for await (const { seq, event: e } of events as AsyncIterable<LoggedEvent>) {
     if (opts.untilSeq !== undefined && seq > opts.untilSeq) break;
@@ -216,7 +217,7 @@ export async function replay(events: AsyncIterable<LoggedEvent> | Iterable<Logge
   }
 
   const finals = [...actors.entries()]
-    .filter(([stream]) => !opts.recordingId || inRecording.has(stream) || stream === `recording:${opts.recordingId}`)
+    .filter(([stream]) => !opts.recordingId || inRecording.has(stream) || stream === recordingStream(opts.recordingId))
     .map(([stream, a]) => ({ stream, state: stateOf(a.snapshot), position: a.position, context: a.snapshot.context as Record<string, unknown> }))
     .sort((a, b) => a.stream.localeCompare(b.stream));
   let timeline: TimelineEntry[] | null = null;

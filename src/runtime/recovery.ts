@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import type { RoomContext } from '../../machines/room.js';
 import type { RecordingContext } from '../../machines/recording.js';
 import type { Runtime } from './runtime.js';
+import { isId } from '../../events/ids.js';
+import { peerStream, recordingStream, roomStream } from '../../events/streams.js';
 
 export interface RecoveryOptions {
   /** Only rooms opened by this node are resolved (in NATS mode others may be alive). */
@@ -17,9 +19,9 @@ export interface RecoveryOptions {
 
 /** When an interrupted recording was last known alive: its newest file write, else its streams' last events. */
 async function lastAlive(runtime: Runtime, root: string, ctx: RecordingContext): Promise<number> {
-  let t = runtime.times(`recording:${ctx.recordingId}`)?.last ?? 0;
-  for (const pid of Object.keys(ctx.participants)) t = Math.max(t, runtime.times(`peer:${ctx.recordingId}.${pid}`)?.last ?? 0);
-  if (ctx.roomId && /^[A-Za-z0-9._-]+$/.test(ctx.roomId)) {
+  let t = runtime.times(recordingStream(ctx.recordingId))?.last ?? 0;
+  for (const pid of Object.keys(ctx.participants)) t = Math.max(t, runtime.times(peerStream(ctx.recordingId, pid))?.last ?? 0);
+  if (ctx.roomId && isId(ctx.roomId)) {
     const dir = join(root, ctx.roomId);
     for (const f of await readdir(dir).catch(() => [] as string[])) {
       if (!f.includes(`-${ctx.recordingId}-`) || !f.endsWith('.webm')) continue;
@@ -52,12 +54,12 @@ export async function recover(runtime: Runtime, opts: RecoveryOptions) {
     const ctx = room.snapshot.context as RoomContext;
     if (room.snapshot.value !== 'open' || ctx.nodeId !== opts.nodeId) continue;
     logger.warn({ roomId: ctx.roomId, recordingId: ctx.activeRecordingId }, 'room was open when the server stopped: closing it');
-    const rec = ctx.activeRecordingId ? runtime.get(`recording:${ctx.activeRecordingId}`) : undefined;
+    const rec = ctx.activeRecordingId ? runtime.get(recordingStream(ctx.activeRecordingId)) : undefined;
     if (rec?.value === 'recording') {
       // Stopped first, at the time its media was last written; closing the room then finds it stopping.
       const recCtx = rec.context as RecordingContext;
       const r = await runtime.dispatch({
-        stream: `recording:${recCtx.recordingId}`,
+        stream: recordingStream(recCtx.recordingId),
         type: 'recording.stop.requested',
         data: { reason: 'interrupted', compose: true, compositionJobId: `${recCtx.recordingId}-c1`, stoppedAt: await lastAlive(runtime, opts.root, recCtx) },
       });
@@ -69,7 +71,7 @@ export async function recover(runtime: Runtime, opts: RecoveryOptions) {
 
   for (const rec of runtime.list('recording')) {
     const ctx = rec.snapshot.context as RecordingContext;
-    const roomSnap = ctx.roomId ? runtime.get(`room:${ctx.roomId}`) : undefined;
+    const roomSnap = ctx.roomId ? runtime.get(roomStream(ctx.roomId)) : undefined;
     const roomCtx = roomSnap?.context as RoomContext | undefined;
     if (roomCtx && roomCtx.nodeId !== opts.nodeId) continue;
     if (rec.snapshot.value === 'recording') {

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { initialTransition, type AnyMachineSnapshot } from 'xstate';
 import { isEventType, parseEventData, type EventType } from '../../events/catalog.js';
-import { parseStream, SCHEMA_VERSION, type NewEvent, type StoredEvent, type StreamKind } from '../../events/envelope.js';
+import { SCHEMA_VERSION, type NewEvent, type StoredEvent } from '../../events/envelope.js';
+import { isStreamId, parseStream, type StreamKind } from '../../events/streams.js';
 import { MACHINES_VERSION, machines, steppers, type EffectParams, type EffectType, type EmitSpec } from '../../machines/index.js';
 import { CheckpointMismatchError, ConcurrencyError, type EventLog, type LoggedEvent } from '../log/types.js';
 import type { Checkpoint } from './checkpoint.js';
@@ -61,8 +62,6 @@ export interface RuntimeOptions {
 
 export type Runtime = ReturnType<typeof createRuntime>;
 
-/** The same rule as streamSchema, without zod's per-call cost on the hot path. */
-const STREAM_RE = /^(room|recording|peer|composition):[A-Za-z0-9._-]+$/;
 
 /** Correlation: the recording an event belongs to, where there is one. */
 function correlationFor(kind: StreamKind, id: string, snapshot: AnyMachineSnapshot | undefined, data: any): string | null {
@@ -168,7 +167,7 @@ export function createRuntime(opts: RuntimeOptions) {
   }
 
   function validate(input: EventInput): { ok: true; kind: StreamKind; id: string; data: Record<string, unknown> } | { ok: false; message: string } {
-    if (typeof input.stream !== 'string' || input.stream.length > 300 || !STREAM_RE.test(input.stream)) {
+    if (!isStreamId(input.stream)) {
       return { ok: false, message: `invalid stream ${JSON.stringify(String(input.stream).slice(0, 80))}` };
     }
     if (!isEventType(input.type)) return { ok: false, message: `unknown event type ${JSON.stringify(String(input.type).slice(0, 80))}` };

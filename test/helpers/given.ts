@@ -1,6 +1,7 @@
 import { initialTransition, transition, type AnyMachineSnapshot } from 'xstate';
 import { parseEventData, type EventType } from '../../events/catalog.js';
-import { parseStream, type StoredEvent } from '../../events/envelope.js';
+import { type StoredEvent } from '../../events/envelope.js';
+import { parseStream } from '../../events/streams.js';
 import { machines, type EmitSpec } from '../../machines/index.js';
 
 let clock = 1_700_000_000_000;

@@ -1,7 +1,8 @@
 import { initialTransition, transition, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { machines } from '../../../machines/index.js';
-import { parseStream, type StoredEvent } from '../../../events/envelope.js';
+import { type StoredEvent } from '../../../events/envelope.js';
+import { parseStream } from '../../../events/streams.js';
 import { deliveriesFor } from '../../../src/signaling/outbound.js';
 import type { AppliedEvent } from '../../../src/runtime/runtime.js';
 
