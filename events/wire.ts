@@ -3,8 +3,9 @@ import { formatSchema, layoutSchema } from './catalog.js';
 import { idSchema } from './ids.js';
 
 /**
- * The wire contract of /work/shared/protocol.md: signaling (section 1),
- * recording messages (section 2) and the HTTP request bodies (section 3).
+ * Schemas of the wire contract, events/protocol.md (the contract itself, kept
+ * beside these schemas): signaling (section 1), recording messages (section 2)
+ * and the HTTP request bodies (section 3).
  * Client messages are parsed here; unknown extra fields are dropped (or, in
  * relayed `data`, passed through), never refused. Server messages are typed
  * (and have schemas so tests can check what the server sends).
