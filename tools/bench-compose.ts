@@ -26,7 +26,7 @@ import { fitRect, inset, rowCells, stageAndStrip } from '../src/composer/geometr
 import { evaluateSegments, findSegments } from '../src/composer/inputs.js';
 import { planComposition } from '../src/composer/plan.js';
 import { DEFAULT_FONT } from '../src/composer/drawtext.js';
-import { FFMPEG, FFPROBE, writeFixture, type FixtureParticipant } from '../test/helpers/compose-fixtures.js';
+import { FFMPEG, FFPROBE, writeFixture, type FixtureParticipant } from './lib/compose-fixtures.js';
 
 const argv = process.argv.slice(2);
 const SECONDS = Number(argv[argv.indexOf('--seconds') + 1]) || 60;

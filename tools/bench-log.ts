@@ -19,7 +19,7 @@ import { createEmbeddedLog } from '../src/log/embedded.js';
 import { createNatsLog } from '../src/log/nats.js';
 import type { EventLog } from '../src/log/types.js';
 import { serialize, toStored } from '../src/log/validate.js';
-import { startNats } from '../test/helpers/nats.js';
+import { startNats } from './lib/nats-server.js';
 
 export interface Rate {
   events: number;

@@ -190,7 +190,7 @@ async function main() {
     };
     // Node 20 refuses --cpu-prof in NODE_OPTIONS: pass it on the server's command line.
     const nodeArgs = args['server-cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${resolve(args['server-cpu-prof'])}`] : [];
-    server = await startServerProcess(env, nodeArgs);
+    server = await startServerProcess(env, { nodeArgs });
     baseUrl = server.url.replace(/\/+$/, '');
     if (!isLoopbackUrl(baseUrl)) throw new Error(`server listens on a non-loopback URL ${baseUrl}`);
     serverPid = server.pid;

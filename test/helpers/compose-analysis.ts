@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { Rect } from '../../src/composer/geometry.js';
-import { FFMPEG, FFPROBE, run } from './compose-fixtures.js';
+import { FFMPEG, FFPROBE, run } from '../../tools/lib/compose-fixtures.js';
 
 export interface Rgb {
   r: number;

@@ -1,26 +1,10 @@
 import { initialTransition, transition, type AnyMachineSnapshot } from 'xstate';
-import { parseEventData, type EventType } from '../../events/catalog.js';
-import { type StoredEvent } from '../../events/envelope.js';
+import type { NewEvent } from '../../events/envelope.js';
 import { parseStream } from '../../events/streams.js';
 import { machines, type EmitSpec } from '../../machines/index.js';
 
-let clock = 1_700_000_000_000;
-let seq = 0;
-
-/** Builds a stored event for a stream: data is parsed by its schema, as at the edge. */
-export function ev(stream: string, type: EventType, data: Record<string, unknown> = {}, time?: number): StoredEvent {
-  return {
-    id: `e${++seq}`,
-    type,
-    stream,
-    position: 0,
-    time: time ?? (clock += 1000),
-    causationId: null,
-    correlationId: null,
-    version: 1,
-    data: parseEventData(type, data) as Record<string, unknown>,
-  };
-}
+/** Machine tests build their events with the same `ev` as every other test. */
+export { ev } from './events.js';
 
 export interface Outcome {
   snapshot: AnyMachineSnapshot;
@@ -30,14 +14,14 @@ export interface Outcome {
 }
 
 /** given(events).when(event) → the state and the effects/emitted events of that one step. */
-export function given(stream: string, history: StoredEvent[] = []) {
+export function given(stream: string, history: NewEvent[] = []) {
   const { kind, id } = parseStream(stream);
   const machine = machines[kind];
   let [snapshot] = initialTransition(machine, { id });
   for (const e of history) [snapshot] = transition(machine, snapshot, e as never);
   return {
     snapshot,
-    when(e: StoredEvent): Outcome {
+    when(e: NewEvent): Outcome {
       const accepted = snapshot.can(e as never);
       const [next, actions] = transition(machine, snapshot, e as never);
       const effects = (actions as { type: string; params?: any }[])

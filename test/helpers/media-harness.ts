@@ -3,9 +3,6 @@
  * offer → answer, candidates both ways, events collected.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { promisify } from 'node:util';
 import pino from 'pino';
 import { createRecorderPeer } from '../../src/recorder/recorder-peer.js';
@@ -15,10 +12,6 @@ import type { SyntheticSender } from './sender.js';
 const run = promisify(execFile);
 
 export const testLogger = pino({ level: process.env.LOG_LEVEL ?? 'warn' });
-
-export function tempRoot(prefix = 'recorder-test-'): Promise<string> {
-  return mkdtemp(path.join(os.tmpdir(), prefix));
-}
 
 export interface RecordingPair {
   peer: RecorderPeer;
@@ -94,5 +87,3 @@ export async function probeFile(file: string): Promise<ProbedFile> {
     decodeErrors: decode.stderr.trim(),
   };
 }
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
@@ -13,6 +11,7 @@ import { createEmbeddedLog } from '../../src/log/embedded.js';
 import type { EventLog } from '../../src/log/types.js';
 import { createRuntime, type EffectHandlers, type Runtime } from '../../src/runtime/runtime.js';
 import { createSignaling } from '../../src/signaling/index.js';
+import { removeDir, tempDir } from './tmp.js';
 
 export const PUBLIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../public');
 
@@ -60,7 +59,7 @@ export function fakeRecorderEffects({ answer = false } = {}): EffectHandlers {
 
 /** HTTP server + runtime over the embedded log + signaling + HTTP API on a free loopback port, no media. */
 export async function startTestServer(opts: TestServerOptions = {}): Promise<RunningServer> {
-  const root = await mkdtemp(path.join(tmpdir(), 'mr-test-'));
+  const root = await tempDir('mr-test-');
   const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
   const log: EventLog = await createEmbeddedLog({ file: path.join(root, '.eventlog', 'events.jsonl'), fsync: false });
   const runtime = createRuntime({ log, logger, effects: opts.effects ?? fakeRecorderEffects() });
@@ -92,7 +91,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Run
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await runtime.close();
       await log.close();
-      await rm(root, { recursive: true, force: true });
+      await removeDir(root);
     },
   };
 }

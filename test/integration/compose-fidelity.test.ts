@@ -14,7 +14,7 @@ import { gridCells, inset } from '../../src/composer/geometry.js';
 import {
   colorDistance, decodeAudio, hexRgb, isDark, isWhite, maxAmp, meanAmp, onset, probeOutput, probeRegion, regionMeans, toneEnvelope,
 } from '../helpers/compose-analysis.js';
-import { BEEP_HZ, writeFixture, type FixtureParticipant } from '../helpers/compose-fixtures.js';
+import { BEEP_HZ, writeFixture, type FixtureParticipant } from '../../tools/lib/compose-fixtures.js';
 
 const W = 640;
 const H = 360;

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createComposer, type Layout } from '../../src/composer/index.js';
 import { fitRect, inset, rowCells, stageAndStrip, type Rect } from '../../src/composer/geometry.js';
 import { colorDistance, hexRgb, probeRegion, regionMeans, type Rgb } from '../helpers/compose-analysis.js';
-import { writeFixture, type FixtureParticipant } from '../helpers/compose-fixtures.js';
+import { writeFixture, type FixtureParticipant } from '../../tools/lib/compose-fixtures.js';
 
 const W = 640;
 const H = 360;

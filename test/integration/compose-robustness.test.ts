@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ComposeError, createComposer, type ComposeProgress } from '../../src/composer/index.js';
 import { fitRect, gridCells, inset } from '../../src/composer/geometry.js';
 import { colorDistance, hexRgb, probeOutput, probeRegion, regionMeans } from '../helpers/compose-analysis.js';
-import { ffmpeg, FFMPEG, patchSidecar, writeFixture, type FixtureParticipant } from '../helpers/compose-fixtures.js';
+import { ffmpeg, FFMPEG, patchSidecar, writeFixture, type FixtureParticipant } from '../../tools/lib/compose-fixtures.js';
 import { makeCrashLeft } from '../helpers/compose-webm.js';
 
 const logger = pino({ level: 'silent' });

@@ -8,17 +8,17 @@ import { promisify } from 'node:util';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { probeFile, sleep } from '../helpers/media-harness.js';
-import { startNats, type NatsServer } from '../helpers/nats.js';
+import { startNats, type NatsServer } from '../../tools/lib/nats-server.js';
+import { startServerProcess, type ServerProcess } from '../../tools/lib/server.js';
+import { httpClient } from '../helpers/http.js';
+import { probeFile } from '../helpers/media-harness.js';
 import { Participant } from '../helpers/participant.js';
-import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { poll, sleep } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 
-async function api(url: string, path: string, init?: RequestInit) {
-  const res = await fetch(url + path, { ...init, headers: { 'content-type': 'application/json' } });
-  return { status: res.status, body: (await res.json()) as any };
-}
+/** A real process: NATS mode only when the test says so. */
+const startServer = (env: Record<string, string>) => startServerProcess(env, { inheritNatsUrl: false, timeoutMs: 30_000 });
 
 /**
  * Nothing recorded is lost on a process crash: a real server process is
@@ -32,6 +32,7 @@ describe.each(['embedded', 'nats'] as const)('SIGKILL mid-recording, then restar
   const tag = randomBytes(4).toString('hex');
   let nats: NatsServer | undefined;
   let server: ServerProcess | undefined;
+  const http = httpClient(() => server!.url);
   afterAll(async () => {
     await server?.kill();
     if (nats) {
@@ -55,12 +56,12 @@ describe.each(['embedded', 'nats'] as const)('SIGKILL mid-recording, then restar
         NATS_COMPOSE_STREAM: `T_CRASH_CO_${tag}`,
       });
     }
-    server = await startServerProcess(env);
+    server = await startServer(env);
     const host = await Participant.join(server.url, 'crashroom', { name: 'Host' });
     const guest = await Participant.join(server.url, 'crashroom', { name: 'Guest' });
-    const started = await api(server.url, '/api/recording-sessions', { method: 'POST', body: JSON.stringify({ connectionId: 'crashroom' }) });
+    const started = await http.post('/api/recording-sessions', { connectionId: 'crashroom' });
     expect(started.status).toBe(201);
-    const recordingId = started.body.session.id as string;
+    const recordingId = started.json.session.id as string;
     await Promise.all([host, guest].map((p) => p.client.next('recording-answer', () => true, 10_000)));
     await sleep(4_000);
 
@@ -73,23 +74,21 @@ describe.each(['embedded', 'nats'] as const)('SIGKILL mid-recording, then restar
       expect(JSON.parse(await readFile(join(dir, f), 'utf8')).finalized).toBe(false);
     }
 
-    server = await startServerProcess(env);
+    server = await startServer(env);
     const recovered = server.lines.find((l) => l.msg === 'recovery done');
     expect(recovered).toMatchObject({ roomsClosed: 1, recordingsStopped: 1 });
 
-    const session = (await api(server.url, `/api/recording-sessions/${recordingId}`)).body.session;
+    const session = (await http.get(`/api/recording-sessions/${recordingId}`)).json.session;
     expect(session).toMatchObject({ status: 'stopped', stopReason: 'interrupted' });
     const recordedMs = Date.parse(session.stoppedAt) - Date.parse(session.startedAt);
     expect(recordedMs).toBeGreaterThan(3_500);
     expect(recordedMs).toBeLessThan(8_000); // ends at the last write, not at the restart
 
-    let job: any;
-    for (let i = 0; i < 120; i++) {
-      const jobs = (await api(server.url, `/api/recording-compositions?meetingId=crashroom`)).body.jobs;
-      job = jobs.find((j: any) => j.recordingId === recordingId);
-      if (job && (job.status === 'completed' || job.status === 'failed')) break;
-      await sleep(1_000);
-    }
+    const job = await poll(
+      async () => (await http.get('/api/recording-compositions?meetingId=crashroom')).json.jobs.find((j: any) => j.recordingId === recordingId),
+      (j) => j?.status === 'completed' || j?.status === 'failed',
+      { timeoutMs: 120_000, stepMs: 1_000 },
+    );
     expect(job?.status, JSON.stringify(job)).toBe('completed');
     const composed = await probeFile(join(dir, job.output.filename));
     expect(composed.decodeErrors).toBe('');

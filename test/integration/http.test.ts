@@ -1,36 +1,14 @@
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { httpClient } from '../helpers/http.js';
 import { fakeRecorderEffects, startTestServer, type RunningServer } from '../helpers/test-server.js';
 import { TestClient } from '../helpers/ws-client.js';
 
 let server: RunningServer;
 const sockets: TestClient[] = [];
 
-/** A request with the path sent byte for byte (fetch would normalise `..`). */
-function raw(method: string, urlPath: string, opts: { headers?: Record<string, string>; body?: string | Buffer } = {}) {
-  const { port } = new URL(server.url);
-  return new Promise<{ status: number; headers: Record<string, any>; body: Buffer; json: any }>((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method, path: urlPath, headers: opts.headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        const body = Buffer.concat(chunks);
-        let json: any = null;
-        try {
-          json = JSON.parse(body.toString('utf8'));
-        } catch {
-          /* not JSON */
-        }
-        resolve({ status: res.statusCode!, headers: res.headers, body, json });
-      });
-    });
-    req.on('error', reject);
-    req.end(opts.body);
-  });
-}
-const post = (p: string, body: unknown) => raw('POST', p, { body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+const http = httpClient(() => server.url);
 
 function expectError(r: { status: number; json: any }, status: number, message?: RegExp) {
   expect(r.status).toBe(status);
@@ -61,23 +39,23 @@ describe('recording sessions', () => {
   let recordingId: string;
 
   it('POST validates the body', async () => {
-    expectError(await post('/api/recording-sessions', {}), 400, /connectionId/);
-    expectError(await post('/api/recording-sessions', { connectionId: 'a b' }), 400, /connectionId/);
-    expectError(await post('/api/recording-sessions', { connectionId: 'r', layout: 'mosaic' }), 400, /layout/);
-    expectError(await post('/api/recording-sessions', { connectionId: 'r', format: 'avi' }), 400, /format/);
-    expectError(await post('/api/recording-sessions', { connectionId: 42 }), 400, /connectionId/);
-    expectError(await post('/api/recording-sessions', '{"connectionId":'), 400, /JSON/);
-    expectError(await post('/api/recording-sessions', '[1,2]'), 400, /object/);
-    expectError(await post('/api/recording-sessions', ''), 400);
+    expectError(await http.post('/api/recording-sessions', {}), 400, /connectionId/);
+    expectError(await http.post('/api/recording-sessions', { connectionId: 'a b' }), 400, /connectionId/);
+    expectError(await http.post('/api/recording-sessions', { connectionId: 'r', layout: 'mosaic' }), 400, /layout/);
+    expectError(await http.post('/api/recording-sessions', { connectionId: 'r', format: 'avi' }), 400, /format/);
+    expectError(await http.post('/api/recording-sessions', { connectionId: 42 }), 400, /connectionId/);
+    expectError(await http.post('/api/recording-sessions', '{"connectionId":'), 400, /JSON/);
+    expectError(await http.post('/api/recording-sessions', '[1,2]'), 400, /object/);
+    expectError(await http.post('/api/recording-sessions', ''), 400);
   });
 
   it('POST answers 404 for a room that is not live', async () => {
-    expectError(await post('/api/recording-sessions', { connectionId: 'nobody-here' }), 404, /no live room/);
+    expectError(await http.post('/api/recording-sessions', { connectionId: 'nobody-here' }), 404, /no live room/);
   });
 
   it('POST starts a recording: 201 with the session', async () => {
     await openRoom('http-room', 2);
-    const r = await post('/api/recording-sessions', { connectionId: 'http-room', layout: 'speaker', extra: 'ignored' });
+    const r = await http.post('/api/recording-sessions', { connectionId: 'http-room', layout: 'speaker', extra: 'ignored' });
     expect(r.status).toBe(201);
     const s = r.json.session;
     expect(r.json.success).toBe(true);
@@ -93,29 +71,29 @@ describe('recording sessions', () => {
   });
 
   it('POST answers 409 with the active session when the room already records', async () => {
-    const r = await post('/api/recording-sessions', { connectionId: 'http-room' });
+    const r = await http.post('/api/recording-sessions', { connectionId: 'http-room' });
     expectError(r, 409, /already recording/);
     expect(r.json.session.id).toBe(recordingId);
   });
 
   it('GET lists sessions, filters by connectionId, and returns one', async () => {
     await openRoom('other-room');
-    expect((await post('/api/recording-sessions', { connectionId: 'other-room', format: 'mp4' })).status).toBe(201);
-    const all = await raw('GET', '/api/recording-sessions');
+    expect((await http.post('/api/recording-sessions', { connectionId: 'other-room', format: 'mp4' })).status).toBe(201);
+    const all = await http.request('GET', '/api/recording-sessions');
     expect(all.status).toBe(200);
     expect(all.json).toMatchObject({ success: true, totalCount: 2 });
-    const filtered = await raw('GET', '/api/recording-sessions?connectionId=http-room');
+    const filtered = await http.request('GET', '/api/recording-sessions?connectionId=http-room');
     expect(filtered.json.totalCount).toBe(1);
     expect(filtered.json.sessions[0].id).toBe(recordingId);
-    expect((await raw('GET', '/api/recording-sessions?connectionId=none')).json).toEqual({ success: true, sessions: [], totalCount: 0 });
-    const one = await raw('GET', `/api/recording-sessions/${recordingId}`);
+    expect((await http.request('GET', '/api/recording-sessions?connectionId=none')).json).toEqual({ success: true, sessions: [], totalCount: 0 });
+    const one = await http.request('GET', `/api/recording-sessions/${recordingId}`);
     expect(one.json).toMatchObject({ success: true, session: { id: recordingId }, compositionJob: null });
-    expectError(await raw('GET', '/api/recording-sessions/unknown-id'), 404);
-    expectError(await raw('GET', '/api/recording-sessions/bad%20id'), 404);
+    expectError(await http.request('GET', '/api/recording-sessions/unknown-id'), 404);
+    expectError(await http.request('GET', '/api/recording-sessions/bad%20id'), 404);
   });
 
   it('DELETE stops: 200 with the stopped session and its composition job; again is idempotent', async () => {
-    const r = await raw('DELETE', `/api/recording-sessions/${recordingId}`);
+    const r = await http.request('DELETE', `/api/recording-sessions/${recordingId}`);
     expect(r.status).toBe(200);
     expect(r.json.success).toBe(true);
     expect(r.json.session).toMatchObject({ id: recordingId, status: 'stopped', state: 'stopped', stopReason: 'api' });
@@ -129,39 +107,39 @@ describe('recording sessions', () => {
       inputFiles: [],
     });
     expect(r.json.compositionJob.createdAt).toMatch(ISO);
-    const again = await raw('DELETE', `/api/recording-sessions/${recordingId}`);
+    const again = await http.request('DELETE', `/api/recording-sessions/${recordingId}`);
     expect(again.status).toBe(200);
     expect(again.json.session.stoppedAt).toBe(r.json.session.stoppedAt);
     expect(again.json.compositionJob.id).toBe(r.json.compositionJob.id);
-    expectError(await raw('DELETE', '/api/recording-sessions/unknown-id'), 404);
+    expectError(await http.request('DELETE', '/api/recording-sessions/unknown-id'), 404);
   });
 
   it('DELETE ?compose=false stops without a composition job', async () => {
-    const other = (await raw('GET', '/api/recording-sessions?connectionId=other-room')).json.sessions[0];
-    const r = await raw('DELETE', `/api/recording-sessions/${other.id}?compose=false`);
+    const other = (await http.request('GET', '/api/recording-sessions?connectionId=other-room')).json.sessions[0];
+    const r = await http.request('DELETE', `/api/recording-sessions/${other.id}?compose=false`);
     expect(r.status).toBe(200);
     expect(r.json.session.status).toBe('stopped');
     expect(r.json.compositionJob).toBeNull();
   });
 
   it('POST compositions: 400, 404, 409, then 202 with a job; GET lists and returns it', async () => {
-    expectError(await post('/api/recording-compositions', { meetingId: 'http-room' }), 400, /recordingId/);
-    expectError(await post('/api/recording-compositions', { meetingId: 'http-room', recordingId: 'nope' }), 404);
-    expectError(await post('/api/recording-compositions', { meetingId: 'other-room', recordingId }), 404);
+    expectError(await http.post('/api/recording-compositions', { meetingId: 'http-room' }), 400, /recordingId/);
+    expectError(await http.post('/api/recording-compositions', { meetingId: 'http-room', recordingId: 'nope' }), 404);
+    expectError(await http.post('/api/recording-compositions', { meetingId: 'other-room', recordingId }), 404);
     await openRoom('busy-room');
-    const busy = (await post('/api/recording-sessions', { connectionId: 'busy-room' })).json.session.id;
-    expectError(await post('/api/recording-compositions', { meetingId: 'busy-room', recordingId: busy }), 409, /not stopped/);
+    const busy = (await http.post('/api/recording-sessions', { connectionId: 'busy-room' })).json.session.id;
+    expectError(await http.post('/api/recording-compositions', { meetingId: 'busy-room', recordingId: busy }), 409, /not stopped/);
 
-    const r = await post('/api/recording-compositions', { meetingId: 'http-room', recordingId, format: 'mp4' });
+    const r = await http.post('/api/recording-compositions', { meetingId: 'http-room', recordingId, format: 'mp4' });
     expect(r.status).toBe(202);
     expect(r.json.job).toMatchObject({ recordingId, meetingId: 'http-room', status: 'queued', layout: 'speaker', format: 'mp4', progress: 0, attempts: 0 });
-    const jobs = await raw('GET', '/api/recording-compositions?meetingId=http-room');
+    const jobs = await http.request('GET', '/api/recording-compositions?meetingId=http-room');
     expect(jobs.json).toMatchObject({ success: true, totalCount: 2 });
-    expect((await raw('GET', '/api/recording-compositions')).json.totalCount).toBe(2);
-    expect((await raw('GET', '/api/recording-compositions?meetingId=x')).json.totalCount).toBe(0);
-    const one = await raw('GET', `/api/recording-compositions/${r.json.job.id}`);
+    expect((await http.request('GET', '/api/recording-compositions')).json.totalCount).toBe(2);
+    expect((await http.request('GET', '/api/recording-compositions?meetingId=x')).json.totalCount).toBe(0);
+    const one = await http.request('GET', `/api/recording-compositions/${r.json.job.id}`);
     expect(one.json).toMatchObject({ success: true, job: { id: r.json.job.id } });
-    expectError(await raw('GET', '/api/recording-compositions/nope'), 404);
+    expectError(await http.request('GET', '/api/recording-compositions/nope'), 404);
   });
 });
 
@@ -189,7 +167,7 @@ describe('recordings on disk', () => {
   });
 
   it('lists recordings with their metadata', async () => {
-    const r = await raw('GET', '/api/recordings');
+    const r = await http.request('GET', '/api/recordings');
     expect(r.status).toBe(200);
     expect(r.json.success).toBe(true);
     const rec = r.json.recordings.find((x: any) => x.recordingId === 'rec-1');
@@ -215,40 +193,40 @@ describe('recordings on disk', () => {
 
   it('streams a file whole, by range, and by suffix range; 416 when unsatisfiable', async () => {
     const base = `/api/recordings/meeting-1/${composedName}/stream`;
-    const whole = await raw('GET', base);
+    const whole = await http.request('GET', base);
     expect(whole.status).toBe(200);
     expect(whole.headers['content-type']).toBe('video/webm');
     expect(whole.headers['accept-ranges']).toBe('bytes');
     expect(whole.body.equals(content)).toBe(true);
 
-    const part = await raw('GET', base, { headers: { range: 'bytes=100-199' } });
+    const part = await http.request('GET', base, { headers: { range: 'bytes=100-199' } });
     expect(part.status).toBe(206);
     expect(part.headers['content-range']).toBe('bytes 100-199/1000');
     expect(part.headers['content-length']).toBe('100');
     expect(part.body.equals(content.subarray(100, 200))).toBe(true);
 
-    const open = await raw('GET', base, { headers: { range: 'bytes=900-' } });
+    const open = await http.request('GET', base, { headers: { range: 'bytes=900-' } });
     expect(open.status).toBe(206);
     expect(open.body.equals(content.subarray(900))).toBe(true);
 
-    const suffix = await raw('GET', base, { headers: { range: 'bytes=-10' } });
+    const suffix = await http.request('GET', base, { headers: { range: 'bytes=-10' } });
     expect(suffix.headers['content-range']).toBe('bytes 990-999/1000');
 
-    const beyond = await raw('GET', base, { headers: { range: 'bytes=5000-6000' } });
+    const beyond = await http.request('GET', base, { headers: { range: 'bytes=5000-6000' } });
     expectError(beyond, 416);
     expect(beyond.headers['content-range']).toBe('bytes */1000');
 
     // a malformed range is ignored: the whole file
-    expect((await raw('GET', base, { headers: { range: 'bits=1-2' } })).status).toBe(200);
-    expect((await raw('HEAD', base)).body.length).toBe(0);
+    expect((await http.request('GET', base, { headers: { range: 'bits=1-2' } })).status).toBe(200);
+    expect((await http.request('HEAD', base)).body.length).toBe(0);
   });
 
   it('downloads as an attachment, with the right content types', async () => {
-    const d = await raw('GET', `/api/recordings/meeting-1/${composedName}/download`);
+    const d = await http.request('GET', `/api/recordings/meeting-1/${composedName}/download`);
     expect(d.status).toBe(200);
     expect(d.headers['content-disposition']).toBe(`attachment; filename="${composedName}"`);
-    expect((await raw('GET', `/api/recordings/meeting-1/${trackName}/stream`)).headers['content-type']).toBe('audio/webm');
-    const json = await raw('GET', `/api/recordings/meeting-1/${trackName.replace('.webm', '.json')}/stream`);
+    expect((await http.request('GET', `/api/recordings/meeting-1/${trackName}/stream`)).headers['content-type']).toBe('audio/webm');
+    const json = await http.request('GET', `/api/recordings/meeting-1/${trackName.replace('.webm', '.json')}/stream`);
     expect(json.headers['content-type']).toBe('application/json');
     expect(json.json.participantName).toBe('Ann');
   });
@@ -262,44 +240,44 @@ describe('recordings on disk', () => {
       '/api/recordings/.eventlog/events.jsonl/stream',
       '/api/recordings/meeting-1/.hidden.webm/stream',
     ]) {
-      const r = await raw('GET', p);
+      const r = await http.request('GET', p);
       expect([400, 404], p).toContain(r.status);
       expect(r.json?.success, p).toBe(false);
     }
-    expectError(await raw('GET', '/api/recordings/meeting-1/missing.webm/stream'), 404);
+    expectError(await http.request('GET', '/api/recordings/meeting-1/missing.webm/stream'), 404);
     // a symlink is followed only while it stays inside the root
-    expect((await raw('GET', '/api/recordings/meeting-1/link.webm/stream')).status).toBe(200);
-    expectError(await raw('GET', '/api/recordings/escape/x.webm/stream'), 404);
-    expectError(await raw('GET', '/api/recordings/meeting-1/notes.txt/stream'), 404);
+    expect((await http.request('GET', '/api/recordings/meeting-1/link.webm/stream')).status).toBe(200);
+    expectError(await http.request('GET', '/api/recordings/escape/x.webm/stream'), 404);
+    expectError(await http.request('GET', '/api/recordings/meeting-1/notes.txt/stream'), 404);
   });
 });
 
 describe('routing', () => {
   it('answers unknown routes with 404 and wrong methods with 405, as JSON', async () => {
-    expectError(await raw('GET', '/api/nothing'), 404);
-    expectError(await raw('GET', '/api/recording-sessions/a/b'), 404);
-    const r = await raw('PUT', '/api/recording-sessions');
+    expectError(await http.request('GET', '/api/nothing'), 404);
+    expectError(await http.request('GET', '/api/recording-sessions/a/b'), 404);
+    const r = await http.request('PUT', '/api/recording-sessions');
     expectError(r, 405);
     expect(r.headers.allow).toBe('GET, POST');
-    expectError(await raw('DELETE', '/api/recordings'), 405);
-    expectError(await raw('POST', '/'), 405);
+    expectError(await http.request('DELETE', '/api/recordings'), 405);
+    expectError(await http.request('POST', '/'), 405);
   });
 
   it('refuses bodies over 1 MiB with 413', async () => {
     const big = JSON.stringify({ connectionId: 'x', pad: 'a'.repeat(1024 * 1024 + 10) });
-    expectError(await post('/api/recording-sessions', big), 413);
+    expectError(await http.post('/api/recording-sessions', big), 413);
   });
 
   it('serves the demo page and public files, nothing else', async () => {
-    const home = await raw('GET', '/');
+    const home = await http.request('GET', '/');
     expect(home.status).toBe(200);
     expect(home.headers['content-type']).toMatch(/text\/html/);
     expect(home.body.toString()).toContain('<script type="module" src="/app.js">');
-    const client = await raw('GET', '/recorder-client.js');
+    const client = await http.request('GET', '/recorder-client.js');
     expect(client.headers['content-type']).toMatch(/javascript/);
     expect(client.body.toString()).toContain('export function createRecorderClient');
     for (const p of ['/../package.json', '/%2e%2e/package.json', '/..%2fpackage.json', '/nope.js', '/app.ts']) {
-      expectError(await raw('GET', p), 404);
+      expectError(await http.request('GET', p), 404);
     }
   });
 });

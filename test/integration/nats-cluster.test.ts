@@ -5,10 +5,12 @@ import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { probeFile, sleep } from '../helpers/media-harness.js';
-import { startNats, type NatsServer } from '../helpers/nats.js';
+import { probeFile } from '../helpers/media-harness.js';
+import { startNats, type NatsServer } from '../../tools/lib/nats-server.js';
 import { Participant } from '../helpers/participant.js';
-import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { startServerProcess, type ServerProcess } from '../../tools/lib/server.js';
+import { httpClient } from '../helpers/http.js';
+import { poll, sleep } from '../helpers/wait.js';
 
 /**
  * NATS mode with three real processes sharing one JetStream log: a signaling
@@ -16,6 +18,9 @@ import { startServerProcess, type ServerProcess } from '../helpers/server-proces
  * composition is SIGKILLed mid-job; the other must pick the job up and finish
  * it, and the signaling node (following the log) must see it completed.
  */
+/** A real process: NATS mode only when the test says so. */
+const startServer = (env: Record<string, string>, readyMsg?: string) => startServerProcess(env, { inheritNatsUrl: false, timeoutMs: 30_000, readyMsg });
+
 describe('NATS mode: signaling node + two composer workers', () => {
   let nats: NatsServer;
   const tag = randomBytes(4).toString('hex');
@@ -45,42 +50,35 @@ describe('NATS mode: signaling node + two composer workers', () => {
   });
 
   it('a worker dying mid-job has its job picked up by another', async () => {
-    const signaling = await startServerProcess({ ...env, ROLE: 'signaling', NODE_ID: 'sig-1' });
+    const signaling = await startServer({ ...env, ROLE: 'signaling', NODE_ID: 'sig-1' });
     procs.push(signaling);
     const workers = await Promise.all(
-      ['w1', 'w2'].map((id) => startServerProcess({ ...env, ROLE: 'composer', NODE_ID: id }, 30_000, 'composition worker ready')),
+      ['w1', 'w2'].map((id) => startServer({ ...env, ROLE: 'composer', NODE_ID: id }, 'composition worker ready')),
     );
     procs.push(...workers);
 
     const a = await Participant.join(signaling.url, 'clusterroom', { name: 'A' });
     const b = await Participant.join(signaling.url, 'clusterroom', { name: 'B' });
-    const api = (path: string, init?: RequestInit) =>
-      fetch(signaling.url + path, { ...init, headers: { 'content-type': 'application/json' } }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
-    const started = await api('/api/recording-sessions', { method: 'POST', body: JSON.stringify({ connectionId: 'clusterroom', layout: 'grid', format: 'mp4' }) });
+    const http = httpClient(signaling.url);
+    const started = await http.post('/api/recording-sessions', { connectionId: 'clusterroom', layout: 'grid', format: 'mp4' });
     expect(started.status).toBe(201);
-    const recordingId = started.body.session.id;
+    const recordingId = started.json.session.id;
     await sleep(6_000);
-    const stopped = await api(`/api/recording-sessions/${recordingId}`, { method: 'DELETE' });
+    const stopped = await http.delete(`/api/recording-sessions/${recordingId}`);
     expect(stopped.status).toBe(200);
-    const jobId = stopped.body.compositionJob.id;
+    const jobId = stopped.json.compositionJob.id;
     await Promise.allSettled([a.close(), b.close()]);
 
     // wait until a worker runs it, then kill that worker
-    let job: any;
-    for (let i = 0; i < 200 && job?.status !== 'running'; i++) {
-      job = (await api(`/api/recording-compositions/${jobId}`)).body.job;
-      if (job?.status !== 'running') await sleep(100);
-    }
+    const readJob = async () => (await http.get(`/api/recording-compositions/${jobId}`)).json.job;
+    let job = await poll(readJob, (j) => j?.status === 'running', { timeoutMs: 20_000, stepMs: 100 });
     expect(job.status).toBe('running');
     const victimId = String(job.workerId);
     const victim = workers.find((w) => w.lines.some((l) => l.msg === 'composition worker ready' && l.workerId === victimId))!;
     expect(victim, `worker ${victimId}`).toBeTruthy();
     expect(await victim.kill('SIGKILL')).toBe(null);
 
-    for (let i = 0; i < 120 && !['completed', 'failed'].includes(job.status); i++) {
-      await sleep(1_000);
-      job = (await api(`/api/recording-compositions/${jobId}`)).body.job;
-    }
+    job = await poll(readJob, (j) => ['completed', 'failed'].includes(j.status), { timeoutMs: 120_000, stepMs: 1_000 });
     expect(job.status, JSON.stringify(job)).toBe('completed');
     expect(job.workerId).not.toBe(victimId);
     expect(job.attempts).toBe(2);

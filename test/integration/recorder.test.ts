@@ -1,13 +1,15 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pino from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { audioLevelsSchema, segmentMetaSchema, type SegmentMeta } from '../../events/segment.js';
 import { createRecorderPeer } from '../../src/recorder/recorder-peer.js';
 import { InvalidCandidateError, InvalidOfferError, PeerStateError } from '../../src/recorder/errors.js';
-import { connectSender, probeFile, sleep, tempRoot, testLogger } from '../helpers/media-harness.js';
+import { connectSender, probeFile, testLogger } from '../helpers/media-harness.js';
 import { createSyntheticSender, type SyntheticSender } from '../helpers/sender.js';
+import { removeDir, tempDir } from '../helpers/tmp.js';
+import { sleep } from '../helpers/wait.js';
 
 // Timing tolerances: honest on a shared 2-core machine, far tighter than a frame drift would allow over minutes.
 const DURATION_TOLERANCE_MS = 300;
@@ -19,11 +21,11 @@ afterEach(async () => {
   await Promise.all(senders.splice(0).map((s) => s.close()));
 });
 afterAll(async () => {
-  await Promise.all(roots.map((r) => rm(r, { recursive: true, force: true })));
+  await Promise.all(roots.map(removeDir));
 });
 
 async function newRoot(): Promise<string> {
-  const r = await tempRoot();
+  const r = await tempDir('recorder-test-');
   roots.push(r);
   return r;
 }

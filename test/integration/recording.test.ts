@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { segmentMetaSchema, type SegmentMeta } from '../../events/segment.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { probeFile, sleep } from '../helpers/media-harness.js';
+import { probeFile } from '../helpers/media-harness.js';
 import { Participant } from '../helpers/participant.js';
+import { sleep } from '../helpers/wait.js';
 
 /**
  * A real meeting over the real socket: werift peers fed by ffmpeg join, the
@@ -26,10 +27,10 @@ describe('recording a meeting end to end (werift senders, loopback)', () => {
     host = await Participant.join(app.url, room, { name: 'Host' });
     early = await Participant.join(app.url, room, { name: 'Early Leaver' });
     expect(host.role).toBe('host');
-    const res = await app.api('/api/recording-sessions', { method: 'POST', body: JSON.stringify({ connectionId: room, layout: 'grid', format: 'webm' }) });
+    const res = await app.http.post('/api/recording-sessions', { connectionId: room, layout: 'grid', format: 'webm' });
     expect(res.status).toBe(201);
-    recordingId = res.body.session.id;
-    startedAt = Date.parse(res.body.session.startedAt);
+    recordingId = res.json.session.id;
+    startedAt = Date.parse(res.json.session.startedAt);
     await sleep(2_000);
     late = await Participant.join(app.url, room, { name: 'Late Joiner' });
     // the late joiner is asked for its media right after its connect answer
@@ -41,9 +42,9 @@ describe('recording a meeting end to end (werift senders, loopback)', () => {
     await early.leave();
     await sleep(2_500);
     stopAt = Date.now();
-    const stop = await app.api(`/api/recording-sessions/${recordingId}?compose=false`, { method: 'DELETE' });
+    const stop = await app.http.delete(`/api/recording-sessions/${recordingId}?compose=false`);
     expect(stop.status).toBe(200);
-    expect(stop.body.session.status).toBe('stopped');
+    expect(stop.json.session.status).toBe('stopped');
     const dir = join(app.root, room);
     for (const f of (await readdir(dir)).filter((f) => f.endsWith('.json') && !f.endsWith('.levels.json'))) {
       const m = segmentMetaSchema.safeParse(JSON.parse(await readFile(join(dir, f), 'utf8')));
@@ -110,7 +111,7 @@ describe('recording a meeting end to end (werift senders, loopback)', () => {
       expect(c.at).toBeGreaterThanOrEqual(stopAt);
     }
     expect(app.runtime.get(`recording:${recordingId}`)?.context.participants[early.participantId]).toMatchObject({ active: false, outcome: 'closed' });
-    const s = await app.api(`/api/recording-sessions/${recordingId}`);
-    expect(s.body.session.segments.length).toBe(metas.length);
+    const s = await app.http.get(`/api/recording-sessions/${recordingId}`);
+    expect(s.json.session.segments.length).toBe(metas.length);
   });
 });

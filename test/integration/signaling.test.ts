@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { serverMessageSchemas } from '../../events/wire.js';
 import { peerStream, roomStream } from '../../machines/actions.js';
+import { httpClient } from '../helpers/http.js';
 import { fakeRecorderEffects, startTestServer, type RunningServer } from '../helpers/test-server.js';
 import { TestClient } from '../helpers/ws-client.js';
 
@@ -13,10 +14,7 @@ async function client(): Promise<TestClient> {
   return c;
 }
 
-async function post(path: string, body: unknown) {
-  const res = await fetch(server.url + path, { method: 'POST', body: JSON.stringify(body) });
-  return { status: res.status, body: (await res.json()) as any };
-}
+const http = httpClient(() => server.url);
 
 /** The message has exactly the protocol's shape (extra fields allowed). */
 function conforms(m: any) {
@@ -39,9 +37,9 @@ async function room(n: number, roomId = 'room-1') {
 }
 
 async function startRecording(roomId = 'room-1') {
-  const r = await post('/api/recording-sessions', { connectionId: roomId });
+  const r = await http.post('/api/recording-sessions', { connectionId: roomId });
   expect(r.status).toBe(201);
-  return r.body.session.id as string;
+  return r.json.session.id as string;
 }
 
 afterEach(async () => {
@@ -176,7 +174,7 @@ describe('recording messages', () => {
   it('sends recording-stopped to every member on DELETE', async () => {
     const members = await room(3);
     const recordingId = await startRecording();
-    const res = await fetch(`${server.url}/api/recording-sessions/${recordingId}`, { method: 'DELETE' });
+    const res = await http.delete(`/api/recording-sessions/${recordingId}`);
     expect(res.status).toBe(200);
     for (const m of members) {
       const stopped = conforms(await m.c.next('recording-stopped'));

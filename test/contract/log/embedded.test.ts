@@ -6,7 +6,8 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createEmbeddedLog } from '../../../src/log/embedded.js';
 import { CheckpointMismatchError, type LoggedEvent } from '../../../src/log/types.js';
-import { ev, readAll } from './events.js';
+import { ev } from '../../helpers/events.js';
+import { readAll } from './read-all.js';
 import { eventLogContract } from './log.contract.js';
 
 eventLogContract('embedded', {

@@ -1,7 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CheckpointMismatchError, ConcurrencyError, type EventLog, type LoggedEvent, type ReadOptions } from '../../../src/log/types.js';
 import { InvalidEventError } from '../../../src/log/validate.js';
-import { ev, eventually, readAll } from './events.js';
+import { ev } from '../../helpers/events.js';
+import { eventually } from '../../helpers/wait.js';
+import { readAll } from './read-all.js';
 
 /** One empty store (a file, a JetStream stream) that instances of a log open. */
 export interface LogFixture {

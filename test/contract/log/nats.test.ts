@@ -5,8 +5,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createNatsLog } from '../../../src/log/nats.js';
 import { subjectOf } from '../../../src/log/subject.js';
 import { ConcurrencyError, type EventLog } from '../../../src/log/types.js';
-import { startNats, type NatsServer } from '../../helpers/nats.js';
-import { ev, readAll } from './events.js';
+import { startNats, type NatsServer } from '../../../tools/lib/nats-server.js';
+import { ev } from '../../helpers/events.js';
+import { readAll } from './read-all.js';
 import { eventLogContract, type LogFixture } from './log.contract.js';
 
 let server: NatsServer;
