@@ -33,7 +33,7 @@ export function parseEntry(text: string): QueueEntry | null {
   return { jobId: jobId as string, position: (position as number | undefined) ?? 1 };
 }
 
-function itemOf(msg: JsMsg, entry: QueueEntry): QueueItem {
+function itemOf(msg: JsMsg, entry: QueueEntry, logger: Logger): QueueItem {
   let settled = false;
   const once = (fn: () => void) => () => {
     if (settled) return;
@@ -46,7 +46,12 @@ function itemOf(msg: JsMsg, entry: QueueEntry): QueueItem {
     working: () => void (settled || msg.working()),
     ack: once(() => msg.ack()),
     nak: (delayMs?: number) => once(() => msg.nak(delayMs))(),
-    term: (reason?: string) => once(() => msg.term(reason))(),
+    // nats-server 2.9 takes `+TERM <reason>` for an unknown ack and redelivers: the reason goes to the log instead.
+    term: (reason?: string) =>
+      once(() => {
+        logger.warn({ jobId: entry.jobId, reason }, 'work item terminated');
+        msg.term();
+      })(),
   };
 }
 
@@ -114,10 +119,10 @@ export async function createNatsQueue(opts: NatsQueueOptions): Promise<Compositi
           const entry = parseEntry(msg.string());
           if (!entry) {
             logger.warn({ seq: msg.seq }, 'malformed work item: terminated');
-            msg.term('malformed work item');
+            msg.term();
             continue;
           }
-          const item = itemOf(msg, entry);
+          const item = itemOf(msg, entry, logger);
           try {
             await handler(item);
             item.ack();

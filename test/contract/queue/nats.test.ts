@@ -14,11 +14,12 @@ beforeAll(async () => {
 afterAll(() => server?.stop());
 
 /** A JetStream work-queue stream and subject of its own, deleted afterwards. */
-async function freshNats(): Promise<QueueFixture & { subject: string }> {
+async function freshNats(): Promise<QueueFixture & { stream: string; subject: string }> {
   const tag = randomBytes(5).toString('hex');
   const stream = `TQ_${tag}`;
   const subject = `tq${tag}.jobs`;
   return {
+    stream,
     subject,
     open: () => createNatsQueue({ servers: server.url, stream, subject, ackWaitMs: ACK_WAIT_MS, maxDeliver: MAX_DELIVER }),
     async cleanup() {
@@ -83,5 +84,10 @@ describe('nats queue across instances', () => {
     await new Promise((r) => setTimeout(r, ACK_WAIT_MS * 1.5));
     expect(seen.map((s) => [s.jobId, s.position, s.delivery])).toEqual([['old-job', 1, 1]]);
     await stop();
+    // Terminated for good, not handed out again after the ack wait (nats-server 2.9 ignores `+TERM <reason>`).
+    const nc = await connect({ servers: server.url });
+    const info = await (await jetstreamManager(nc)).consumers.info(fixture.stream, 'composers');
+    await nc.close();
+    expect([info.num_ack_pending, info.num_pending, info.num_redelivered]).toEqual([0, 0, 0]);
   });
 });
