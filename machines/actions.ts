@@ -45,5 +45,17 @@ export interface EffectParams {
 export type EffectType = keyof EffectParams;
 
 export { compositionStream, peerStream, recordingStream, roomStream } from '../events/streams.js';
-/** The job a stop starts: derived, so machines need no id source. */
-export const autoCompositionJobId = (recordingId: string) => `${recordingId}-c1`;
+/**
+ * Composition job ids, the one rule: `<recordingId>-c<n>`. n = 1 is the job a
+ * stop starts (derived, so machines need no id source and a stop asked twice
+ * names one job); a composition asked for again takes the lowest n ≥ 2 that
+ * names no job yet. Logs written before this rule hold other job ids (random
+ * uuids): they are read as they are, nothing parses a job id.
+ */
+export const compositionJobId = (recordingId: string, n: number) => `${recordingId}-c${n}`;
+export const stopCompositionJobId = (recordingId: string) => compositionJobId(recordingId, 1);
+export function nextCompositionJobId(recordingId: string, exists: (jobId: string) => boolean): string {
+  let n = 2;
+  while (exists(compositionJobId(recordingId, n))) n++;
+  return compositionJobId(recordingId, n);
+}

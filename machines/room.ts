@@ -1,6 +1,6 @@
 import { assign, setup } from 'xstate';
 import type { EventOf, Member } from '../events/catalog.js';
-import { autoCompositionJobId, recordingStream, type EmitSpec } from './actions.js';
+import { recordingStream, stopCompositionJobId, type EmitSpec } from './actions.js';
 
 export interface RoomContext {
   roomId: string;
@@ -25,7 +25,7 @@ const stopActive = (ctx: RoomContext, reason: 'host-left' | 'interrupted'): Emit
         {
           stream: recordingStream(ctx.activeRecordingId),
           type: 'recording.stop.requested',
-          data: { reason, compose: true, compositionJobId: autoCompositionJobId(ctx.activeRecordingId) },
+          data: { reason, compose: true, compositionJobId: stopCompositionJobId(ctx.activeRecordingId) },
           correlationId: ctx.activeRecordingId,
         },
       ]

@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { createComposer } from './composer/composer.js';
-import { createMemoryQueue, createNatsQueue, type CompositionQueue } from './composition/queue.js';
-import { createCompositionWorker } from './composition/worker.js';
 import type { Config } from './config.js';
 import { toIdChars } from '../events/ids.js';
+import { createCompositionEffects } from './effects/composition.js';
 import { createRecorderEffects } from './effects/recorder.js';
 import { createHttpApi } from './http/index.js';
 import { createEventLog, type EventLog } from './log/index.js';
+import { createCompositionQueue } from './queue/index.js';
 import { createFileCheckpointStore } from './runtime/checkpoint.js';
 import { recover } from './runtime/recovery.js';
 import { createRuntime, type Runtime } from './runtime/runtime.js';
@@ -54,15 +54,12 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     logger,
   });
 
-  const queue: CompositionQueue = config.natsUrl
-    ? await createNatsQueue({
-        servers: config.natsUrl,
-        stream: config.nats.composeStream,
-        subject: `${config.nats.composeStream.toLowerCase()}.jobs`,
-        ackWaitMs: config.nats.composeAckWaitMs,
-        logger: logger.child({ module: 'compose-queue' }),
-      })
-    : createMemoryQueue();
+  const queue = await createCompositionQueue({
+    natsUrl: config.natsUrl,
+    natsStream: config.nats.composeStream,
+    ackWaitMs: config.nats.composeAckWaitMs,
+    logger: logger.child({ module: 'compose-queue' }),
+  });
 
   const recorder = createRecorderEffects({
     root: config.recordingDir,
@@ -77,7 +74,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     deleteInputsOnSuccess: config.deleteTracksAfterCompose,
     logger: logger.child({ module: 'composer' }),
   });
-  let worker: ReturnType<typeof createCompositionWorker> | null = null;
+  const compositions = createCompositionEffects({ queue, composer, logger: logger.child({ module: 'composition-worker' }) });
 
   const runtime = createRuntime({
     log,
@@ -85,8 +82,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     newId,
     effects: {
       ...recorder.handlers,
-      enqueueComposition: (p, { event }) => queue.enqueue(p.jobId, event.id),
-      abortComposition: (p) => worker?.abort(p.jobId, p.attempt),
+      ...compositions.handlers,
     },
   });
 
@@ -128,15 +124,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
 
   if (config.role !== 'signaling' && config.composerConcurrency > 0) {
     const workerId = `${config.nodeId}/${process.pid}`;
-    worker = createCompositionWorker({
-      runtime,
-      queue,
-      composer,
-      workerId,
-      concurrency: config.composerConcurrency,
-      logger: logger.child({ module: 'composition-worker' }),
-    });
-    worker.start();
+    compositions.startWorker({ runtime, workerId, concurrency: config.composerConcurrency });
     logger.info({ workerId, concurrency: config.composerConcurrency }, 'composition worker ready');
   }
 
@@ -179,7 +167,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       // Finalize every open file before the runtime stops taking events.
       await recorder.closeAll();
       clearInterval(checkpointTimer);
-      await worker?.stop();
+      await compositions.stop();
       await takeCheckpoint().catch((err) => logger.warn({ err }, 'could not write a checkpoint'));
       await runtime.close();
       await queue.close();

@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { composeBodySchema, parseBody } from '../../events/wire.js';
-import { compositionStream, recordingStream } from '../../machines/actions.js';
+import { compositionStream, nextCompositionJobId, recordingStream } from '../../machines/actions.js';
 import { COMPOSITION_MAX_ATTEMPTS } from '../../machines/recording.js';
+import type { DispatchResult } from '../runtime/runtime.js';
 import { HttpError, readJson, sendJson } from './respond.js';
 import { jobOf, type ApiContext } from './sessions.js';
 
@@ -13,21 +14,28 @@ export async function requestComposition(ctx: ApiContext, req: IncomingMessage, 
   const rec = ctx.runtime.get(recordingStream(recordingId));
   if (!rec || rec.context.roomId !== meetingId) throw new HttpError(404, `no recording ${recordingId} in meeting ${meetingId}`);
   if (rec.value !== 'stopped') throw new HttpError(409, `recording ${recordingId} is not stopped (${String(rec.value)})`);
-  const jobId = ctx.newId();
-  const r = await ctx.runtime.dispatch({
-    stream: compositionStream(jobId),
-    type: 'composition.requested',
-    correlationId: recordingId,
-    data: {
-      jobId,
-      recordingId,
-      meetingId,
-      layout: parsed.body.layout ?? rec.context.layout,
-      format: parsed.body.format ?? rec.context.format,
-      durationMs: Math.max(0, (rec.context.stoppedAt ?? 0) - (rec.context.startedAt ?? 0)),
-      maxAttempts: COMPOSITION_MAX_ATTEMPTS,
-    },
-  });
+  const known = (id: string) => ctx.runtime.get(compositionStream(id)) !== undefined;
+  let jobId: string;
+  let r: DispatchResult;
+  // A request on another node may take the same job id first: the refusal then names a job, and the next id is free.
+  for (let tries = 1; ; tries++) {
+    jobId = nextCompositionJobId(recordingId, known);
+    r = await ctx.runtime.dispatch({
+      stream: compositionStream(jobId),
+      type: 'composition.requested',
+      correlationId: recordingId,
+      data: {
+        jobId,
+        recordingId,
+        meetingId,
+        layout: parsed.body.layout ?? rec.context.layout,
+        format: parsed.body.format ?? rec.context.format,
+        durationMs: Math.max(0, (rec.context.stoppedAt ?? 0) - (rec.context.startedAt ?? 0)),
+        maxAttempts: COMPOSITION_MAX_ATTEMPTS,
+      },
+    });
+    if (r.accepted || !known(jobId) || tries === 5) break;
+  }
   if (!r.accepted) throw new HttpError(500, `composition not queued: ${r.message}`);
   ctx.logger.info({ recordingId, roomId: meetingId, jobId }, 'composition requested via API');
   sendJson(res, 202, { success: true, job: jobOf(ctx, jobId) });

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { parseBody, startRecordingBodySchema } from '../../events/wire.js';
-import { compositionStream, recordingStream, roomStream } from '../../machines/actions.js';
+import { compositionStream, recordingStream, roomStream, stopCompositionJobId } from '../../machines/actions.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { HttpError, readJson, sendJson } from './respond.js';
 import { jobView, sessionView, type StreamTimes } from './views.js';
@@ -59,7 +59,7 @@ export async function stopSession(ctx: ApiContext, res: ServerResponse, recordin
   const stream = recordingStream(recordingId);
   if (!ctx.runtime.get(stream)) throw new HttpError(404, `unknown recording session ${recordingId}`);
   const r = await ctx.runtime.dispatch(
-    { stream, type: 'recording.stop.requested', data: { reason: 'api', compose, compositionJobId: ctx.newId() } },
+    { stream, type: 'recording.stop.requested', data: { reason: 'api', compose, compositionJobId: stopCompositionJobId(recordingId) } },
     { mustExist: true },
   );
   if (!r.accepted && r.reason !== 'rejected') throw new HttpError(404, `unknown recording session ${recordingId}`);

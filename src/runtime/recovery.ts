@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { RoomContext } from '../../machines/room.js';
 import type { RecordingContext } from '../../machines/recording.js';
+import { stopCompositionJobId } from '../../machines/actions.js';
 import type { Runtime } from './runtime.js';
 import { isId } from '../../events/ids.js';
 import { peerStream, recordingStream, roomStream } from '../../events/streams.js';
@@ -61,7 +62,7 @@ export async function recover(runtime: Runtime, opts: RecoveryOptions) {
       const r = await runtime.dispatch({
         stream: recordingStream(recCtx.recordingId),
         type: 'recording.stop.requested',
-        data: { reason: 'interrupted', compose: true, compositionJobId: `${recCtx.recordingId}-c1`, stoppedAt: await lastAlive(runtime, opts.root, recCtx) },
+        data: { reason: 'interrupted', compose: true, compositionJobId: stopCompositionJobId(recCtx.recordingId), stoppedAt: await lastAlive(runtime, opts.root, recCtx) },
       });
       if (r.accepted) summary.recordingsStopped++;
     }
@@ -79,7 +80,7 @@ export async function recover(runtime: Runtime, opts: RecoveryOptions) {
       const r = await runtime.dispatch({
         stream: rec.stream,
         type: 'recording.stop.requested',
-        data: { reason: 'interrupted', compose: true, compositionJobId: `${ctx.recordingId}-c1`, stoppedAt: await lastAlive(runtime, opts.root, ctx) },
+        data: { reason: 'interrupted', compose: true, compositionJobId: stopCompositionJobId(ctx.recordingId), stoppedAt: await lastAlive(runtime, opts.root, ctx) },
       });
       if (r.accepted) summary.recordingsStopped++;
     }
