@@ -13,9 +13,9 @@ import { createCompositionEffects } from '../../src/effects/composition.js';
 import { createNatsLog } from '../../src/log/nats.js';
 import { createNatsQueue } from '../../src/queue/nats.js';
 import { createRuntime } from '../../src/runtime/runtime.js';
-import { FFMPEG, FFPROBE, writeFixture } from '../helpers/compose-fixtures.js';
+import { FFMPEG, FFPROBE, writeFixture } from '../../tools/lib/compose-fixtures.js';
 import { lagging } from '../helpers/lagging-log.js';
-import { startNats, type NatsServer } from '../helpers/nats.js';
+import { startNats, type NatsServer } from '../../tools/lib/nats-server.js';
 
 const logger = pino({ level: 'silent' });
 

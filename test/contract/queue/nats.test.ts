@@ -4,7 +4,7 @@ import { connect } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createNatsQueue } from '../../../src/queue/nats.js';
 import type { CompositionQueue, QueueItem } from '../../../src/queue/types.js';
-import { startNats, type NatsServer } from '../../helpers/nats.js';
+import { startNats, type NatsServer } from '../../../tools/lib/nats-server.js';
 import { ACK_WAIT_MS, compositionQueueContract, MAX_DELIVER, type QueueFixture } from './queue.contract.js';
 
 let server: NatsServer;
