@@ -14,6 +14,7 @@ import { createHttpApi } from './http/index.js';
 import { createEventLog, type EventLog } from './log/index.js';
 import { createFileCheckpointStore } from './runtime/checkpoint.js';
 import { recover } from './runtime/recovery.js';
+import { startRecordingLimit, type RecordingLimit } from './runtime/recording-limit.js';
 import { createRuntime, type Runtime } from './runtime/runtime.js';
 import { createSignaling, type Signaling } from './signaling/index.js';
 
@@ -125,6 +126,8 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       logger: logger.child({ module: 'recovery' }),
     });
   }
+  const recordingLimit: RecordingLimit | null =
+    config.role !== 'composer' ? startRecordingLimit({ runtime, maxMs: config.maxRecordingMs, nodeId: config.nodeId, logger }) : null;
 
   if (config.role !== 'signaling' && config.composerConcurrency > 0) {
     const workerId = `${config.nodeId}/${process.pid}`;
@@ -153,6 +156,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       nodeId: config.nodeId,
       newId,
       pingIntervalMs: opts.pingIntervalMs,
+      limits: config.limits,
     });
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
@@ -179,6 +183,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       // Finalize every open file before the runtime stops taking events.
       await recorder.closeAll();
       clearInterval(checkpointTimer);
+      recordingLimit?.close();
       await worker?.stop();
       await takeCheckpoint().catch((err) => logger.warn({ err }, 'could not write a checkpoint'));
       await runtime.close();
