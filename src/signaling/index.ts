@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Logger } from 'pino';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { parseClientMessage } from '../../events/wire.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { createConnections, type Connection, type LeaveReason } from './connections.js';
@@ -95,6 +95,7 @@ export function createSignaling({
     // Every frame costs a token, whatever it holds: relayed media and garbage alike.
     const verdict = conn.flood.check();
     if (verdict === 'close') {
+      if (conn.ws.readyState !== WebSocket.OPEN) return; // closing already: what is still in flight is dropped
       conn.log.warn({ dropped: conn.flood.dropped }, 'still flooding after being throttled; closing the socket');
       return conn.ws.close(1008, 'message rate limit exceeded');
     }
