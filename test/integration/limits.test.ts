@@ -7,7 +7,10 @@ import { MediaStreamTrack, RtpHeader, RtpPacket, serializeAudioLevelIndication, 
 import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { audioLevelsSchema } from '../../events/segment.js';
+import { createComposer } from '../../src/composer/composer.js';
 import { loadConfig } from '../../src/config.js';
+import { PathEscapeError } from '../../src/recorder/paths.js';
+import { createRecorderPeer } from '../../src/recorder/recorder-peer.js';
 import { createEmbeddedLog } from '../../src/log/embedded.js';
 import { MAX_LEVELS_MEDIA_MS } from '../../src/recorder/audio-levels.js';
 import { startRecordingLimit } from '../../src/runtime/recording-limit.js';
@@ -305,6 +308,39 @@ describe('limits refuse and change nothing else', () => {
     expect(again.status).toBe(409);
     expect(again.body).toMatchObject({ success: false, message: expect.stringMatching(new RegExp(`already has composition ${stop.body.compositionJob.id} queued`)) });
     expect(await fingerprint(app)).toEqual(before);
+  });
+});
+
+describe('dot names below the recordings root', () => {
+  it('are refused the same way by the recorder and the composer, writing nothing', async () => {
+    const root = await tempRoot('limits-dots-');
+    try {
+      for (const meetingId of ['.', '..', '.eventlog']) {
+        const peer = () =>
+          createRecorderPeer({
+            root,
+            meetingId,
+            recordingId: 'r1',
+            participantId: 'p1',
+            participantName: null,
+            role: 'host',
+            recordingStartedAt: Date.now(),
+            segmentBase: 0,
+            ice: { iceServers: [], loopbackOnly: true },
+            logger,
+            onEvent: () => {},
+            onLocalCandidate: () => {},
+          });
+        expect(peer, meetingId).toThrow(PathEscapeError);
+        const err = await createComposer({ root, logger })
+          .compose({ jobId: 'j1', meetingId, recordingId: 'r1', durationMs: 1000, layout: 'grid', format: 'webm', createdAt: 1 })
+          .catch((e: unknown) => e as { code: string; message: string });
+        expect(err, meetingId).toMatchObject({ code: 'invalid-request', message: expect.stringMatching(/dot name|outside/) });
+      }
+      expect(await readdir(root)).toEqual([]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
 
