@@ -97,7 +97,10 @@ export function createSignaling({
     if (verdict === 'close') {
       if (conn.ws.readyState !== WebSocket.OPEN) return; // closing already: what is still in flight is dropped
       conn.log.warn({ dropped: conn.flood.dropped }, 'still flooding after being throttled; closing the socket');
-      return conn.ws.close(1008, 'message rate limit exceeded');
+      conn.ws.close(1008, 'message rate limit exceeded');
+      // A flooder need not take part in the close handshake.
+      setTimeout(() => conn.ws.terminate(), 1000).unref();
+      return;
     }
     if (verdict === 'throttled') {
       conn.log.info({ rate: limits.messagesPerSecond, burst: limits.messageBurst }, 'throttling a flooding socket');
