@@ -64,7 +64,7 @@ export const eventSchemas = {
   'recording.participant.joined': z.object({ member }),
   'recording.participant.left': z.object({ participantId: idSchema }),
   'recording.stop.requested': z.object({
-    reason: z.enum(['api', 'host-left', 'interrupted']),
+    reason: z.enum(['api', 'host-left', 'interrupted', 'limit-reached']),
     compose: z.boolean(),
     /** Id of the composition job the stop starts (ids come from outside machines). */
     compositionJobId: idSchema,

@@ -11,8 +11,12 @@ import { idSchema } from './ids.js';
  * (and have schemas so tests can check what the server sends).
  */
 
-/** A room (meeting) id as clients send it in `connectionId`. */
-export const connectionIdSchema = idSchema;
+/**
+ * A room (meeting) id as clients send it in `connectionId`. It names a folder
+ * under the recordings root, so it may not begin with `.`: no `.`, `..` or
+ * hidden folder such as the event log's `.eventlog`.
+ */
+export const connectionIdSchema = idSchema.refine((v) => !v.startsWith('.'), { message: 'must not begin with "."' });
 
 const wireId = idSchema;
 const sdpMid = z.string().max(64).nullable().optional();
@@ -197,7 +201,7 @@ export const startRecordingBodySchema = z.object({
 export type StartRecordingBody = z.infer<typeof startRecordingBodySchema>;
 
 export const composeBodySchema = z.object({
-  meetingId: wireId,
+  meetingId: connectionIdSchema,
   recordingId: wireId,
   layout: layout.optional(),
   format: format.optional(),

@@ -14,6 +14,7 @@ import { createEventLog, type EventLog } from './log/index.js';
 import { createCompositionQueue } from './queue/index.js';
 import { createFileCheckpointStore } from './runtime/checkpoint.js';
 import { recover } from './runtime/recovery.js';
+import { startRecordingLimit, type RecordingLimit } from './runtime/recording-limit.js';
 import { createRuntime, type Runtime } from './runtime/runtime.js';
 import { createSignaling, type Signaling } from './signaling/index.js';
 
@@ -121,6 +122,8 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       logger: logger.child({ module: 'recovery' }),
     });
   }
+  const recordingLimit: RecordingLimit | null =
+    config.role !== 'composer' ? startRecordingLimit({ runtime, maxMs: config.maxRecordingMs, nodeId: config.nodeId, logger }) : null;
 
   if (config.role !== 'signaling' && config.composerConcurrency > 0) {
     const workerId = `${config.nodeId}/${process.pid}`;
@@ -141,6 +144,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       nodeId: config.nodeId,
       newId,
       pingIntervalMs: opts.pingIntervalMs,
+      limits: config.limits,
     });
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
@@ -167,6 +171,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       // Finalize every open file before the runtime stops taking events.
       await recorder.closeAll();
       clearInterval(checkpointTimer);
+      recordingLimit?.close();
       await compositions.stop();
       await takeCheckpoint().catch((err) => logger.warn({ err }, 'could not write a checkpoint'));
       await runtime.close();

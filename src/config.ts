@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { iceConfigFromEnv, type IceConfig } from './recorder/ice.js';
+import { DEFAULT_LIMITS, type SignalingLimits } from './signaling/limits.js';
 
 /**
  * How the server's node runs (package.json's start script says the same).
@@ -33,6 +34,15 @@ const envSchema = z.object({
   EVENTLOG_FSYNC: z.enum(['0', '1', 'true', 'false']).default('1'),
   FFMPEG_PATH: z.string().min(1).optional(),
   FFPROBE_PATH: z.string().min(1).optional(),
+  // Abuse limits (README "Limits").
+  MAX_SOCKETS_PER_ADDRESS: z.coerce.number().int().min(1).default(DEFAULT_LIMITS.socketsPerAddress),
+  MAX_MESSAGES_PER_SECOND: z.coerce.number().positive().default(DEFAULT_LIMITS.messagesPerSecond),
+  MAX_MESSAGE_BURST: z.coerce.number().int().min(1).default(DEFAULT_LIMITS.messageBurst),
+  MAX_ROOM_MEMBERS: z.coerce.number().int().min(1).default(DEFAULT_LIMITS.membersPerRoom),
+  MAX_LIVE_ROOMS: z.coerce.number().int().min(1).default(DEFAULT_LIMITS.liveRooms),
+  MAX_REOFFERS_PER_MINUTE: z.coerce.number().int().min(0).default(DEFAULT_LIMITS.reoffersPerMinute),
+  /** At most a day: the recorder's level windows are bounded by the same day (src/recorder/audio-levels.ts). */
+  MAX_RECORDING_SECONDS: z.coerce.number().int().min(1).max(86_400).default(14_400),
 });
 
 export interface Config {
@@ -50,6 +60,9 @@ export interface Config {
   ffmpegPath: string | undefined;
   ffprobePath: string | undefined;
   ice: IceConfig;
+  limits: SignalingLimits;
+  /** A recording this long is stopped (`limit-reached`) and composed. */
+  maxRecordingMs: number;
 }
 
 const yes = (v: string) => v === '1' || v === 'true';
@@ -83,5 +96,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ffmpegPath: e.FFMPEG_PATH,
     ffprobePath: e.FFPROBE_PATH,
     ice: iceConfigFromEnv(env),
+    limits: {
+      socketsPerAddress: e.MAX_SOCKETS_PER_ADDRESS,
+      messagesPerSecond: e.MAX_MESSAGES_PER_SECOND,
+      messageBurst: e.MAX_MESSAGE_BURST,
+      membersPerRoom: e.MAX_ROOM_MEMBERS,
+      liveRooms: e.MAX_LIVE_ROOMS,
+      reoffersPerMinute: e.MAX_REOFFERS_PER_MINUTE,
+    },
+    maxRecordingMs: e.MAX_RECORDING_SECONDS * 1000,
   };
 }

@@ -75,6 +75,9 @@ async function deleteInputs(dir: string, usable: readonly EvaluatedSegment[], us
 }
 
 function insideRoot(root: string, ...parts: string[]): string {
+  // `.`, `..` and hidden folders (the event log's `.eventlog`) are refused, as the recorder refuses them.
+  const dotted = parts.find((p) => p.startsWith('.'));
+  if (dotted !== undefined) throw new ComposeError('invalid-request', `path ${JSON.stringify(dotted)} is a dot name: refused`);
   const base = path.resolve(root);
   const p = path.resolve(base, ...parts);
   const rel = path.relative(base, p);

@@ -14,6 +14,11 @@ export async function requestComposition(ctx: ApiContext, req: IncomingMessage, 
   const rec = ctx.runtime.get(recordingStream(recordingId));
   if (!rec || rec.context.roomId !== meetingId) throw new HttpError(404, `no recording ${recordingId} in meeting ${meetingId}`);
   if (rec.value !== 'stopped') throw new HttpError(409, `recording ${recordingId} is not stopped (${String(rec.value)})`);
+  // One composition of a recording at a time (checked and queued without a pause between).
+  const busy = ctx.runtime
+    .list('composition')
+    .find((a) => a.snapshot.context.recordingId === recordingId && ['new', 'queued', 'running', 'retrying'].includes(String(a.snapshot.value)));
+  if (busy) throw new HttpError(409, `recording ${recordingId} already has composition ${busy.snapshot.context.jobId} ${String(busy.snapshot.value)}`);
   const known = (id: string) => ctx.runtime.get(compositionStream(id)) !== undefined;
   let jobId: string;
   let r: DispatchResult;

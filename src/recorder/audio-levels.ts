@@ -9,21 +9,33 @@ export interface LevelAccumulator {
   /** `mediaMs`: the packet's media time from the segment's first packet; `level`: the extension's 0..127 (= -dBov). */
   add(mediaMs: number, level: number): void;
   readonly count: number;
-  /** Windows from `fromMs` (media time of the file's first frame) to `toMs` inclusive. */
+  /** Windows allocated so far (never more than the bound). */
+  readonly capacity: number;
+  /** Windows from `fromMs` (media time of the file's first frame) to `toMs` inclusive, at most the bound. */
   build(offsetMs: number, fromMs: number, toMs: number): AudioLevels;
 }
 
+/**
+ * Media time a level window may lie at: a day, the longest MAX_RECORDING_SECONDS
+ * allows. RTP timestamps come from the client: a crafted jump lands beyond it
+ * and is ignored instead of growing the windows (and the sidecar) with it.
+ */
+export const MAX_LEVELS_MEDIA_MS = 24 * 3600 * 1000;
+
 const NONE = 1; // above 0 dBov: "no value"
 
-export function createLevelAccumulator(intervalMs: number): LevelAccumulator {
-  let windows = new Float64Array(256).fill(NONE);
+export function createLevelAccumulator(intervalMs: number, maxMediaMs = MAX_LEVELS_MEDIA_MS): LevelAccumulator {
+  const maxWindows = Math.floor(maxMediaMs / intervalMs) + 1;
+  // dBov fits a byte: 432,000 windows (a day at 200 ms) are 432 KB.
+  let windows = new Int8Array(Math.min(256, maxWindows)).fill(NONE);
   let count = 0;
   return {
     add(mediaMs, level) {
       if (!Number.isFinite(mediaMs) || mediaMs < 0) return;
       const i = Math.floor(mediaMs / intervalMs);
+      if (i >= maxWindows) return;
       if (i >= windows.length) {
-        const grown = new Float64Array(Math.max(i + 1, windows.length * 2)).fill(NONE);
+        const grown = new Int8Array(Math.min(maxWindows, Math.max(i + 1, windows.length * 2))).fill(NONE);
         grown.set(windows);
         windows = grown;
       }
@@ -36,9 +48,13 @@ export function createLevelAccumulator(intervalMs: number): LevelAccumulator {
     get count() {
       return count;
     },
+    get capacity() {
+      return windows.length;
+    },
     build(offsetMs, fromMs, toMs) {
       const first = Math.max(0, Math.round(fromMs / intervalMs));
-      const n = toMs >= fromMs ? Math.floor((toMs - fromMs) / intervalMs) + 1 : 0;
+      const wanted = toMs >= fromMs ? Math.floor((toMs - fromMs) / intervalMs) + 1 : 0;
+      const n = Math.max(0, Math.min(wanted, maxWindows - first));
       const levels: (number | null)[] = [];
       for (let k = 0; k < n; k++) {
         const v = windows[first + k];

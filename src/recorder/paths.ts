@@ -25,13 +25,20 @@ export function sanitizeSegment(raw: string, maxLength = MAX_SEGMENT): string {
   return cleaned;
 }
 
+/** A name that begins with `.`: "here", "up" or a hidden file or folder. Never a folder or file taken from a client. */
+export const isDotName = (segment: string) => segment.startsWith('.');
+
 /**
  * Joins segments under `root`, sanitising every segment, and throws a
- * PathEscapeError if the result does not resolve strictly inside root.
+ * PathEscapeError for a dot name (`.`, `..`, `.hidden`) or if the result does
+ * not resolve strictly inside root.
  * Segments are single names: a `/` inside one is replaced, not followed.
  */
 export function safeJoin(root: string, ...segments: string[]): string {
   if (segments.length === 0) throw new PathEscapeError(root, '');
+  // `.`, `..` and hidden names (`.eventlog`) are refused, as the composer and the file routes refuse them.
+  const dotted = segments.find(isDotName);
+  if (dotted !== undefined) throw new PathEscapeError(root, dotted);
   const base = path.resolve(root);
   const joined = path.resolve(base, ...segments.map((s) => sanitizeSegment(s)));
   const rel = path.relative(base, joined);

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { WebSocket } from 'ws';
 import type { ServerMessage } from '../../events/wire.js';
+import type { FloodGuard, OfferWindow } from './limits.js';
 
 export type LeaveReason = 'left' | 'socket-closed' | 'timed-out';
 
@@ -21,6 +22,12 @@ export interface Connection {
   queue: Promise<void>;
   /** Inbound messages queued or being handled. */
   inFlight: number;
+  /** The client address the socket came from (sockets per address). */
+  readonly address: string;
+  /** The socket's message budget (token bucket). */
+  readonly flood: FloodGuard;
+  /** Its accepted recording-offers per recording, for the re-offer limit. */
+  readonly offers: OfferWindow;
   /** The socket's logger; `log` adds the room and participant once joined. */
   readonly baseLog: Logger;
   log: Logger;
@@ -28,6 +35,12 @@ export interface Connection {
 
 /** A socket buffering more than this is not reading: drop it rather than grow without bound. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+/**
+ * Relayed meeting media (another member's offers, candidates) is dropped, not
+ * queued, for a socket buffering more than this: a member flooding the room
+ * must not make the server cut the recipient off (the host leaving closes the room).
+ */
+export const RELAY_HIGH_WATER_BYTES = 1024 * 1024;
 
 /** The sockets of this process, by room and by participant. */
 export function createConnections() {
@@ -35,19 +48,22 @@ export function createConnections() {
   const byParticipant = new Map<string, Connection>();
   const byRoom = new Map<string, Set<Connection>>();
 
-  function send(conn: Connection, message: ServerMessage): void {
+  /** Sends (or holds) a message; false when a relayed one was dropped for a recipient that is not keeping up. */
+  function send(conn: Connection, message: ServerMessage, opts: { relayed?: boolean } = {}): boolean {
     if (conn.outbox) {
       conn.outbox.push(message);
-      return;
+      return true;
     }
-    if (conn.ws.readyState !== WebSocket.OPEN) return;
+    if (conn.ws.readyState !== WebSocket.OPEN) return true;
+    if (opts.relayed && conn.ws.bufferedAmount > RELAY_HIGH_WATER_BYTES) return false;
     if (conn.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
       conn.log.warn({ buffered: conn.ws.bufferedAmount }, 'socket is not reading; terminating it');
       conn.closeReason = 'timed-out';
       conn.ws.terminate();
-      return;
+      return true;
     }
     conn.ws.send(JSON.stringify(message));
+    return true;
   }
 
   return {
@@ -83,6 +99,12 @@ export function createConnections() {
     },
     byParticipant: (participantId: string) => byParticipant.get(participantId),
     inRoom: (roomId: string): Connection[] => [...(byRoom.get(roomId) ?? [])],
+    /** Sockets of this process in the room (joins in flight included). */
+    countInRoom: (roomId: string) => byRoom.get(roomId)?.size ?? 0,
+    /** Rooms with at least one socket of this process. */
+    get roomCount() {
+      return byRoom.size;
+    },
   };
 }
 export type Connections = ReturnType<typeof createConnections>;

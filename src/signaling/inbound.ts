@@ -1,13 +1,15 @@
-import type { ClientMessage, ClientMessageOf, ServerMessageOf } from '../../events/wire.js';
+import type { ClientMessage, ClientMessageOf, ServerMessage, ServerMessageOf } from '../../events/wire.js';
 import { peerStream, roomStream } from '../../machines/actions.js';
 import type { DispatchResult, Runtime } from '../runtime/runtime.js';
 import type { Connection, Connections, LeaveReason } from './connections.js';
+import { DEFAULT_LIMITS, type SignalingLimits } from './limits.js';
 
 export interface InboundDeps {
   runtime: Runtime;
   connections: Connections;
   nodeId: string;
   newId: () => string;
+  limits?: Pick<SignalingLimits, 'membersPerRoom' | 'liveRooms' | 'reoffersPerMinute'>;
 }
 
 /**
@@ -16,9 +18,9 @@ export interface InboundDeps {
  * (roles, whether an offer is acceptable) are the machines'; this only reads
  * the dispatch result to word the reply.
  */
-export function createInbound({ runtime, connections, nodeId, newId }: InboundDeps) {
-  const { send } = connections;
-  const error = (conn: Connection, message: string) => send(conn, { type: 'error', message });
+export function createInbound({ runtime, connections, nodeId, newId, limits = DEFAULT_LIMITS }: InboundDeps) {
+  const send = (conn: Connection, message: ServerMessage, opts?: { relayed?: boolean }) => connections.send(conn, message, opts);
+  const error = (conn: Connection, message: string): void => void send(conn, { type: 'error', message });
 
   const connectReply = (conn: Connection, role: 'host' | 'participant'): ServerMessageOf<'connect'> => ({
     type: 'connect',
@@ -32,7 +34,18 @@ export function createInbound({ runtime, connections, nodeId, newId }: InboundDe
     if (conn.roomId) {
       if (conn.roomId !== msg.connectionId) return error(conn, `this socket is already in room ${conn.roomId}; send disconnect first`);
       const member = runtime.get(roomStream(conn.roomId))?.context.members[conn.participantId!];
-      return member ? send(conn, connectReply(conn, member.role)) : error(conn, `not a member of room ${conn.roomId}`);
+      return member ? void send(conn, connectReply(conn, member.role)) : error(conn, `not a member of room ${conn.roomId}`);
+    }
+    // Checked and joined in one synchronous step, so concurrent joins cannot overshoot.
+    const roomId = msg.connectionId;
+    const members = Object.keys(runtime.get(roomStream(roomId))?.context.members ?? {}).length;
+    if (Math.max(members, connections.countInRoom(roomId)) >= limits.membersPerRoom) {
+      conn.log.info({ roomId, limit: limits.membersPerRoom }, 'join refused: room is full');
+      return error(conn, `room ${roomId} is full: at most ${limits.membersPerRoom} members`);
+    }
+    if (connections.countInRoom(roomId) === 0 && connections.roomCount >= limits.liveRooms) {
+      conn.log.warn({ roomId, limit: limits.liveRooms }, 'join refused: too many live rooms');
+      return error(conn, `room ${roomId} refused: this server already holds ${limits.liveRooms} live rooms`);
     }
     const participantId = newId();
     connections.join(conn, msg.connectionId, participantId);
@@ -83,7 +96,9 @@ export function createInbound({ runtime, connections, nodeId, newId }: InboundDe
       fromParticipantId: conn.participantId!,
       data: { ...msg.data, datetime: Date.now() },
     };
-    for (const c of targets) send(c, out);
+    // A recipient that is not keeping up loses relays, not its socket; the sender hears of it.
+    const behind = targets.filter((c) => !send(c, out, { relayed: true }));
+    if (behind.length) error(conn, `${msg.type} dropped for ${behind.map((c) => c.participantId).join(', ')}: the recipient is not keeping up`);
   }
 
   type RecordingMessage = ClientMessageOf<'recording-offer' | 'recording-candidate' | 'recording-status'>;
@@ -96,7 +111,13 @@ export function createInbound({ runtime, connections, nodeId, newId }: InboundDe
     if (msg.data.connectionId !== roomId) {
       return error(conn, `${msg.type} for room ${msg.data.connectionId} ignored: this socket is in room ${roomId}`);
     }
+    const isOffer = msg.type === 'recording-offer';
+    if (isOffer && !conn.offers.allows(recordingId)) {
+      conn.log.info({ recordingId, limit: limits.reoffersPerMinute }, 'recording-offer refused: too many re-offers');
+      return error(conn, `recording-offer refused: at most ${limits.reoffersPerMinute} re-offers per recorder peer per minute`);
+    }
     const r = await runtime.dispatch({ stream: peerStream(recordingId, participantId), type, data }, { mustExist: true });
+    if (r.accepted && isOffer) conn.offers.record(recordingId);
     if (r.accepted) return;
     conn.log.info({ recordingId, messageType: msg.type, why: r.message }, 'recording message not accepted');
     if (rejected === null) return;

@@ -1,10 +1,11 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Logger } from 'pino';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { parseClientMessage } from '../../events/wire.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { createConnections, type Connection, type LeaveReason } from './connections.js';
 import { createInbound } from './inbound.js';
+import { createAddressCounter, createFloodGuard, createOfferWindow, DEFAULT_LIMITS, type SignalingLimits } from './limits.js';
 import { deliveriesFor } from './outbound.js';
 
 /** Messages one socket may have queued or in progress before further ones are refused. */
@@ -19,6 +20,7 @@ export interface SignalingOptions {
   /** Frames above this get an `error` reply; frames above 4x this close the socket with 1009. */
   maxFrameBytes?: number;
   pingIntervalMs?: number;
+  limits?: Partial<SignalingLimits>;
 }
 
 export interface Signaling {
@@ -39,11 +41,25 @@ export function createSignaling({
   newId,
   maxFrameBytes = 256 * 1024,
   pingIntervalMs = 15_000,
+  limits: limitOverrides,
 }: SignalingOptions): Signaling {
   const log = logger.child({ module: 'signaling' });
+  const limits: SignalingLimits = { ...DEFAULT_LIMITS, ...limitOverrides };
   const connections = createConnections();
-  const inbound = createInbound({ runtime, connections, nodeId, newId });
-  const wss = new WebSocketServer({ server, path: '/', maxPayload: maxFrameBytes * 4 });
+  const inbound = createInbound({ runtime, connections, nodeId, newId, limits });
+  const perAddress = createAddressCounter(limits.socketsPerAddress);
+  const addressOf = (req: IncomingMessage) => req.socket.remoteAddress ?? 'unknown';
+  const wss = new WebSocketServer({
+    server,
+    path: '/',
+    maxPayload: maxFrameBytes * 4,
+    // Answered synchronously: the 'connection' that follows counts the socket before the next upgrade is checked.
+    verifyClient: ({ req }, done) => {
+      if (perAddress.admits(addressOf(req))) return done(true);
+      log.warn({ address: addressOf(req), limit: limits.socketsPerAddress }, 'upgrade refused: too many sockets from one address');
+      done(false, 429, `too many sockets from this address (at most ${limits.socketsPerAddress})`);
+    },
+  });
   let nextId = 1;
   let closing = false;
 
@@ -76,6 +92,21 @@ export function createSignaling({
       conn.log.debug({ size }, message);
       connections.send(conn, { type: 'error', message });
     };
+    // Every frame costs a token, whatever it holds: relayed media and garbage alike.
+    const verdict = conn.flood.check();
+    if (verdict === 'close') {
+      if (conn.ws.readyState !== WebSocket.OPEN) return; // closing already: what is still in flight is dropped
+      conn.log.warn({ dropped: conn.flood.dropped }, 'still flooding after being throttled; closing the socket');
+      conn.ws.close(1008, 'message rate limit exceeded');
+      // A flooder need not take part in the close handshake.
+      setTimeout(() => conn.ws.terminate(), 1000).unref();
+      return;
+    }
+    if (verdict === 'throttled') {
+      conn.log.info({ rate: limits.messagesPerSecond, burst: limits.messageBurst }, 'throttling a flooding socket');
+      return reject(`rate limit: more than ${limits.messagesPerSecond} messages per second (burst ${limits.messageBurst}); messages are dropped until you slow down`);
+    }
+    if (verdict === 'dropped') return;
     if (isBinary) return reject('binary frames are not supported; send JSON text');
     if (size > maxFrameBytes) return reject(`frame of ${size} bytes exceeds the limit of ${maxFrameBytes}`);
     let value: unknown;
@@ -91,13 +122,19 @@ export function createSignaling({
     enqueue(conn, () => inbound.handle(conn, parsed.message));
   }
 
-  wss.on('connection', (ws: WebSocket) => {
+  wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
     if (closing) return ws.close(1001, 'server closing');
     const id = nextId++;
     const baseLog = log.child({ socket: id });
+    const address = addressOf(req);
+    perAddress.add(address);
+    ws.once('close', () => perAddress.remove(address));
     const conn: Connection = {
       id,
       ws,
+      address,
+      flood: createFloodGuard(limits.messagesPerSecond, limits.messageBurst),
+      offers: createOfferWindow(limits.reoffersPerMinute),
       roomId: null,
       participantId: null,
       outbox: null,

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_LIMITS } from '../../src/signaling/limits.js';
 import { fakeRecorderEffects, startTestServer, type RunningServer } from '../helpers/test-server.js';
 import { TestClient } from '../helpers/ws-client.js';
 
@@ -182,24 +183,43 @@ describe('hostile frames', () => {
     await victim.host.none('participant-left', 0);
   });
 
-  it('bounds the work one socket can queue: a flood of valid messages is handled or refused, never piled up', async () => {
-    const c = await open();
-    await c.join('flood');
-    const n = 3000;
-    for (let i = 0; i < n; i++) c.send({ type: 'recording-status', data: { recordingId: `r${i}`, connectionId: 'flood', status: 'no-local-media' } });
-    // once the queue has drained, the socket answers again
-    await expect
-      .poll(
-        async () => {
-          c.send({ type: 'connect', connectionId: 'flood' });
-          return (await c.next('connect', () => true, 200).catch(() => null))?.connectionId;
-        },
-        { timeout: 10_000, interval: 100 },
-      )
-      .toBe('flood');
-    const dropped = c.received.filter((m) => m.type === 'error' && /dropped/.test(m.message)).length;
-    expect(dropped).toBeGreaterThan(0);
-    expect(dropped).toBeLessThan(n);
+  it('bounds what one socket can push into the log and the relay: a flood is throttled once, then closed', async () => {
+    const { messagesPerSecond: rate, messageBurst: burst } = DEFAULT_LIMITS;
+    const target = await open();
+    const { participantId: targetId } = await target.join('flood');
+    const relayer = await open();
+    const { participantId: relayerId } = await relayer.join('flood');
+    const joiner = await open();
+    const eventsBefore = server.events.length;
+    const started = Date.now();
+    // Relayed offers at a member, and connect/disconnect pairs that each append to the log, as fast as they go.
+    const offer = JSON.stringify({ type: 'offer', to: targetId, data: { connectionId: 'flood', sdp: 'v=0 flood' } });
+    for (let i = 0; i < 3000; i++) {
+      if (relayer.ws.readyState === relayer.ws.OPEN) relayer.send(offer);
+      if (joiner.ws.readyState === joiner.ws.OPEN) joiner.send({ type: i % 2 ? 'disconnect' : 'connect', connectionId: 'flood-log' });
+      if (i % 100 === 99) await new Promise((r) => setImmediate(r));
+    }
+    const [relayerClosed, joinerClosed] = await Promise.all([relayer.closed, joiner.closed]);
+    const elapsedS = (Date.now() - started) / 1000;
+    const bound = burst + Math.ceil(rate * elapsedS);
+    for (const [c, closed] of [
+      [relayer, relayerClosed],
+      [joiner, joinerClosed],
+    ] as const) {
+      expect(closed).toMatchObject({ code: 1008, reason: expect.stringMatching(/rate limit/) });
+      expect(c.received.filter((m) => m?.type === 'error' && /rate limit/.test(m.message))).toHaveLength(1);
+    }
+    // What reached the recipient and the log is bounded by the bucket, not by the flood.
+    await target.none('disconnect', 300);
+    const relayed = target.received.filter((m) => m?.type === 'offer' && m.fromParticipantId === relayerId).length;
+    expect(relayed).toBeGreaterThan(0);
+    expect(relayed).toBeLessThanOrEqual(bound);
+    const logged = server.events.slice(eventsBefore).filter((e) => e.stream === 'room:flood-log').length;
+    expect(logged).toBeGreaterThan(0);
+    expect(logged).toBeLessThanOrEqual(bound + 1); // + the leave when the socket closed
+    // The recipient kept its socket and its room.
+    await stillUsable(target, 'flood');
+    expect(server.runtime.get('room:flood')?.context.hostId).toBe(targetId);
   });
 
   it('survives many sockets sending garbage at once', async () => {

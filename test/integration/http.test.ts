@@ -130,6 +130,17 @@ describe('recording sessions', () => {
     const busy = (await http.post('/api/recording-sessions', { connectionId: 'busy-room' })).json.session.id;
     expectError(await http.post('/api/recording-compositions', { meetingId: 'busy-room', recordingId: busy }), 409, /not stopped/);
 
+    // One composition of a recording at a time: the stop's job is still queued (no worker here) until it completes.
+    const first = (await http.request('GET', '/api/recording-compositions?meetingId=http-room')).json.jobs[0];
+    expectError(await http.post('/api/recording-compositions', { meetingId: 'http-room', recordingId }), 409, /already has composition/);
+    const jobStream = `composition:${first.id}`;
+    await server.runtime.dispatch({ stream: jobStream, type: 'composition.started', data: { attempt: 1, workerId: 'test', delivery: 1 } });
+    await server.runtime.dispatch({
+      stream: jobStream,
+      type: 'composition.completed',
+      data: { attempt: 1, output: { file: 'x-composed.webm', durationMs: 1000, sizeBytes: 1 }, skipped: [] },
+    });
+
     const r = await http.post('/api/recording-compositions', { meetingId: 'http-room', recordingId, format: 'mp4' });
     expect(r.status).toBe(202);
     expect(r.json.job).toMatchObject({ recordingId, meetingId: 'http-room', status: 'queued', layout: 'speaker', format: 'mp4', progress: 0, attempts: 0 });

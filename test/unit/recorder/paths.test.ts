@@ -33,9 +33,18 @@ describe('safeJoin', () => {
   });
 
   it('cannot be walked out of the root', () => {
-    expect(safeJoin(root, '../../etc/passwd')).toBe(path.join(root, '.._.._etc_passwd'));
+    expect(() => safeJoin(root, '../../etc/passwd')).toThrow(PathEscapeError);
     expect(safeJoin(root, '/etc/passwd')).toBe(path.join(root, '_etc_passwd'));
-    expect(safeJoin(root, '..', 'x')).toBe(path.join(root, '_', 'x'));
+    expect(safeJoin(root, 'a/../../x')).toBe(path.join(root, 'a_.._.._x'));
+    expect(() => safeJoin(root, '..', 'x')).toThrow(PathEscapeError);
+  });
+
+  it('refuses dot names (`.`, `..`, hidden folders such as .eventlog), as the composer does', () => {
+    for (const name of ['.', '..', '...', '.eventlog', '.hidden']) {
+      expect(() => safeJoin(root, name), name).toThrow(PathEscapeError);
+      expect(() => safeJoin(root, 'meeting-1', name), name).toThrow(PathEscapeError);
+    }
+    expect(safeJoin(root, 'a.b', 'c..d')).toBe(path.join(root, 'a.b', 'c..d'));
   });
 
   it('throws PathEscapeError when the result would be the root itself or nothing', () => {
