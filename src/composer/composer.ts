@@ -7,7 +7,8 @@ import { ComposeError } from './errors.js';
 import { buildFilterGraph } from './filter-graph.js';
 import { FfmpegNotFoundError, findFfmpeg, findFfprobe } from './find-ffmpeg.js';
 import { evaluateSegments, findSegments, type EvaluatedSegment } from './inputs.js';
-import { buildMetadata, composedFileName } from './metadata.js';
+import { composedFileName, sidecarOf } from '../../events/files.js';
+import { buildMetadata } from './metadata.js';
 import { planComposition } from './plan.js';
 import { parseProbe, probeArgs, type ProbeInfo } from './probe.js';
 import { createProgressParser } from './progress.js';
@@ -141,7 +142,7 @@ export function createComposer(opts: ComposerOptions): Composer {
 
     const file = composedFileName(req.createdAt, req.recordingId, req.format);
     const finalPath = path.join(dir, file);
-    const metadataFile = file.replace(/\.(webm|mp4)$/, '.json');
+    const metadataFile = sidecarOf(file);
     const metadataPath = path.join(dir, metadataFile);
     const tempPath = path.join(dir, `.${file}.${req.jobId}.partial`);
     const tempMetadata = `${tempPath}.json`;

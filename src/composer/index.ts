@@ -1,7 +1,8 @@
 export { createComposer, checkOutput, DEFAULTS, DURATION_TOLERANCE_MS } from './composer.js';
 export { ComposeError, type ComposeErrorCode } from './errors.js';
 export { findFfmpeg, findFfprobe, FfmpegNotFoundError } from './find-ffmpeg.js';
-export { composedMetadataSchema, composedFileName, type ComposedMetadata } from './metadata.js';
+export { composedMetadataSchema, type ComposedMetadata } from './metadata.js';
+export { composedFileName } from '../../events/files.js';
 export { speakerTimeline, SPEAKER_DEFAULTS, type SpeakerInterval, type SpeakerTrack } from './speaker.js';
 export {
   LAYOUTS,

@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { SegmentSummary } from '../../events/catalog.js';
+import { trackFileOf } from '../../events/files.js';
 import { segmentMetaSchema, type SegmentMeta } from '../../events/segment.js';
 import { peerStream, type EffectParams } from '../../machines/actions.js';
 import type { PeerContext } from '../../machines/peer.js';
@@ -91,7 +92,7 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
     const names = await readdir(dir).catch(() => [] as string[]);
     const out: SegmentSummary[] = [];
     for (const n of names) {
-      if (!n.endsWith('.json') || !n.includes(`-${recordingId}-${participantId}-`)) continue;
+      if (trackFileOf(n, recordingId, participantId) !== 'sidecar') continue;
       try {
         const meta = segmentMetaSchema.safeParse(JSON.parse(await readFile(join(dir, n), 'utf8')));
         if (meta.success && meta.data.recordingId === recordingId && meta.data.participantId === participantId) out.push(summary(meta.data));

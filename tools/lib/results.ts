@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { sidecarOf, trackFileOf, trackKindOf } from '../../events/files.js';
 
 export interface StoredEventLike {
   type: string;
@@ -170,15 +171,14 @@ export async function listTrackFiles(recordingDir: string, rooms: string[], reco
     const dir = join(recordingDir, room);
     const names = await readdir(dir).catch(() => [] as string[]);
     for (const name of names) {
-      if (!name.endsWith('.webm') || name.includes('-composed')) continue;
-      if (![...recordingIds].some((id) => name.includes(`-${id}-`))) continue;
+      if (![...recordingIds].some((id) => trackFileOf(name, id) === 'media')) continue;
       const path = join(dir, name);
       const st = await stat(path);
       let sidecarPackets: number | null = null;
       let sidecarDurationMs: number | null = null;
-      let kind: TrackFile['kind'] = /-audio-/.test(name) ? 'audio' : /-video-/.test(name) ? 'video' : 'unknown';
+      let kind: TrackFile['kind'] = trackKindOf(name) ?? 'unknown';
       try {
-        const meta = JSON.parse(await readFile(path.replace(/\.webm$/, '.json'), 'utf8'));
+        const meta = JSON.parse(await readFile(sidecarOf(path), 'utf8'));
         sidecarPackets = typeof meta.packets === 'number' ? meta.packets : null;
         sidecarDurationMs = typeof meta.durationMs === 'number' ? meta.durationMs : null;
         if (meta.kind === 'audio' || meta.kind === 'video') kind = meta.kind;
