@@ -10,6 +10,8 @@ const layoutSchema = z.enum(['grid', 'host-led', 'host-only', 'speaker']);
 const formatSchema = z.enum(['webm', 'mp4']);
 export type Layout = z.infer<typeof layoutSchema>;
 export type Format = z.infer<typeof formatSchema>;
+export const LAYOUTS = layoutSchema.options;
+export const FORMATS = formatSchema.options;
 export { layoutSchema, formatSchema };
 
 const role = z.enum(['host', 'participant']);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { formatSchema, layoutSchema } from './catalog.js';
+import { FORMATS, LAYOUTS } from './catalog.js';
 import { idSchema } from './ids.js';
 
 /**
@@ -183,8 +183,6 @@ export const RECORDING_STATUSES = ['invalid-offer', 'recorder-unavailable', 'off
 
 // ---- HTTP request bodies (section 3) ----
 
-export const LAYOUTS = layoutSchema.options;
-export const FORMATS = formatSchema.options;
 const layout = z.enum(LAYOUTS, { error: `must be one of ${LAYOUTS.join(', ')}` });
 const format = z.enum(FORMATS, { error: `must be one of ${FORMATS.join(', ')}` });
 

@@ -7,6 +7,7 @@ import { ComposeError } from './errors.js';
 import { buildFilterGraph } from './filter-graph.js';
 import { FfmpegNotFoundError, findFfmpeg, findFfprobe } from './find-ffmpeg.js';
 import { evaluateSegments, findSegments, type EvaluatedSegment } from './inputs.js';
+import type { Format } from '../../events/catalog.js';
 import { composedFileName, sidecarOf } from '../../events/files.js';
 import { buildMetadata } from './metadata.js';
 import { planComposition } from './plan.js';
@@ -30,7 +31,7 @@ export const DURATION_TOLERANCE_MS = 100;
 const EXPECTED_CODECS = { webm: { video: 'vp9', audio: 'opus' }, mp4: { video: 'h264', audio: 'aac' } } as const;
 
 /** What is wrong with a written output, or null. Pure. */
-export function checkOutput(probe: ProbeInfo, format: 'webm' | 'mp4', durationMs: number): string | null {
+export function checkOutput(probe: ProbeInfo, format: Format, durationMs: number): string | null {
   const want = EXPECTED_CODECS[format];
   const video = probe.streams.filter((s) => s.codecType === 'video');
   const audio = probe.streams.filter((s) => s.codecType === 'audio');
@@ -56,7 +57,7 @@ async function runFfmpeg(ffmpeg: string, args: string[], onStdout: (d: string) =
 }
 
 /** ffprobe the written file; throws unless it has the right streams and duration. */
-async function verifyOutput(ffprobe: string, file: string, format: 'webm' | 'mp4', durationMs: number): Promise<ProbeInfo> {
+async function verifyOutput(ffprobe: string, file: string, format: Format, durationMs: number): Promise<ProbeInfo> {
   let out = '';
   const probed = await runProcess(ffprobe, probeArgs(file), { onStdout: (d) => (out += d) });
   const probe = probed.exitCode === 0 ? parseProbe(out) : null;

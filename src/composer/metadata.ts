@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Participant } from './participants.js';
-import type { Format, Layout, SkippedInput, UsedInput } from './types.js';
+import type { Format, Layout } from '../../events/catalog.js';
+import type { SkippedInput, UsedInput } from './types.js';
 
 export const composedMetadataSchema = z.object({
   version: z.literal(1),
