@@ -13,7 +13,7 @@ import { buildMetadata } from './metadata.js';
 import { planComposition } from './plan.js';
 import { parseProbe, probeArgs, type ProbeInfo } from './probe.js';
 import { createProgressParser } from './progress.js';
-import { runProcess } from './run-ffmpeg.js';
+import { runProcess } from '../process/run.js';
 import {
   composeRequestSchema,
   type ComposeHooks,

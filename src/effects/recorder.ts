@@ -16,6 +16,9 @@ import type { EffectHandlers, Runtime } from '../runtime/runtime.js';
 export interface RecorderEffectsOptions {
   root: string;
   ice: IceConfig;
+  /** FFMPEG_PATH / FFPROBE_PATH: the peers probe and remux every finalized segment (default: from PATH). */
+  ffmpegPath?: string;
+  ffprobePath?: string;
   logger: Logger;
   /** Overrides for the recorder peers (timeouts), mostly for tests. */
   peerOptions?: { noMediaTimeoutMs?: number; stallTimeoutMs?: number; statsIntervalMs?: number };
@@ -119,6 +122,8 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
         recordingStartedAt: p.startedAt,
         segmentBase: p.segmentIndex,
         ice: opts.ice,
+        ffmpegPath: opts.ffmpegPath,
+        ffprobePath: opts.ffprobePath,
         logger,
         ...opts.peerOptions,
         onEvent: forward(runtime, stream, p.offerNumber, event.id),

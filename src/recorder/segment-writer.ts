@@ -162,8 +162,8 @@ export function openSegmentWriter(o: SegmentWriterOptions): SegmentWriter {
     if (!needed) return probe;
     const started = Date.now();
     const r = await remuxInPlace(o.ffmpegPath, webmPath, o.codec === 'h264' ? 'matroska' : 'webm');
-    if (r.code !== 0) {
-      log.warn({ code: r.code, timedOut: r.timedOut, stderr: r.stderr.slice(0, 500) }, 'remux failed; keeping werift output');
+    if (r.exitCode !== 0) {
+      log.warn({ code: r.exitCode, timedOut: r.timedOut, stderr: r.stderr.join('\n').slice(0, 500) }, 'remux failed; keeping werift output');
       return probe;
     }
     probe = await probeMedia(o.ffprobePath, webmPath);
