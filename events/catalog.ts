@@ -14,6 +14,13 @@ export const LAYOUTS = layoutSchema.options;
 export const FORMATS = formatSchema.options;
 export { layoutSchema, formatSchema };
 
+/**
+ * Longest SDP (offer or answer) accepted anywhere: on the wire, in the log and
+ * by the recorder. A browser's offer for a few tracks is a few kB.
+ */
+export const MAX_SDP_LENGTH = 64_000;
+const sdp = z.string().min(1).max(MAX_SDP_LENGTH);
+
 const role = z.enum(['host', 'participant']);
 const member = z.object({ participantId: idSchema, role, name: z.string().max(200).nullable() });
 export type Member = z.infer<typeof member>;
@@ -100,9 +107,9 @@ export const eventSchemas = {
     /** Segments already used by earlier peers of this participant (numbering continues). */
     segmentBase: z.number().int().nonnegative(),
   }),
-  'peer.offer.received': z.object({ sdp: z.string().min(1).max(64_000) }),
+  'peer.offer.received': z.object({ sdp }),
   'peer.candidate.received': candidate,
-  'peer.answered': z.object({ offerNumber: z.number().int().positive(), sdp: z.string().min(1).max(64_000) }),
+  'peer.answered': z.object({ offerNumber: z.number().int().positive(), sdp }),
   'peer.candidate.gathered': z.object({ offerNumber: z.number().int().positive() }).extend(candidate.shape),
   'peer.status.reported': z.object({ status: z.string().max(64) }),
   'peer.offer.failed': z.object({

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { FORMATS, LAYOUTS } from './catalog.js';
+import { FORMATS, LAYOUTS, MAX_SDP_LENGTH } from './catalog.js';
 import { idSchema } from './ids.js';
 
 /**
@@ -44,7 +44,7 @@ export const candidateMessageSchema = z.object({
 const recordingRef = { recordingId: wireId, connectionId: connectionIdSchema, participantId: z.string().max(256).optional() };
 export const recordingOfferMessageSchema = z.object({
   type: z.literal('recording-offer'),
-  data: z.object({ ...recordingRef, sdp: z.string().min(1).max(64_000) }),
+  data: z.object({ ...recordingRef, sdp: z.string().min(1).max(MAX_SDP_LENGTH) }),
   ...routing,
 });
 export const recordingCandidateMessageSchema = z.object({

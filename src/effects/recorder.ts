@@ -21,7 +21,7 @@ export interface RecorderEffectsOptions {
   ffprobePath?: string;
   logger: Logger;
   /** Overrides for the recorder peers (timeouts), mostly for tests. */
-  peerOptions?: { noMediaTimeoutMs?: number; stallTimeoutMs?: number; statsIntervalMs?: number };
+  peerOptions?: { stallTimeoutMs?: number; statsIntervalMs?: number };
 }
 
 const summary = (m: SegmentMeta): SegmentSummary => ({
@@ -62,8 +62,6 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
           return void send('peer.media.stalled', { kind: e.kind });
         case 'peer.track.resumed':
           return void send('peer.media.resumed', { kind: e.kind });
-        case 'peer.media.missing':
-          return void runtime.dispatch({ stream, type: 'peer.media.timed-out', data: {}, causationId });
         case 'peer.segment.finalized':
           return void send('peer.segment.finalized', { segment: summary(e.segment) });
         case 'peer.stats.sampled': {

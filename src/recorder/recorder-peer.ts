@@ -5,6 +5,7 @@ import {
   type RTCRtpTransceiver,
   type RtpPacket,
 } from 'werift';
+import { MAX_SDP_LENGTH } from '../../events/catalog.js';
 import type { SegmentMeta } from '../../events/segment.js';
 import { recordedCodecOf, recorderMediaConfig, type RecordedCodec } from './codecs.js';
 import {
@@ -27,7 +28,6 @@ import type {
   TrackStatsSample,
 } from './types.js';
 
-const MAX_OFFER_BYTES = 256 * 1024;
 const MAX_PENDING_CANDIDATES = 100;
 const PLI_MIN_INTERVAL_MS = 500;
 const TICK_MS = 500;
@@ -65,7 +65,6 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
   const dir = safeJoin(opts.root, opts.meetingId);
   const base = typeof opts.segmentBase === 'number' ? { audio: opts.segmentBase, video: opts.segmentBase } : { ...opts.segmentBase };
   const used = { audio: 0, video: 0 };
-  const noMediaTimeoutMs = opts.noMediaTimeoutMs ?? 10_000;
   const stallTimeoutMs = opts.stallTimeoutMs ?? 3_000;
   const statsIntervalMs = opts.statsIntervalMs ?? 5_000;
   const identity = {
@@ -84,8 +83,6 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
   let offerState: 'none' | 'answering' | 'answered' | 'failed' = 'none';
   let closing: Promise<SegmentMeta[]> | null = null;
   let connectedAt: number | null = null;
-  let anyPacket = false;
-  let mediaMissingReported = false;
   let lastStatsAt = now();
   let ticker: NodeJS.Timeout | null = null;
 
@@ -157,7 +154,6 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
     s.ssrc = rtp.header.ssrc;
     if (s.firstPacketAt === null) {
       s.firstPacketAt = at;
-      anyPacket = true;
       emit({
         type: 'peer.track.first-packet',
         at,
@@ -245,10 +241,6 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
         s.stalledSince = t;
         emit({ type: 'peer.track.stalled', at: t, kind: s.kind, trackId: s.trackId, lastPacketAt: s.lastPacketAt });
       }
-    }
-    if (connectedAt !== null && !anyPacket && !mediaMissingReported && t - connectedAt >= noMediaTimeoutMs) {
-      mediaMissingReported = true;
-      emit({ type: 'peer.media.missing', at: t, waitedMs: t - connectedAt });
     }
     if (connectedAt !== null && t - lastStatsAt >= statsIntervalMs) {
       const elapsed = Math.max(1, t - lastStatsAt);
@@ -397,7 +389,7 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
 /** Cheap structural checks before werift parses the SDP. */
 export function validateOfferSdp(sdp: unknown): asserts sdp is string {
   if (typeof sdp !== 'string' || sdp.length === 0) throw new InvalidOfferError('offer SDP must be a non-empty string');
-  if (sdp.length > MAX_OFFER_BYTES) throw new InvalidOfferError(`offer SDP larger than ${MAX_OFFER_BYTES} bytes`);
+  if (sdp.length > MAX_SDP_LENGTH) throw new InvalidOfferError(`offer SDP longer than ${MAX_SDP_LENGTH} characters`);
   if (!sdp.startsWith('v=0')) throw new InvalidOfferError('offer SDP must start with v=0');
   if (!/\r?\nm=(audio|video) /.test(sdp)) throw new InvalidOfferError('offer SDP has no audio or video section');
   if (!/\r?\na=(ice-ufrag|fingerprint):/.test(sdp)) throw new InvalidOfferError('offer SDP lacks ICE credentials or a DTLS fingerprint');

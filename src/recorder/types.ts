@@ -41,8 +41,6 @@ export interface RecorderPeerOptions {
   now?: () => number;
   onEvent: (e: RecorderPeerEvent) => void;
   onLocalCandidate: (c: LocalCandidate) => void;
-  /** `peer.media.missing` when connected but no packet arrived within this many ms (default 10 000). */
-  noMediaTimeoutMs?: number;
   /** `peer.track.stalled` after this many ms without packets on a started track (default 3 000). */
   stallTimeoutMs?: number;
   /** `peer.stats.sampled` period (default 5 000). */
@@ -106,7 +104,6 @@ export type RecorderPeerEvent =
   | (TrackRef & { type: 'peer.track.resumed'; at: number; stalledMs: number })
   | (TrackRef & { type: 'peer.segment.finalized'; at: number; segment: SegmentMeta; mediaWritten: boolean })
   | (TrackRef & { type: 'peer.segment.failed'; at: number; file: string; error: string })
-  | { type: 'peer.media.missing'; at: number; waitedMs: number }
   | { type: 'peer.closed'; at: number; reason: string; segments: number };
 
 export type RecorderPeerEventType = RecorderPeerEvent['type'];

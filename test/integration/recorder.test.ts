@@ -221,12 +221,15 @@ describe('RecorderPeer with a synthetic sender', () => {
     expect(probed.decodedFrames).toBe(meta!.packets);
   });
 
-  it('reports missing media when a connected peer receives nothing, and writes nothing', async () => {
+  // How long "no media" may last is the peer machine's rule (machines/peer.ts MEDIA_TIMEOUT_MS); the recorder reports the facts.
+  it('reports no first packet when a connected peer receives nothing, and writes nothing', async () => {
     const root = await newRoot();
     const sender = track({ video: 'vp8', audio: true, durationMs: 1000, startOnConnect: false });
-    const pair = await connectSender(sender, { root, recordingStartedAt: Date.now(), noMediaTimeoutMs: 800 });
+    const pair = await connectSender(sender, { root, recordingStartedAt: Date.now() });
     await sleep(1500);
-    expect(pair.ofType('peer.media.missing')).toHaveLength(1);
+    expect(pair.ofType('peer.connection.changed').map((e) => e.state)).toContain('connected');
+    expect(pair.ofType('peer.track.received').length).toBeGreaterThan(0);
+    expect(pair.ofType('peer.track.first-packet')).toHaveLength(0);
     expect(await pair.peer.close('no media')).toEqual([]);
     expect(existsSync(path.join(root, 'meeting-1'))).toBe(true);
     expect(readdirSync(path.join(root, 'meeting-1'))).toEqual([]);
