@@ -50,21 +50,21 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
       );
     return (e: RecorderPeerEvent) => {
       switch (e.type) {
-        case 'peer.connection.changed':
+        case 'connection-changed':
           if (e.state === 'connected') void send('peer.connected', {});
           else if (e.state === 'failed') void send('peer.failed', { error: 'ICE/DTLS connection failed' });
           return;
-        case 'peer.track.received':
+        case 'track-received':
           return void send('peer.track.received', { kind: e.kind, codec: e.codec, trackId: e.trackId.slice(0, 128) });
-        case 'peer.track.first-packet':
+        case 'track-first-packet':
           return void send('peer.media.started', { kind: e.kind });
-        case 'peer.track.stalled':
+        case 'track-stalled':
           return void send('peer.media.stalled', { kind: e.kind });
-        case 'peer.track.resumed':
+        case 'track-resumed':
           return void send('peer.media.resumed', { kind: e.kind });
-        case 'peer.segment.finalized':
+        case 'segment-finalized':
           return void send('peer.segment.finalized', { segment: summary(e.segment) });
-        case 'peer.stats.sampled': {
+        case 'stats-sampled': {
           // the recorder reports running totals; the log keeps what each period added
           let packets = 0;
           let bytes = 0;
@@ -78,7 +78,7 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
           }
           return void send('peer.media.stats', { packets, bytes, lost });
         }
-        case 'peer.segment.failed':
+        case 'segment-failed':
           opts.logger.error({ stream, file: e.file, error: e.error }, 'segment write failed');
           return;
         default:

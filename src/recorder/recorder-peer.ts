@@ -131,11 +131,11 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
       now,
       onKeyframeNeeded: () => requestKeyframe(s),
       onError: (e) =>
-        emit({ type: 'peer.segment.failed', at: now(), kind: s.kind, trackId: s.trackId, file: s.segment?.file ?? '', error: e.message }),
+        emit({ type: 'segment-failed', at: now(), kind: s.kind, trackId: s.trackId, file: s.segment?.file ?? '', error: e.message }),
     });
     const meta = s.segment.meta();
     emit({
-      type: 'peer.segment.started',
+      type: 'segment-started',
       at,
       kind: s.kind,
       trackId: s.trackId,
@@ -155,7 +155,7 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
     if (s.firstPacketAt === null) {
       s.firstPacketAt = at;
       emit({
-        type: 'peer.track.first-packet',
+        type: 'track-first-packet',
         at,
         kind: s.kind,
         trackId: s.trackId,
@@ -163,7 +163,7 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
       });
     }
     if (s.stalledSince !== null) {
-      emit({ type: 'peer.track.resumed', at, kind: s.kind, trackId: s.trackId, stalledMs: at - (s.lastPacketAt ?? at) });
+      emit({ type: 'track-resumed', at, kind: s.kind, trackId: s.trackId, stalledMs: at - (s.lastPacketAt ?? at) });
       s.stalledSince = null;
     }
     s.lastPacketAt = at;
@@ -230,7 +230,7 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
         for (const s of tracks.values()) requestKeyframe(s, true);
       }
       log.info({ state }, 'connection state');
-      emit({ type: 'peer.connection.changed', at, state });
+      emit({ type: 'connection-changed', at, state });
     }),
   );
 
@@ -239,7 +239,7 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
     for (const s of tracks.values()) {
       if (s.lastPacketAt !== null && s.stalledSince === null && t - s.lastPacketAt >= stallTimeoutMs) {
         s.stalledSince = t;
-        emit({ type: 'peer.track.stalled', at: t, kind: s.kind, trackId: s.trackId, lastPacketAt: s.lastPacketAt });
+        emit({ type: 'track-stalled', at: t, kind: s.kind, trackId: s.trackId, lastPacketAt: s.lastPacketAt });
       }
     }
     if (connectedAt !== null && t - lastStatsAt >= statsIntervalMs) {
@@ -259,7 +259,7 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
           framesWritten: s.segment?.framesWritten ?? 0,
         };
       });
-      emit({ type: 'peer.stats.sampled', at: t, tracks: samples });
+      emit({ type: 'stats-sampled', at: t, tracks: samples });
     }
   };
 
@@ -317,7 +317,7 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
         for (const s of tracks.values()) {
           const primary = s.transceiver.codecs.find((c) => recordedCodecOf(c.mimeType) !== null);
           emit({
-            type: 'peer.track.received',
+            type: 'track-received',
             at: now(),
             kind: s.kind,
             trackId: s.trackId,
@@ -369,12 +369,12 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
             .filter((s) => s.segment)
             .map(async (s) => {
               const { meta, mediaWritten } = await s.segment!.finalize();
-              emit({ type: 'peer.segment.finalized', at: now(), kind: s.kind, trackId: s.trackId, segment: meta, mediaWritten });
+              emit({ type: 'segment-finalized', at: now(), kind: s.kind, trackId: s.trackId, segment: meta, mediaWritten });
               return meta;
             }),
         );
         await closePc;
-        emit({ type: 'peer.closed', at: now(), reason, segments: metas.length });
+        emit({ type: 'closed', at: now(), reason, segments: metas.length });
         return metas;
       })();
       return closing;
