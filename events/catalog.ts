@@ -138,7 +138,7 @@ export const eventSchemas = {
   'peer.failed': z.object({ offerNumber: z.number().int().nonnegative(), error: z.string().max(2000) }),
   /** Timer: no offer arrived after the request. */
   'peer.offer.timed-out': z.object({}),
-  /** Timer or recorder: connected but no media arrived. */
+  /** Timer (machines/peer.ts MEDIA_TIMEOUT_MS): connected but no media arrived. */
   'peer.media.timed-out': z.object({}),
   'peer.close.requested': z.object({ reason: z.string().max(64) }),
   'peer.closed': z.object({ reason: z.string().max(64), segments: z.array(segmentSummary) }),
