@@ -10,7 +10,16 @@ const layoutSchema = z.enum(['grid', 'host-led', 'host-only', 'speaker']);
 const formatSchema = z.enum(['webm', 'mp4']);
 export type Layout = z.infer<typeof layoutSchema>;
 export type Format = z.infer<typeof formatSchema>;
+export const LAYOUTS = layoutSchema.options;
+export const FORMATS = formatSchema.options;
 export { layoutSchema, formatSchema };
+
+/**
+ * Longest SDP (offer or answer) accepted anywhere: on the wire, in the log and
+ * by the recorder. A browser's offer for a few tracks is a few kB.
+ */
+export const MAX_SDP_LENGTH = 64_000;
+const sdp = z.string().min(1).max(MAX_SDP_LENGTH);
 
 const role = z.enum(['host', 'participant']);
 const member = z.object({ participantId: idSchema, role, name: z.string().max(200).nullable() });
@@ -98,9 +107,9 @@ export const eventSchemas = {
     /** Segments already used by earlier peers of this participant (numbering continues). */
     segmentBase: z.number().int().nonnegative(),
   }),
-  'peer.offer.received': z.object({ sdp: z.string().min(1).max(64_000) }),
+  'peer.offer.received': z.object({ sdp }),
   'peer.candidate.received': candidate,
-  'peer.answered': z.object({ offerNumber: z.number().int().positive(), sdp: z.string().min(1).max(64_000) }),
+  'peer.answered': z.object({ offerNumber: z.number().int().positive(), sdp }),
   'peer.candidate.gathered': z.object({ offerNumber: z.number().int().positive() }).extend(candidate.shape),
   'peer.status.reported': z.object({ status: z.string().max(64) }),
   'peer.offer.failed': z.object({
@@ -129,7 +138,7 @@ export const eventSchemas = {
   'peer.failed': z.object({ offerNumber: z.number().int().nonnegative(), error: z.string().max(2000) }),
   /** Timer: no offer arrived after the request. */
   'peer.offer.timed-out': z.object({}),
-  /** Timer or recorder: connected but no media arrived. */
+  /** Timer (machines/peer.ts MEDIA_TIMEOUT_MS): connected but no media arrived. */
   'peer.media.timed-out': z.object({}),
   'peer.close.requested': z.object({ reason: z.string().max(64) }),
   'peer.closed': z.object({ reason: z.string().max(64), segments: z.array(segmentSummary) }),

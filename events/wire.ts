@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { formatSchema, layoutSchema } from './catalog.js';
+import { FORMATS, LAYOUTS, MAX_SDP_LENGTH } from './catalog.js';
 import { idSchema } from './ids.js';
 
 /**
@@ -49,7 +49,7 @@ export const candidateMessageSchema = z.object({
 const recordingRef = { recordingId: wireId, connectionId: connectionIdSchema, participantId: z.string().max(256).optional() };
 export const recordingOfferMessageSchema = z.object({
   type: z.literal('recording-offer'),
-  data: z.object({ ...recordingRef, sdp: z.string().min(1).max(64_000) }),
+  data: z.object({ ...recordingRef, sdp: z.string().min(1).max(MAX_SDP_LENGTH) }),
   ...routing,
 });
 export const recordingCandidateMessageSchema = z.object({
@@ -188,8 +188,6 @@ export const RECORDING_STATUSES = ['invalid-offer', 'recorder-unavailable', 'off
 
 // ---- HTTP request bodies (section 3) ----
 
-export const LAYOUTS = layoutSchema.options;
-export const FORMATS = formatSchema.options;
 const layout = z.enum(LAYOUTS, { error: `must be one of ${LAYOUTS.join(', ')}` });
 const format = z.enum(FORMATS, { error: `must be one of ${FORMATS.join(', ')}` });
 

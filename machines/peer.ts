@@ -4,8 +4,33 @@ import { recordingStream, type EmitSpec, type EffectParams } from './actions.js'
 
 /** A participant asked for media has this long to send its offer. */
 export const OFFER_TIMEOUT_MS = 20_000;
-/** A connected peer that sends no media for this long is marked no-media. */
-export const MEDIA_TIMEOUT_MS = 15_000;
+/**
+ * A connected peer that sends no media for this long is marked no-media. The
+ * one "no media" rule: the recorder only reports the first packet.
+ */
+export const MEDIA_TIMEOUT_MS = 10_000;
+
+/** Why a peer is not recording (set with the state failed / no-media / no-offer). */
+export type PeerProblem =
+  /** No offer arrived within OFFER_TIMEOUT_MS of the request. */
+  | 'offer-timed-out'
+  /** The client reported a status instead of an offer (e.g. no-local-media). */
+  | 'client-reported'
+  /** Connected, but no media within MEDIA_TIMEOUT_MS. */
+  | 'media-timed-out'
+  /** The recorder could not answer the offer. */
+  | 'offer-failed'
+  /** The recorder peer failed (ICE/DTLS). */
+  | 'peer-failed';
+
+/** What the recording session is told about a peer that closed with this problem. */
+const OUTCOME: Record<PeerProblem, 'failed' | 'no-media' | 'no-offer'> = {
+  'offer-timed-out': 'no-offer',
+  'client-reported': 'no-media',
+  'media-timed-out': 'no-media',
+  'offer-failed': 'failed',
+  'peer-failed': 'failed',
+};
 
 export interface PeerContext {
   stream: string;
@@ -29,7 +54,9 @@ export interface PeerContext {
   /** Totals reported by the recorder. Nested to keep the context small: see MAX_CONTEXT_KEYS in index.ts. */
   stats: { packets: number; bytes: number; lost: number };
   stalled: ('audio' | 'video')[];
-  /** Why the peer is not recording: set in failed / no-media / no-offer. */
+  /** Why the peer is not recording (failed / no-media / no-offer); decides the outcome reported when it closes. */
+  problemKind: PeerProblem | null;
+  /** The same for operators, in words (replay prints it). */
   problem: string | null;
   closeReason: string | null;
 }
@@ -61,130 +88,8 @@ const current = ({ context, event }: { context: PeerContext; event: PeerEvent })
 const withSegment = (segments: SegmentSummary[], s: SegmentSummary) =>
   segments.some((x) => x.file === s.file) ? segments : [...segments, s];
 
-// The three transitions below are shared by several states; XState cannot type a transition
-// object declared outside createMachine against each state's event, hence the casts.
-
-/** Renegotiation: a fresh offer replaces the peer; earlier segments are kept. */
-const acceptOffer: any = {
-  target: '#peer.negotiating',
-  actions: [
-    { type: 'cancelTimer', params: { key: 'offer' } },
-    { type: 'cancelTimer', params: { key: 'media' } },
-    assign({ offers: ({ context }: { context: PeerContext }) => context.offers + 1, problem: null }),
-    {
-      type: 'openRecorderPeer',
-      params: ({ context, event }: { context: PeerContext; event: PeerEvent }) => ({
-        roomId: context.roomId,
-        recordingId: context.recordingId,
-        participantId: context.participantId,
-        role: context.role,
-        name: context.name,
-        startedAt: context.startedAt,
-        offerNumber: context.offers,
-        segmentIndex: context.segmentBase + context.offers - 1,
-        sdp: (event as EventOf<'peer.offer.received'>).data.sdp,
-      }),
-    },
-  ],
-};
-
-const requestClose: any = {
-  target: '#peer.closing',
-  actions: [
-    { type: 'cancelTimer', params: { key: 'offer' } },
-    { type: 'cancelTimer', params: { key: 'media' } },
-    assign({ closeReason: ({ event }: { event: PeerEvent }) => (event as EventOf<'peer.close.requested'>).data.reason }),
-    {
-      type: 'closeRecorderPeer',
-      params: ({ context, event }: { context: PeerContext; event: PeerEvent }) => ({
-        recordingId: context.recordingId,
-        participantId: context.participantId,
-        reason: (event as EventOf<'peer.close.requested'>).data.reason,
-      }),
-    },
-  ],
-};
-
-const addCandidate: any = {
-  actions: {
-    type: 'addRemoteCandidate',
-    params: ({ context, event }: { context: PeerContext; event: PeerEvent }) => {
-      const d = (event as EventOf<'peer.candidate.received'>).data;
-      return {
-        recordingId: context.recordingId,
-        participantId: context.participantId,
-        offerNumber: context.offers,
-        candidate: d.candidate,
-        sdpMid: d.sdpMid,
-        sdpMLineIndex: d.sdpMLineIndex,
-      };
-    },
-  },
-};
-
-const trackReceived: any = {
-  guard: 'isCurrentOffer',
-  actions: assign({
-    tracks: ({ context, event }: { context: PeerContext; event: PeerEvent }) => [
-      ...context.tracks,
-      (event as EventOf<'peer.track.received'>).data,
-    ],
-  }),
-};
-
-const candidateGathered: any = {
-  guard: 'isCurrentOffer',
-  actions: assign({ localCandidates: ({ context }: { context: PeerContext }) => context.localCandidates + 1 }),
-};
-
-const mediaStarted = (target?: string): any => ({
-  guard: 'isCurrentOffer',
-  ...(target ? { target } : {}),
-  actions: [
-    { type: 'cancelTimer', params: { key: 'media' } },
-    assign({
-      media: ({ context, event }: { context: PeerContext; event: PeerEvent }) => {
-        const kind = (event as EventOf<'peer.media.started'>).data.kind;
-        return context.media.includes(kind) ? context.media : [...context.media, kind];
-      },
-      problem: null,
-    }),
-  ],
-});
-
-/** Stats totals. Declared at the root (any state) and again in flowing, where almost all of them arrive: see below. */
-const statsReceived: any = {
-  guard: 'isCurrentOffer',
-  actions: assign({
-    stats: ({ context: { stats }, event }: { context: PeerContext; event: PeerEvent }) => {
-      const d = (event as EventOf<'peer.media.stats'>).data;
-      return { packets: stats.packets + d.packets, bytes: stats.bytes + d.bytes, lost: stats.lost + d.lost };
-    },
-  }),
-};
-
-const segmentFinalized: any = {
-  actions: [
-    assign({
-      segments: ({ context, event }: { context: PeerContext; event: PeerEvent }) =>
-        withSegment(context.segments, (event as EventOf<'peer.segment.finalized'>).data.segment),
-    }),
-    {
-      type: 'emit',
-      params: ({ context, event }: { context: PeerContext; event: PeerEvent }) => ({
-        events: [
-          {
-            stream: recordingStream(context.recordingId),
-            type: 'recording.segment.recorded' as const,
-            data: { participantId: context.participantId, segment: (event as EventOf<'peer.segment.finalized'>).data.segment },
-          },
-        ],
-      }),
-    },
-  ],
-};
-
-export const peerMachine = setup({
+/** The effects the runtime provides, and the guard. */
+const effects = setup({
   types: {
     context: {} as PeerContext,
     events: {} as PeerEvent,
@@ -200,6 +105,95 @@ export const peerMachine = setup({
   },
   guards: {
     isCurrentOffer: current,
+  },
+});
+
+/** Transitions shared by several states are named actions (they name the effects above). */
+export const peerMachine = effects.extend({
+  actions: {
+    /** Renegotiation: a fresh offer replaces the peer; earlier segments are kept. */
+    acceptOffer: effects.enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'peer.offer.received') return;
+      const offerNumber = context.offers + 1;
+      enqueue({ type: 'cancelTimer', params: { key: 'offer' } });
+      enqueue({ type: 'cancelTimer', params: { key: 'media' } });
+      enqueue.assign({ offers: offerNumber, problem: null, problemKind: null });
+      enqueue({
+        type: 'openRecorderPeer',
+        params: {
+          roomId: context.roomId,
+          recordingId: context.recordingId,
+          participantId: context.participantId,
+          role: context.role,
+          name: context.name,
+          startedAt: context.startedAt,
+          offerNumber,
+          segmentIndex: context.segmentBase + offerNumber - 1,
+          sdp: event.data.sdp,
+        },
+      });
+    }),
+    requestClose: effects.enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'peer.close.requested') return;
+      enqueue({ type: 'cancelTimer', params: { key: 'offer' } });
+      enqueue({ type: 'cancelTimer', params: { key: 'media' } });
+      enqueue.assign({ closeReason: event.data.reason });
+      enqueue({
+        type: 'closeRecorderPeer',
+        params: { recordingId: context.recordingId, participantId: context.participantId, reason: event.data.reason },
+      });
+    }),
+    addCandidate: effects.enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'peer.candidate.received') return;
+      enqueue({
+        type: 'addRemoteCandidate',
+        params: {
+          recordingId: context.recordingId,
+          participantId: context.participantId,
+          offerNumber: context.offers,
+          candidate: event.data.candidate,
+          sdpMid: event.data.sdpMid,
+          sdpMLineIndex: event.data.sdpMLineIndex,
+        },
+      });
+    }),
+    recordTrack: effects.assign(({ context, event }) => (event.type === 'peer.track.received' ? { tracks: [...context.tracks, event.data] } : {})),
+    countLocalCandidate: effects.assign(({ context }) => ({ localCandidates: context.localCandidates + 1 })),
+    recordMediaStarted: effects.enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'peer.media.started') return;
+      enqueue({ type: 'cancelTimer', params: { key: 'media' } });
+      const kind = event.data.kind;
+      enqueue.assign({ media: context.media.includes(kind) ? context.media : [...context.media, kind], problem: null, problemKind: null });
+    }),
+    recordStats: effects.assign(({ context: { stats }, event }) =>
+      event.type === 'peer.media.stats'
+        ? { stats: { packets: stats.packets + event.data.packets, bytes: stats.bytes + event.data.bytes, lost: stats.lost + event.data.lost } }
+        : {},
+    ),
+    recordSegment: effects.enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'peer.segment.finalized') return;
+      enqueue.assign({ segments: withSegment(context.segments, event.data.segment) });
+      enqueue({
+        type: 'emit',
+        params: {
+          events: [
+            {
+              stream: recordingStream(context.recordingId),
+              type: 'recording.segment.recorded',
+              data: { participantId: context.participantId, segment: event.data.segment },
+            },
+          ],
+        },
+      });
+    }),
+    markStalled: effects.assign(({ context, event }) =>
+      event.type === 'peer.media.stalled' ? { stalled: [...new Set([...context.stalled, event.data.kind])] } : {},
+    ),
+    markResumed: effects.assign(({ context, event }) =>
+      event.type === 'peer.media.resumed' ? { stalled: context.stalled.filter((k) => k !== event.data.kind) } : {},
+    ),
+    /** Why the peer is not recording: the kind decides the outcome, the detail is for operators. */
+    setProblem: assign((_, p: { kind: PeerProblem; detail: string }) => ({ problemKind: p.kind, problem: p.detail })),
   },
 }).createMachine({
   id: 'peer',
@@ -221,14 +215,15 @@ export const peerMachine = setup({
     segments: [],
     stats: { packets: 0, bytes: 0, lost: 0 },
     stalled: [],
+    problemKind: null,
     problem: null,
     closeReason: null,
   }),
   initial: 'idle',
   on: {
     // Segments of a replaced or closing peer keep arriving after the fact: always keep them.
-    'peer.segment.finalized': segmentFinalized,
-    'peer.media.stats': statsReceived,
+    'peer.segment.finalized': { actions: 'recordSegment' },
+    'peer.media.stats': { guard: 'isCurrentOffer', actions: 'recordStats' },
   },
   states: {
     idle: {
@@ -255,41 +250,41 @@ export const peerMachine = setup({
         params: { key: 'offer', delayMs: OFFER_TIMEOUT_MS, type: 'peer.offer.timed-out', data: {} },
       },
       on: {
-        'peer.offer.received': acceptOffer,
+        'peer.offer.received': { target: '#peer.negotiating', actions: 'acceptOffer' },
         'peer.status.reported': {
           target: 'no-media',
           actions: [
             { type: 'cancelTimer', params: { key: 'offer' } },
-            assign({ problem: ({ event }) => `client reported ${event.data.status}` }),
+            { type: 'setProblem', params: ({ event }) => ({ kind: 'client-reported', detail: `client reported ${event.data.status}` }) },
           ],
         },
         'peer.offer.timed-out': {
           target: 'no-offer',
-          actions: assign({ problem: `no offer within ${OFFER_TIMEOUT_MS / 1000} s of the request` }),
+          actions: { type: 'setProblem', params: { kind: 'offer-timed-out', detail: `no offer within ${OFFER_TIMEOUT_MS / 1000} s of the request` } },
         },
-        'peer.close.requested': requestClose,
+        'peer.close.requested': { target: '#peer.closing', actions: 'requestClose' },
       },
     },
     negotiating: {
       description: 'An offer was received and handed to the recorder; waiting for the answer and ICE.',
       on: {
-        'peer.offer.received': acceptOffer,
-        'peer.candidate.received': addCandidate,
+        'peer.offer.received': { target: '#peer.negotiating', actions: 'acceptOffer' },
+        'peer.candidate.received': { actions: 'addCandidate' },
         'peer.answered': { guard: 'isCurrentOffer', actions: assign({ answered: ({ event }) => event.data.offerNumber }) },
-        'peer.candidate.gathered': candidateGathered,
-        'peer.track.received': trackReceived,
+        'peer.candidate.gathered': { guard: 'isCurrentOffer', actions: 'countLocalCandidate' },
+        'peer.track.received': { guard: 'isCurrentOffer', actions: 'recordTrack' },
         'peer.connected': { guard: 'isCurrentOffer', target: 'connected' },
         'peer.offer.failed': {
           guard: 'isCurrentOffer',
           target: 'failed',
-          actions: assign({ problem: ({ event }) => `offer failed: ${event.data.error}` }),
+          actions: { type: 'setProblem', params: ({ event }) => ({ kind: 'offer-failed', detail: `offer failed: ${event.data.error}` }) },
         },
         'peer.failed': {
           guard: 'isCurrentOffer',
           target: 'failed',
-          actions: assign({ problem: ({ event }) => event.data.error }),
+          actions: { type: 'setProblem', params: ({ event }) => ({ kind: 'peer-failed', detail: event.data.error }) },
         },
-        'peer.close.requested': requestClose,
+        'peer.close.requested': { target: '#peer.closing', actions: 'requestClose' },
       },
     },
     connected: {
@@ -299,21 +294,24 @@ export const peerMachine = setup({
         params: { key: 'media', delayMs: MEDIA_TIMEOUT_MS, type: 'peer.media.timed-out', data: {} },
       },
       on: {
-        'peer.offer.received': acceptOffer,
-        'peer.candidate.received': addCandidate,
-        'peer.candidate.gathered': candidateGathered,
-        'peer.track.received': trackReceived,
-        'peer.media.started': mediaStarted('flowing'),
+        'peer.offer.received': { target: '#peer.negotiating', actions: 'acceptOffer' },
+        'peer.candidate.received': { actions: 'addCandidate' },
+        'peer.candidate.gathered': { guard: 'isCurrentOffer', actions: 'countLocalCandidate' },
+        'peer.track.received': { guard: 'isCurrentOffer', actions: 'recordTrack' },
+        'peer.media.started': { guard: 'isCurrentOffer', target: 'flowing', actions: 'recordMediaStarted' },
         'peer.media.timed-out': {
           target: 'no-media',
-          actions: assign({ problem: `connected but no media within ${MEDIA_TIMEOUT_MS / 1000} s` }),
+          actions: { type: 'setProblem', params: { kind: 'media-timed-out', detail: `connected but no media within ${MEDIA_TIMEOUT_MS / 1000} s` } },
         },
         'peer.failed': {
           guard: 'isCurrentOffer',
           target: 'failed',
-          actions: [{ type: 'cancelTimer', params: { key: 'media' } }, assign({ problem: ({ event }) => event.data.error })],
+          actions: [
+            { type: 'cancelTimer', params: { key: 'media' } },
+            { type: 'setProblem', params: ({ event }) => ({ kind: 'peer-failed', detail: event.data.error }) },
+          ],
         },
-        'peer.close.requested': requestClose,
+        'peer.close.requested': { target: '#peer.closing', actions: 'requestClose' },
       },
     },
     flowing: {
@@ -322,46 +320,44 @@ export const peerMachine = setup({
         // The same transition as the root's: xstate looks in the active state first and only then
         // in its parents, and stats are most of a log, so finding it here makes every fold of one
         // about 15 % cheaper (tools/bench-core.ts).
-        'peer.media.stats': statsReceived,
-        'peer.offer.received': acceptOffer,
-        'peer.candidate.received': addCandidate,
-        'peer.candidate.gathered': candidateGathered,
-        'peer.track.received': trackReceived,
-        'peer.media.started': mediaStarted(),
-        'peer.media.stalled': {
-          guard: 'isCurrentOffer',
-          actions: assign({
-            stalled: ({ context, event }) => [...new Set([...context.stalled, event.data.kind])],
-          }),
-        },
-        'peer.media.resumed': {
-          guard: 'isCurrentOffer',
-          actions: assign({ stalled: ({ context, event }) => context.stalled.filter((k) => k !== event.data.kind) }),
-        },
+        'peer.media.stats': { guard: 'isCurrentOffer', actions: 'recordStats' },
+        'peer.offer.received': { target: '#peer.negotiating', actions: 'acceptOffer' },
+        'peer.candidate.received': { actions: 'addCandidate' },
+        'peer.candidate.gathered': { guard: 'isCurrentOffer', actions: 'countLocalCandidate' },
+        'peer.track.received': { guard: 'isCurrentOffer', actions: 'recordTrack' },
+        'peer.media.started': { guard: 'isCurrentOffer', actions: 'recordMediaStarted' },
+        'peer.media.stalled': { guard: 'isCurrentOffer', actions: 'markStalled' },
+        'peer.media.resumed': { guard: 'isCurrentOffer', actions: 'markResumed' },
         'peer.failed': {
           guard: 'isCurrentOffer',
           target: 'failed',
-          actions: assign({ problem: ({ event }) => event.data.error }),
+          actions: { type: 'setProblem', params: ({ event }) => ({ kind: 'peer-failed', detail: event.data.error }) },
         },
-        'peer.close.requested': requestClose,
+        'peer.close.requested': { target: '#peer.closing', actions: 'requestClose' },
       },
     },
     failed: {
       description: 'The recorder peer failed; what it wrote is kept. A fresh offer revives it.',
-      on: { 'peer.offer.received': acceptOffer, 'peer.close.requested': requestClose },
+      on: {
+        'peer.offer.received': { target: '#peer.negotiating', actions: 'acceptOffer' },
+        'peer.close.requested': { target: '#peer.closing', actions: 'requestClose' },
+      },
     },
     'no-media': {
       description: 'The participant has no media to send (reported, or none arrived). A fresh offer revives it.',
       on: {
-        'peer.offer.received': acceptOffer,
-        'peer.close.requested': requestClose,
+        'peer.offer.received': { target: '#peer.negotiating', actions: 'acceptOffer' },
+        'peer.close.requested': { target: '#peer.closing', actions: 'requestClose' },
         // the recorder may still deliver media that was merely late
-        'peer.media.started': mediaStarted('flowing'),
+        'peer.media.started': { guard: 'isCurrentOffer', target: 'flowing', actions: 'recordMediaStarted' },
       },
     },
     'no-offer': {
       description: 'The participant never answered the request. A late offer is still accepted.',
-      on: { 'peer.offer.received': acceptOffer, 'peer.close.requested': requestClose },
+      on: {
+        'peer.offer.received': { target: '#peer.negotiating', actions: 'acceptOffer' },
+        'peer.close.requested': { target: '#peer.closing', actions: 'requestClose' },
+      },
     },
     closing: {
       description: 'The recorder is finalizing this participant’s files.',
@@ -386,13 +382,7 @@ export const peerMachine = setup({
               type: 'recording.peer.closed' as const,
               data: {
                 participantId: context.participantId,
-                outcome: context.problem?.startsWith('no offer')
-                  ? ('no-offer' as const)
-                  : context.problem?.startsWith('connected but no media') || context.problem?.startsWith('client reported')
-                    ? ('no-media' as const)
-                    : context.problem
-                      ? ('failed' as const)
-                      : ('closed' as const),
+                outcome: context.problemKind ? OUTCOME[context.problemKind] : ('closed' as const),
                 segments: context.segments,
               },
             },

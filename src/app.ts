@@ -65,6 +65,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   const recorder = createRecorderEffects({
     root: config.recordingDir,
     ice: config.ice,
+    ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath,
     logger: logger.child({ module: 'recorder' }),
     peerOptions: opts.peerOptions,
   });

@@ -1,5 +1,5 @@
 import type { PlacedSegment } from './participants.js';
-import type { Format } from './types.js';
+import type { Format } from '../../events/catalog.js';
 
 /**
  * Encoder settings per format, chosen by measurement (tools/bench-compose.ts):

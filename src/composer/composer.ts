@@ -7,11 +7,13 @@ import { ComposeError } from './errors.js';
 import { buildFilterGraph } from './filter-graph.js';
 import { FfmpegNotFoundError, findFfmpeg, findFfprobe } from './find-ffmpeg.js';
 import { evaluateSegments, findSegments, type EvaluatedSegment } from './inputs.js';
-import { buildMetadata, composedFileName } from './metadata.js';
+import type { Format } from '../../events/catalog.js';
+import { composedFileName, sidecarOf } from '../../events/files.js';
+import { buildMetadata } from './metadata.js';
 import { planComposition } from './plan.js';
 import { parseProbe, probeArgs, type ProbeInfo } from './probe.js';
 import { createProgressParser } from './progress.js';
-import { runProcess } from './run-ffmpeg.js';
+import { runProcess } from '../process/run.js';
 import {
   composeRequestSchema,
   type ComposeHooks,
@@ -29,7 +31,7 @@ export const DURATION_TOLERANCE_MS = 100;
 const EXPECTED_CODECS = { webm: { video: 'vp9', audio: 'opus' }, mp4: { video: 'h264', audio: 'aac' } } as const;
 
 /** What is wrong with a written output, or null. Pure. */
-export function checkOutput(probe: ProbeInfo, format: 'webm' | 'mp4', durationMs: number): string | null {
+export function checkOutput(probe: ProbeInfo, format: Format, durationMs: number): string | null {
   const want = EXPECTED_CODECS[format];
   const video = probe.streams.filter((s) => s.codecType === 'video');
   const audio = probe.streams.filter((s) => s.codecType === 'audio');
@@ -55,7 +57,7 @@ async function runFfmpeg(ffmpeg: string, args: string[], onStdout: (d: string) =
 }
 
 /** ffprobe the written file; throws unless it has the right streams and duration. */
-async function verifyOutput(ffprobe: string, file: string, format: 'webm' | 'mp4', durationMs: number): Promise<ProbeInfo> {
+async function verifyOutput(ffprobe: string, file: string, format: Format, durationMs: number): Promise<ProbeInfo> {
   let out = '';
   const probed = await runProcess(ffprobe, probeArgs(file), { onStdout: (d) => (out += d) });
   const probe = probed.exitCode === 0 ? parseProbe(out) : null;
@@ -144,7 +146,7 @@ export function createComposer(opts: ComposerOptions): Composer {
 
     const file = composedFileName(req.createdAt, req.recordingId, req.format);
     const finalPath = path.join(dir, file);
-    const metadataFile = file.replace(/\.(webm|mp4)$/, '.json');
+    const metadataFile = sidecarOf(file);
     const metadataPath = path.join(dir, metadataFile);
     const tempPath = path.join(dir, `.${file}.${req.jobId}.partial`);
     const tempMetadata = `${tempPath}.json`;

@@ -1,6 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { trackFileOf } from '../../events/files.js';
 import { audioLevelsSchema, segmentMetaSchema, type AudioLevels, type SegmentMeta } from '../../events/segment.js';
 import { assessSegment, probeSegment, type Assessment } from './probe.js';
 import type { SkippedInput } from './types.js';
@@ -25,8 +26,8 @@ async function readJson(file: string): Promise<unknown> {
 }
 
 /**
- * Every `*-<recordingId>-*.json` in the meeting folder that is a SegmentMeta of
- * this recording (other JSON there — levels, composed metadata — is ignored),
+ * Every track sidecar of this recording in the meeting folder that is a
+ * SegmentMeta of it (other JSON there — levels, composed metadata — is ignored),
  * with its audio levels when it has some.
  */
 export async function findSegments(dir: string, meetingId: string, recordingId: string, logger: Logger): Promise<FoundSegment[]> {
@@ -36,7 +37,7 @@ export async function findSegments(dir: string, meetingId: string, recordingId: 
   });
   const found: FoundSegment[] = [];
   for (const name of names.sort()) {
-    if (!name.endsWith('.json') || !name.includes(`-${recordingId}-`) || name.endsWith('.levels.json')) continue;
+    if (trackFileOf(name, recordingId) !== 'sidecar') continue;
     let raw: unknown;
     try {
       raw = await readJson(path.join(dir, name));

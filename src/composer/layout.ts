@@ -21,7 +21,7 @@ import { gridCells, inset, rowCells, stageAndStrip, type Rect } from './geometry
 import type { Interval } from './intervals.js';
 import { hostOf, type Participant } from './participants.js';
 import type { SpeakerInterval } from './speaker.js';
-import type { Layout } from './types.js';
+import type { Layout } from '../../events/catalog.js';
 
 export interface Slot {
   participantId: string;

@@ -1,11 +1,7 @@
 import { z } from 'zod';
 import type { Participant } from './participants.js';
-import type { Format, Layout, SkippedInput, UsedInput } from './types.js';
-
-/** `<timestamp>-<recordingId>-composed.<webm|mp4>` (protocol.md section 5); timestamp in ms since epoch. */
-export function composedFileName(createdAt: number, recordingId: string, format: Format): string {
-  return `${Math.trunc(createdAt)}-${recordingId}-composed.${format}`;
-}
+import type { Format, Layout } from '../../events/catalog.js';
+import type { SkippedInput, UsedInput } from './types.js';
 
 export const composedMetadataSchema = z.object({
   version: z.literal(1),

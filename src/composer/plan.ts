@@ -4,7 +4,8 @@ import { planScene } from './layout.js';
 import { buildParticipants, hostOf, type PlacedSegment, type SegmentPresence } from './participants.js';
 import { speakerTimeline, type SpeakerInterval } from './speaker.js';
 import type { Assessment } from './probe.js';
-import type { Layout, SkippedInput, UsedInput } from './types.js';
+import type { Layout } from '../../events/catalog.js';
+import type { SkippedInput, UsedInput } from './types.js';
 
 export interface PlanSegment {
   meta: SegmentMeta;

@@ -1,5 +1,5 @@
 import type { SegmentMeta } from '../../events/segment.js';
-import { runProcess } from './run-ffmpeg.js';
+import { runProcess } from '../process/run.js';
 
 export interface StreamInfo {
   codecType: string;

@@ -1,12 +1,8 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { formatSchema, layoutSchema } from '../../events/catalog.js';
 import { idSchema } from '../../events/ids.js';
 import type { ComposedMetadata } from './metadata.js';
-
-export const LAYOUTS = ['grid', 'host-led', 'host-only', 'speaker'] as const;
-export type Layout = (typeof LAYOUTS)[number];
-export const FORMATS = ['webm', 'mp4'] as const;
-export type Format = (typeof FORMATS)[number];
 
 /** Parsed at compose() entry: its ids become paths. */
 export const composeRequestSchema = z.object({
@@ -15,8 +11,8 @@ export const composeRequestSchema = z.object({
   recordingId: idSchema,
   /** The recording's duration, start to stop: the output's duration. */
   durationMs: z.number().positive().max(24 * 3600 * 1000),
-  layout: z.enum(LAYOUTS),
-  format: z.enum(FORMATS),
+  layout: layoutSchema,
+  format: formatSchema,
   width: z.number().int().min(160).max(3840).optional(),
   height: z.number().int().min(90).max(2160).optional(),
   fps: z.number().int().min(1).max(60).optional(),

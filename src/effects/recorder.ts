@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { SegmentSummary } from '../../events/catalog.js';
+import { trackFileOf } from '../../events/files.js';
 import { segmentMetaSchema, type SegmentMeta } from '../../events/segment.js';
 import { peerStream, type EffectParams } from '../../machines/actions.js';
 import type { PeerContext } from '../../machines/peer.js';
@@ -15,9 +16,12 @@ import type { EffectHandlers, Runtime } from '../runtime/runtime.js';
 export interface RecorderEffectsOptions {
   root: string;
   ice: IceConfig;
+  /** FFMPEG_PATH / FFPROBE_PATH: the peers probe and remux every finalized segment (default: from PATH). */
+  ffmpegPath?: string;
+  ffprobePath?: string;
   logger: Logger;
   /** Overrides for the recorder peers (timeouts), mostly for tests. */
-  peerOptions?: { noMediaTimeoutMs?: number; stallTimeoutMs?: number; statsIntervalMs?: number };
+  peerOptions?: { stallTimeoutMs?: number; statsIntervalMs?: number };
 }
 
 const summary = (m: SegmentMeta): SegmentSummary => ({
@@ -46,23 +50,21 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
       );
     return (e: RecorderPeerEvent) => {
       switch (e.type) {
-        case 'peer.connection.changed':
+        case 'connection-changed':
           if (e.state === 'connected') void send('peer.connected', {});
           else if (e.state === 'failed') void send('peer.failed', { error: 'ICE/DTLS connection failed' });
           return;
-        case 'peer.track.received':
+        case 'track-received':
           return void send('peer.track.received', { kind: e.kind, codec: e.codec, trackId: e.trackId.slice(0, 128) });
-        case 'peer.track.first-packet':
+        case 'track-first-packet':
           return void send('peer.media.started', { kind: e.kind });
-        case 'peer.track.stalled':
+        case 'track-stalled':
           return void send('peer.media.stalled', { kind: e.kind });
-        case 'peer.track.resumed':
+        case 'track-resumed':
           return void send('peer.media.resumed', { kind: e.kind });
-        case 'peer.media.missing':
-          return void runtime.dispatch({ stream, type: 'peer.media.timed-out', data: {}, causationId });
-        case 'peer.segment.finalized':
+        case 'segment-finalized':
           return void send('peer.segment.finalized', { segment: summary(e.segment) });
-        case 'peer.stats.sampled': {
+        case 'stats-sampled': {
           // the recorder reports running totals; the log keeps what each period added
           let packets = 0;
           let bytes = 0;
@@ -76,7 +78,7 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
           }
           return void send('peer.media.stats', { packets, bytes, lost });
         }
-        case 'peer.segment.failed':
+        case 'segment-failed':
           opts.logger.error({ stream, file: e.file, error: e.error }, 'segment write failed');
           return;
         default:
@@ -91,7 +93,7 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
     const names = await readdir(dir).catch(() => [] as string[]);
     const out: SegmentSummary[] = [];
     for (const n of names) {
-      if (!n.endsWith('.json') || !n.includes(`-${recordingId}-${participantId}-`)) continue;
+      if (trackFileOf(n, recordingId, participantId) !== 'sidecar') continue;
       try {
         const meta = segmentMetaSchema.safeParse(JSON.parse(await readFile(join(dir, n), 'utf8')));
         if (meta.success && meta.data.recordingId === recordingId && meta.data.participantId === participantId) out.push(summary(meta.data));
@@ -118,6 +120,8 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
         recordingStartedAt: p.startedAt,
         segmentBase: p.segmentIndex,
         ice: opts.ice,
+        ffmpegPath: opts.ffmpegPath,
+        ffprobePath: opts.ffprobePath,
         logger,
         ...opts.peerOptions,
         onEvent: forward(runtime, stream, p.offerNumber, event.id),

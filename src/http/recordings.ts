@@ -1,6 +1,7 @@
 import type { Dirent } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { COMPOSED_FILE as COMPOSED } from '../../events/files.js';
 import { contentTypeOf, SAFE_SEGMENT } from './files.js';
 import { fileUrls } from './views.js';
 
@@ -23,7 +24,6 @@ interface FileEntry {
   metadata: Record<string, any> | null;
 }
 
-const COMPOSED = /^(\d+)-(.+)-composed\.(webm|mp4)$/;
 const MAX_SIDECAR_BYTES = 1024 * 1024;
 
 async function readSidecar(file: string): Promise<Record<string, any> | null> {

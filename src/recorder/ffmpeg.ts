@@ -1,46 +1,21 @@
-import { spawn } from 'node:child_process';
 import { rename, rm } from 'node:fs/promises';
+import { runProcess, type RunResult } from '../process/run.js';
 
-export interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-}
+const PROBE_TIMEOUT_MS = 15_000;
+const REMUX_TIMEOUT_MS = 120_000;
 
-/** Runs a tool to completion with a hard timeout; never rejects (spawn errors come back as code null). */
-export function runTool(cmd: string, args: string[], timeoutMs: number): Promise<RunResult> {
-  return new Promise((resolve) => {
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    let child;
-    try {
-      child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    } catch (e) {
-      resolve({ code: null, stdout, stderr: String(e), timedOut });
-      return;
-    }
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.stdout.on('data', (d: Buffer) => {
-      if (stdout.length < 1_000_000) stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      if (stderr.length < 20_000) stderr += d.toString();
-    });
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      resolve({ code: null, stdout, stderr: stderr + String(e), timedOut });
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, timedOut });
-    });
-  });
-}
+/** A run that could not start (missing binary): reported like a run that exited without a code. */
+const notStarted = (err: unknown): RunResult => ({
+  exitCode: null,
+  signal: null,
+  stdout: Buffer.alloc(0),
+  stderr: [String(err)],
+  aborted: false,
+  timedOut: false,
+});
+
+/** Runs a tool to completion with a hard timeout; never rejects (a spawn error comes back as exitCode null). */
+const runTool = (cmd: string, args: string[], timeoutMs: number) => runProcess(cmd, args, { timeoutMs }).catch(notStarted);
 
 export interface ProbeResult {
   /** ffprobe could be started and finished (false: missing binary, timeout). */
@@ -57,12 +32,13 @@ export async function probeMedia(ffprobe: string, file: string): Promise<ProbeRe
   const r = await runTool(
     ffprobe,
     ['-v', 'error', '-show_entries', 'format=duration:stream=codec_name,width,height', '-of', 'json', file],
-    15_000,
+    PROBE_TIMEOUT_MS,
   );
-  const ran = r.code !== null && !r.timedOut;
-  if (r.code !== 0) return { ran, ok: false, durationMs: null, streams: [], warnings: r.stderr.trim() };
+  const ran = r.exitCode !== null && !r.timedOut;
+  const warnings = r.stderr.join('\n').trim();
+  if (r.exitCode !== 0) return { ran, ok: false, durationMs: null, streams: [], warnings };
   try {
-    const j = JSON.parse(r.stdout) as {
+    const j = JSON.parse(r.stdout.toString('utf8')) as {
       format?: { duration?: string };
       streams?: { codec_name?: string; width?: number; height?: number }[];
     };
@@ -76,10 +52,10 @@ export async function probeMedia(ffprobe: string, file: string): Promise<ProbeRe
         ...(s.width ? { width: s.width } : {}),
         ...(s.height ? { height: s.height } : {}),
       })),
-      warnings: r.stderr.trim(),
+      warnings,
     };
   } catch {
-    return { ran, ok: false, durationMs: null, streams: [], warnings: r.stderr.trim() };
+    return { ran, ok: false, durationMs: null, streams: [], warnings };
   }
 }
 
@@ -97,11 +73,11 @@ export async function remuxInPlace(
   ffmpeg: string,
   file: string,
   container: 'webm' | 'matroska' = 'webm',
-  timeoutMs = 120_000,
+  timeoutMs = REMUX_TIMEOUT_MS,
 ): Promise<RunResult> {
   const tmp = `${file}.remux-tmp`;
   const r = await runTool(ffmpeg, remuxArgs(file, tmp, container), timeoutMs);
-  if (r.code === 0 && !r.timedOut) {
+  if (r.exitCode === 0 && !r.timedOut) {
     await rename(tmp, file);
   } else {
     await rm(tmp, { force: true });

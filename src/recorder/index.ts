@@ -1,7 +1,7 @@
 export { createRecorderPeer, validateOfferSdp } from './recorder-peer.js';
 export { iceConfigFromEnv, toWeriftIceOptions, IceConfigError } from './ice.js';
 export type { IceConfig, IceServer } from './ice.js';
-export { safeJoin, sanitizeSegment, segmentFileStem, PathEscapeError } from './paths.js';
+export { safeJoin, sanitizeSegment, PathEscapeError } from './paths.js';
 export {
   RecorderPeerError,
   InvalidOfferError,

@@ -5,6 +5,7 @@ import {
   type RTCRtpTransceiver,
   type RtpPacket,
 } from 'werift';
+import { MAX_SDP_LENGTH } from '../../events/catalog.js';
 import type { SegmentMeta } from '../../events/segment.js';
 import { recordedCodecOf, recorderMediaConfig, type RecordedCodec } from './codecs.js';
 import {
@@ -27,7 +28,6 @@ import type {
   TrackStatsSample,
 } from './types.js';
 
-const MAX_OFFER_BYTES = 256 * 1024;
 const MAX_PENDING_CANDIDATES = 100;
 const PLI_MIN_INTERVAL_MS = 500;
 const TICK_MS = 500;
@@ -65,7 +65,6 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
   const dir = safeJoin(opts.root, opts.meetingId);
   const base = typeof opts.segmentBase === 'number' ? { audio: opts.segmentBase, video: opts.segmentBase } : { ...opts.segmentBase };
   const used = { audio: 0, video: 0 };
-  const noMediaTimeoutMs = opts.noMediaTimeoutMs ?? 10_000;
   const stallTimeoutMs = opts.stallTimeoutMs ?? 3_000;
   const statsIntervalMs = opts.statsIntervalMs ?? 5_000;
   const identity = {
@@ -84,8 +83,6 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
   let offerState: 'none' | 'answering' | 'answered' | 'failed' = 'none';
   let closing: Promise<SegmentMeta[]> | null = null;
   let connectedAt: number | null = null;
-  let anyPacket = false;
-  let mediaMissingReported = false;
   let lastStatsAt = now();
   let ticker: NodeJS.Timeout | null = null;
 
@@ -134,11 +131,11 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
       now,
       onKeyframeNeeded: () => requestKeyframe(s),
       onError: (e) =>
-        emit({ type: 'peer.segment.failed', at: now(), kind: s.kind, trackId: s.trackId, file: s.segment?.file ?? '', error: e.message }),
+        emit({ type: 'segment-failed', at: now(), kind: s.kind, trackId: s.trackId, file: s.segment?.file ?? '', error: e.message }),
     });
     const meta = s.segment.meta();
     emit({
-      type: 'peer.segment.started',
+      type: 'segment-started',
       at,
       kind: s.kind,
       trackId: s.trackId,
@@ -157,9 +154,8 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
     s.ssrc = rtp.header.ssrc;
     if (s.firstPacketAt === null) {
       s.firstPacketAt = at;
-      anyPacket = true;
       emit({
-        type: 'peer.track.first-packet',
+        type: 'track-first-packet',
         at,
         kind: s.kind,
         trackId: s.trackId,
@@ -167,7 +163,7 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
       });
     }
     if (s.stalledSince !== null) {
-      emit({ type: 'peer.track.resumed', at, kind: s.kind, trackId: s.trackId, stalledMs: at - (s.lastPacketAt ?? at) });
+      emit({ type: 'track-resumed', at, kind: s.kind, trackId: s.trackId, stalledMs: at - (s.lastPacketAt ?? at) });
       s.stalledSince = null;
     }
     s.lastPacketAt = at;
@@ -234,7 +230,7 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
         for (const s of tracks.values()) requestKeyframe(s, true);
       }
       log.info({ state }, 'connection state');
-      emit({ type: 'peer.connection.changed', at, state });
+      emit({ type: 'connection-changed', at, state });
     }),
   );
 
@@ -243,12 +239,8 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
     for (const s of tracks.values()) {
       if (s.lastPacketAt !== null && s.stalledSince === null && t - s.lastPacketAt >= stallTimeoutMs) {
         s.stalledSince = t;
-        emit({ type: 'peer.track.stalled', at: t, kind: s.kind, trackId: s.trackId, lastPacketAt: s.lastPacketAt });
+        emit({ type: 'track-stalled', at: t, kind: s.kind, trackId: s.trackId, lastPacketAt: s.lastPacketAt });
       }
-    }
-    if (connectedAt !== null && !anyPacket && !mediaMissingReported && t - connectedAt >= noMediaTimeoutMs) {
-      mediaMissingReported = true;
-      emit({ type: 'peer.media.missing', at: t, waitedMs: t - connectedAt });
     }
     if (connectedAt !== null && t - lastStatsAt >= statsIntervalMs) {
       const elapsed = Math.max(1, t - lastStatsAt);
@@ -267,7 +259,7 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
           framesWritten: s.segment?.framesWritten ?? 0,
         };
       });
-      emit({ type: 'peer.stats.sampled', at: t, tracks: samples });
+      emit({ type: 'stats-sampled', at: t, tracks: samples });
     }
   };
 
@@ -325,7 +317,7 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
         for (const s of tracks.values()) {
           const primary = s.transceiver.codecs.find((c) => recordedCodecOf(c.mimeType) !== null);
           emit({
-            type: 'peer.track.received',
+            type: 'track-received',
             at: now(),
             kind: s.kind,
             trackId: s.trackId,
@@ -377,12 +369,12 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
             .filter((s) => s.segment)
             .map(async (s) => {
               const { meta, mediaWritten } = await s.segment!.finalize();
-              emit({ type: 'peer.segment.finalized', at: now(), kind: s.kind, trackId: s.trackId, segment: meta, mediaWritten });
+              emit({ type: 'segment-finalized', at: now(), kind: s.kind, trackId: s.trackId, segment: meta, mediaWritten });
               return meta;
             }),
         );
         await closePc;
-        emit({ type: 'peer.closed', at: now(), reason, segments: metas.length });
+        emit({ type: 'closed', at: now(), reason, segments: metas.length });
         return metas;
       })();
       return closing;
@@ -397,7 +389,7 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
 /** Cheap structural checks before werift parses the SDP. */
 export function validateOfferSdp(sdp: unknown): asserts sdp is string {
   if (typeof sdp !== 'string' || sdp.length === 0) throw new InvalidOfferError('offer SDP must be a non-empty string');
-  if (sdp.length > MAX_OFFER_BYTES) throw new InvalidOfferError(`offer SDP larger than ${MAX_OFFER_BYTES} bytes`);
+  if (sdp.length > MAX_SDP_LENGTH) throw new InvalidOfferError(`offer SDP longer than ${MAX_SDP_LENGTH} characters`);
   if (!sdp.startsWith('v=0')) throw new InvalidOfferError('offer SDP must start with v=0');
   if (!/\r?\nm=(audio|video) /.test(sdp)) throw new InvalidOfferError('offer SDP has no audio or video section');
   if (!/\r?\na=(ice-ufrag|fingerprint):/.test(sdp)) throw new InvalidOfferError('offer SDP lacks ICE credentials or a DTLS fingerprint');

@@ -2,13 +2,13 @@ import { rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { useAudioLevelIndication, type RtpPacket } from 'werift';
+import { trackFileNames, trackFileStem } from '../../events/files.js';
 import type { SegmentMeta } from '../../events/segment.js';
 import { createLevelAccumulator } from './audio-levels.js';
 import type { RecordedCodec } from './codecs.js';
 import { errorMessage } from './errors.js';
 import { probeMedia, remuxInPlace, type ProbeResult } from './ffmpeg.js';
 import { createWebmFileSink } from './file-sink.js';
-import { segmentFileStem } from './paths.js';
 import { createRtpClock } from './rtp-stats.js';
 import type { MediaKind } from './types.js';
 import { createWebmPipeline } from './webm-pipeline.js';
@@ -65,17 +65,19 @@ export interface SegmentWriter {
  */
 export function openSegmentWriter(o: SegmentWriterOptions): SegmentWriter {
   const clockRate = o.kind === 'audio' ? 48000 : 90000;
-  const stem = segmentFileStem({
-    startedAt: o.firstPacketAt,
-    recordingId: o.identity.recordingId,
-    participantId: o.identity.participantId,
-    kind: o.kind,
-    trackId: o.trackId,
-  });
-  const file = `${stem}.webm`;
+  const names = trackFileNames(
+    trackFileStem({
+      startedAt: o.firstPacketAt,
+      recordingId: o.identity.recordingId,
+      participantId: o.identity.participantId,
+      kind: o.kind,
+      trackId: o.trackId,
+    }),
+  );
+  const file = names.media;
   const webmPath = path.join(o.dir, file);
-  const metaPath = path.join(o.dir, `${stem}.json`);
-  const levelsName = `${stem}.levels.json`;
+  const metaPath = path.join(o.dir, names.sidecar);
+  const levelsName = names.levels;
   const log = o.logger.child({ segment: file });
 
   const clock = createRtpClock(clockRate);
@@ -160,8 +162,8 @@ export function openSegmentWriter(o: SegmentWriterOptions): SegmentWriter {
     if (!needed) return probe;
     const started = Date.now();
     const r = await remuxInPlace(o.ffmpegPath, webmPath, o.codec === 'h264' ? 'matroska' : 'webm');
-    if (r.code !== 0) {
-      log.warn({ code: r.code, timedOut: r.timedOut, stderr: r.stderr.slice(0, 500) }, 'remux failed; keeping werift output');
+    if (r.exitCode !== 0) {
+      log.warn({ code: r.exitCode, timedOut: r.timedOut, stderr: r.stderr.join('\n').slice(0, 500) }, 'remux failed; keeping werift output');
       return probe;
     }
     probe = await probeMedia(o.ffprobePath, webmPath);

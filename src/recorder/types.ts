@@ -41,11 +41,9 @@ export interface RecorderPeerOptions {
   now?: () => number;
   onEvent: (e: RecorderPeerEvent) => void;
   onLocalCandidate: (c: LocalCandidate) => void;
-  /** `peer.media.missing` when connected but no packet arrived within this many ms (default 10 000). */
-  noMediaTimeoutMs?: number;
-  /** `peer.track.stalled` after this many ms without packets on a started track (default 3 000). */
+  /** `track-stalled` after this many ms without packets on a started track (default 3 000). */
   stallTimeoutMs?: number;
-  /** `peer.stats.sampled` period (default 5 000). */
+  /** `stats-sampled` period (default 5 000). */
   statsIntervalMs?: number;
   /** Audio-level window for the levels sidecar (default 200). */
   levelsIntervalMs?: number;
@@ -85,28 +83,30 @@ export interface TrackStatsSample extends TrackRef {
 }
 
 /**
- * What a recorder peer reports. Rates: connection and lifecycle events once
- * each; stats once per statsIntervalMs for the whole peer; never per packet.
+ * What a recorder peer reports. These are callbacks of one media object, not
+ * domain events: their names are not dot-case, so they cannot be taken for the
+ * catalog's (events/catalog.ts), which src/effects/recorder.ts maps them onto.
+ * Rates: connection and lifecycle events once each; stats once per
+ * statsIntervalMs for the whole peer; never per packet.
  * `at` is the injected clock's ms since epoch.
  */
 export type RecorderPeerEvent =
-  | { type: 'peer.connection.changed'; at: number; state: PeerConnectionState }
-  | (TrackRef & { type: 'peer.track.received'; at: number; codec: string; mid: string | null; ssrc: number | null })
-  | (TrackRef & { type: 'peer.track.first-packet'; at: number; offsetMs: number })
+  | { type: 'connection-changed'; at: number; state: PeerConnectionState }
+  | (TrackRef & { type: 'track-received'; at: number; codec: string; mid: string | null; ssrc: number | null })
+  | (TrackRef & { type: 'track-first-packet'; at: number; offsetMs: number })
   | (TrackRef & {
-      type: 'peer.segment.started';
+      type: 'segment-started';
       at: number;
       file: string;
       segmentIndex: number;
       offsetMs: number;
       codec: string;
     })
-  | { type: 'peer.stats.sampled'; at: number; tracks: TrackStatsSample[] }
-  | (TrackRef & { type: 'peer.track.stalled'; at: number; lastPacketAt: number })
-  | (TrackRef & { type: 'peer.track.resumed'; at: number; stalledMs: number })
-  | (TrackRef & { type: 'peer.segment.finalized'; at: number; segment: SegmentMeta; mediaWritten: boolean })
-  | (TrackRef & { type: 'peer.segment.failed'; at: number; file: string; error: string })
-  | { type: 'peer.media.missing'; at: number; waitedMs: number }
-  | { type: 'peer.closed'; at: number; reason: string; segments: number };
+  | { type: 'stats-sampled'; at: number; tracks: TrackStatsSample[] }
+  | (TrackRef & { type: 'track-stalled'; at: number; lastPacketAt: number })
+  | (TrackRef & { type: 'track-resumed'; at: number; stalledMs: number })
+  | (TrackRef & { type: 'segment-finalized'; at: number; segment: SegmentMeta; mediaWritten: boolean })
+  | (TrackRef & { type: 'segment-failed'; at: number; file: string; error: string })
+  | { type: 'closed'; at: number; reason: string; segments: number };
 
 export type RecorderPeerEventType = RecorderPeerEvent['type'];

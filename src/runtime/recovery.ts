@@ -5,6 +5,7 @@ import type { RoomContext } from '../../machines/room.js';
 import type { RecordingContext } from '../../machines/recording.js';
 import { stopCompositionJobId } from '../../machines/actions.js';
 import type { Runtime } from './runtime.js';
+import { trackFileOf } from '../../events/files.js';
 import { isId } from '../../events/ids.js';
 import { peerStream, recordingStream, roomStream } from '../../events/streams.js';
 
@@ -25,7 +26,7 @@ async function lastAlive(runtime: Runtime, root: string, ctx: RecordingContext):
   if (ctx.roomId && isId(ctx.roomId)) {
     const dir = join(root, ctx.roomId);
     for (const f of await readdir(dir).catch(() => [] as string[])) {
-      if (!f.includes(`-${ctx.recordingId}-`) || !f.endsWith('.webm')) continue;
+      if (trackFileOf(f, ctx.recordingId) !== 'media') continue;
       const s = await stat(join(dir, f)).catch(() => null);
       if (s) t = Math.max(t, Math.round(s.mtimeMs));
     }

@@ -2,14 +2,11 @@
  * Wires a synthetic sender straight to a RecorderPeer (no signaling server):
  * offer → answer, candidates both ways, events collected.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import pino from 'pino';
+import { runProcess } from '../../src/process/run.js';
 import { createRecorderPeer } from '../../src/recorder/recorder-peer.js';
 import type { RecorderPeer, RecorderPeerEvent, RecorderPeerOptions } from '../../src/recorder/types.js';
 import type { SyntheticSender } from './sender.js';
-
-const run = promisify(execFile);
 
 export const testLogger = pino({ level: process.env.LOG_LEVEL ?? 'warn' });
 
@@ -62,21 +59,22 @@ export interface ProbedFile {
 
 /** ffprobe's view of a file plus a full decode (ffmpeg -f null) to prove it plays. */
 export async function probeFile(file: string): Promise<ProbedFile> {
-  const { stdout } = await run('ffprobe', [
+  const probed = await runProcess('ffprobe', [
     '-v', 'error',
     '-count_frames',
     '-show_entries', 'format=duration:stream=codec_name,width,height,nb_read_frames',
     '-of', 'json',
     file,
   ]);
-  const j = JSON.parse(stdout) as {
+  if (probed.exitCode !== 0) throw new Error(`ffprobe ${file} failed: ${probed.stderr.join('\n')}`);
+  const j = JSON.parse(probed.stdout.toString('utf8')) as {
     format: { duration?: string };
     streams: { codec_name: string; width?: number; height?: number; nb_read_frames?: string }[];
   };
   const s = j.streams[0]!;
-  const decode = await run('ffmpeg', ['-v', 'error', '-nostdin', '-i', file, '-f', 'null', '-']).catch(
-    (e: { stderr?: string }) => ({ stderr: e.stderr ?? 'ffmpeg failed' }),
-  );
+  // every line of stderr: any decode error in it fails the caller's check
+  const decoded = await runProcess('ffmpeg', ['-v', 'error', '-nostdin', '-i', file, '-f', 'null', '-'], { keepLines: 100_000 });
+  const decodeErrors = decoded.stderr.join('\n') || (decoded.exitCode !== 0 ? 'ffmpeg failed' : '');
   const d = Number(j.format.duration);
   return {
     codec: s.codec_name,
@@ -84,6 +82,6 @@ export async function probeFile(file: string): Promise<ProbedFile> {
     height: s.height ?? null,
     durationMs: Number.isFinite(d) ? Math.round(d * 1000) : null,
     decodedFrames: Number(s.nb_read_frames ?? 0),
-    decodeErrors: decode.stderr.trim(),
+    decodeErrors: decodeErrors.trim(),
   };
 }

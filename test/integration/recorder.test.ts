@@ -95,15 +95,15 @@ describe('RecorderPeer with a synthetic sender', () => {
     }
 
     const types = pair.events.map((e) => e.type);
-    expect(types.filter((t) => t === 'peer.connection.changed').length).toBeGreaterThanOrEqual(1);
-    expect(pair.ofType('peer.connection.changed').map((e) => e.state)).toContain('connected');
-    expect(pair.ofType('peer.track.received').map((e) => `${e.kind}:${e.codec}`).sort()).toEqual(['audio:opus', 'video:vp8']);
-    expect(pair.ofType('peer.track.first-packet')).toHaveLength(2);
-    expect(pair.ofType('peer.segment.started')).toHaveLength(2);
-    expect(pair.ofType('peer.segment.finalized').every((e) => e.mediaWritten)).toBe(true);
-    expect(pair.ofType('peer.closed')).toEqual([expect.objectContaining({ reason: 'test done', segments: 2 })]);
+    expect(types.filter((t) => t === 'connection-changed').length).toBeGreaterThanOrEqual(1);
+    expect(pair.ofType('connection-changed').map((e) => e.state)).toContain('connected');
+    expect(pair.ofType('track-received').map((e) => `${e.kind}:${e.codec}`).sort()).toEqual(['audio:opus', 'video:vp8']);
+    expect(pair.ofType('track-first-packet')).toHaveLength(2);
+    expect(pair.ofType('segment-started')).toHaveLength(2);
+    expect(pair.ofType('segment-finalized').every((e) => e.mediaWritten)).toBe(true);
+    expect(pair.ofType('closed')).toEqual([expect.objectContaining({ reason: 'test done', segments: 2 })]);
     // ~7 s connected: one or two stats samples, never an event per packet.
-    const stats = pair.ofType('peer.stats.sampled');
+    const stats = pair.ofType('stats-sampled');
     expect(stats.length).toBeGreaterThanOrEqual(1);
     expect(stats.length).toBeLessThanOrEqual(2);
     expect(pair.events.length).toBeLessThan(20);
@@ -174,7 +174,7 @@ describe('RecorderPeer with a synthetic sender', () => {
     expect(video.packets).toBeGreaterThan(0);
     expect(existsSync(path.join(root, 'meeting-1', video.file))).toBe(false);
     expect(await readMeta(root, video)).toEqual(video);
-    const finalized = pair.ofType('peer.segment.finalized');
+    const finalized = pair.ofType('segment-finalized');
     expect(finalized.find((e) => e.kind === 'video')!.mediaWritten).toBe(false);
 
     const audio = metas.find((m) => m.kind === 'audio')!;
@@ -192,7 +192,7 @@ describe('RecorderPeer with a synthetic sender', () => {
       expect(await readMeta(root, m)).toMatchObject({ finalized: false, durationMs: null, file: m.file });
     }
     await sleep(1800);
-    expect(pair.ofType('peer.track.stalled').map((e) => e.kind).sort()).toEqual(['audio', 'video']);
+    expect(pair.ofType('track-stalled').map((e) => e.kind).sort()).toEqual(['audio', 'video']);
     const started = Date.now();
     const metas = await pair.peer.close('participant left');
     expect(Date.now() - started).toBeLessThan(4000);
@@ -223,12 +223,15 @@ describe('RecorderPeer with a synthetic sender', () => {
     expect(probed.decodedFrames).toBe(meta!.packets);
   });
 
-  it('reports missing media when a connected peer receives nothing, and writes nothing', async () => {
+  // How long "no media" may last is the peer machine's rule (machines/peer.ts MEDIA_TIMEOUT_MS); the recorder reports the facts.
+  it('reports no first packet when a connected peer receives nothing, and writes nothing', async () => {
     const root = await newRoot();
     const sender = track({ video: 'vp8', audio: true, durationMs: 1000, startOnConnect: false });
-    const pair = await connectSender(sender, { root, recordingStartedAt: Date.now(), noMediaTimeoutMs: 800 });
+    const pair = await connectSender(sender, { root, recordingStartedAt: Date.now() });
     await sleep(1500);
-    expect(pair.ofType('peer.media.missing')).toHaveLength(1);
+    expect(pair.ofType('connection-changed').map((e) => e.state)).toContain('connected');
+    expect(pair.ofType('track-received').length).toBeGreaterThan(0);
+    expect(pair.ofType('track-first-packet')).toHaveLength(0);
     expect(await pair.peer.close('no media')).toEqual([]);
     expect(existsSync(path.join(root, 'meeting-1'))).toBe(true);
     expect(readdirSync(path.join(root, 'meeting-1'))).toEqual([]);
@@ -243,7 +246,7 @@ describe('RecorderPeer with a synthetic sender', () => {
     const [meta] = await pair.peer.close('done');
     // At least what the sender dropped (more when a loaded machine drops UDP on top).
     expect(sender.stats.video!.lostOnPurpose).toBeGreaterThan(0);
-    expect(pair.ofType('peer.stats.sampled').at(-1)!.tracks[0]!.lost).toBeGreaterThanOrEqual(sender.stats.video!.lostOnPurpose - 1); // a dropped last packet leaves no gap
+    expect(pair.ofType('stats-sampled').at(-1)!.tracks[0]!.lost).toBeGreaterThanOrEqual(sender.stats.video!.lostOnPurpose - 1); // a dropped last packet leaves no gap
     expect(meta!.durationMs).toBeGreaterThan(0);
     const probed = await probeFile(path.join(root, 'meeting-1', meta!.file));
     expect(probed.decodeErrors).toBe('');
@@ -304,6 +307,6 @@ describe('RecorderPeer with a synthetic sender', () => {
     await expect(p3.handleOffer(await sender.createOffer())).rejects.toBeInstanceOf(PeerStateError);
     expect(await p3.close('done')).toEqual([]);
     await expect(p3.addRemoteCandidate({ candidate: '' })).rejects.toMatchObject({ code: 'peer-closed' });
-    expect(events.filter((e) => (e as { type: string }).type === 'peer.closed')).toHaveLength(3);
+    expect(events.filter((e) => (e as { type: string }).type === 'closed')).toHaveLength(3);
   });
 });

@@ -5,10 +5,10 @@
  * and a tone (audio); flashes are a white frame run with a simultaneous beep,
  * at known times of the recording's timeline.
  */
-import { spawn } from 'node:child_process';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AudioLevels, SegmentMeta } from '../../events/segment.js';
+import { runProcess } from '../../src/process/run.js';
 
 export const FFMPEG = process.env.FFMPEG_PATH ?? '/usr/bin/ffmpeg';
 export const FFPROBE = process.env.FFPROBE_PATH ?? '/usr/bin/ffprobe';
@@ -61,16 +61,10 @@ export interface FixtureFile {
   sidecar: string;
 }
 
-export function run(bin: string, args: string[]): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: err }));
-  });
+/** The project's runner, keeping all of stdout (decoded media) and of stderr (error messages). */
+export async function run(bin: string, args: string[]): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
+  const r = await runProcess(bin, args, { maxStdoutBytes: Infinity, keepLines: 10_000 });
+  return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr.join('\n') };
 }
 
 export async function ffmpeg(args: string[]): Promise<Buffer> {

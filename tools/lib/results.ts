@@ -3,9 +3,10 @@
  * log (`peer.media.stats` and friends), the track files and their sidecars.
  * The summarizer is pure (tested in test/unit/tools/loadgen-helpers.test.ts).
  */
-import { spawn } from 'node:child_process';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { sidecarOf, trackFileOf, trackKindOf } from '../../events/files.js';
+import { runProcess } from '../../src/process/run.js';
 
 export interface StoredEventLike {
   type: string;
@@ -170,15 +171,14 @@ export async function listTrackFiles(recordingDir: string, rooms: string[], reco
     const dir = join(recordingDir, room);
     const names = await readdir(dir).catch(() => [] as string[]);
     for (const name of names) {
-      if (!name.endsWith('.webm') || name.includes('-composed')) continue;
-      if (![...recordingIds].some((id) => name.includes(`-${id}-`))) continue;
+      if (![...recordingIds].some((id) => trackFileOf(name, id) === 'media')) continue;
       const path = join(dir, name);
       const st = await stat(path);
       let sidecarPackets: number | null = null;
       let sidecarDurationMs: number | null = null;
-      let kind: TrackFile['kind'] = /-audio-/.test(name) ? 'audio' : /-video-/.test(name) ? 'video' : 'unknown';
+      let kind: TrackFile['kind'] = trackKindOf(name) ?? 'unknown';
       try {
-        const meta = JSON.parse(await readFile(path.replace(/\.webm$/, '.json'), 'utf8'));
+        const meta = JSON.parse(await readFile(sidecarOf(path), 'utf8'));
         sidecarPackets = typeof meta.packets === 'number' ? meta.packets : null;
         sidecarDurationMs = typeof meta.durationMs === 'number' ? meta.durationMs : null;
         if (meta.kind === 'audio' || meta.kind === 'video') kind = meta.kind;
@@ -199,28 +199,14 @@ export interface ProbeOutcome {
 }
 
 /** ffprobe's container duration (the file decodes far enough to have one, > 0). */
-export function probeDuration(ffprobe: string, file: string, timeoutMs = 20_000): Promise<ProbeOutcome> {
-  return new Promise((resolve) => {
-    const child = spawn(ffprobe, ['-v', 'error', '-show_entries', 'format=duration', '-of', 'default=nw=1:nk=1', file], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (err = (err + d).slice(-500)));
-    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (e) => {
-      clearTimeout(t);
-      resolve({ file, ok: false, durationS: null, error: e.message });
-    });
-    child.on('exit', (code) => {
-      clearTimeout(t);
-      const d = Number.parseFloat(out.trim());
-      const durationS = Number.isFinite(d) ? d : null;
-      const ok = code === 0 && durationS !== null && durationS > 0;
-      resolve({ file, ok, durationS, ...(ok ? {} : { error: err.trim() || `exit ${code}` }) });
-    });
-  });
+export async function probeDuration(ffprobe: string, file: string, timeoutMs = 20_000): Promise<ProbeOutcome> {
+  const args = ['-v', 'error', '-show_entries', 'format=duration', '-of', 'default=nw=1:nk=1', file];
+  const r = await runProcess(ffprobe, args, { timeoutMs }).catch((e: Error) => e);
+  if (r instanceof Error) return { file, ok: false, durationS: null, error: r.message };
+  const d = Number.parseFloat(r.stdout.toString('utf8').trim());
+  const durationS = Number.isFinite(d) ? d : null;
+  const ok = r.exitCode === 0 && durationS !== null && durationS > 0;
+  return { file, ok, durationS, ...(ok ? {} : { error: r.stderr.join('\n').slice(-500) || `exit ${r.exitCode}` }) };
 }
 
 /** Pure: an evenly spread sample of at most n items (all of them when n >= length). */

@@ -4,7 +4,7 @@ import { ffmpegArgs } from '../../../src/composer/args.js';
 import { audioMix, audioTiming, buildFilterGraph, centredOverlay, fitInto, videoTiming } from '../../../src/composer/filter-graph.js';
 import { gridCells, inset, stageAndStrip } from '../../../src/composer/geometry.js';
 import { planComposition, type PlanRequest, type PlanSegment } from '../../../src/composer/plan.js';
-import { FORMATS, LAYOUTS, type Layout } from '../../../src/composer/types.js';
+import { FORMATS, LAYOUTS, type Layout } from '../../../events/catalog.js';
 
 function seg(
   participantId: string,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MEDIA_TIMEOUT_MS } from '../../../machines/peer.js';
 import { ev, given } from '../../helpers/given.js';
 
 const P = 'peer:rec1.p';
@@ -18,6 +19,7 @@ describe('recorder peer machine', () => {
     const t = given(P, [requested()]).when(ev(P, 'peer.offer.timed-out'));
     expect(t.snapshot.value).toBe('no-offer');
     expect(t.snapshot.context.problem).toMatch(/no offer/);
+    expect(t.snapshot.context.problemKind).toBe('offer-timed-out');
   });
 
   it('an offer opens the recorder peer with the next segment index', () => {
@@ -77,5 +79,40 @@ describe('recorder peer machine', () => {
     const h = [requested(), offer(), ev(P, 'peer.failed', { offerNumber: 1, error: 'ICE failed' })];
     expect(given(P, h).snapshot.value).toBe('failed');
     expect(given(P, h).when(offer('again')).snapshot.value).toBe('negotiating');
+  });
+
+  it('times "no media" itself: connected schedules the media timer, which marks the peer no-media', () => {
+    const h = [requested(), offer(), ev(P, 'peer.connected', { offerNumber: 1 })];
+    const connected = given(P, h.slice(0, 2)).when(h[2]!);
+    expect(connected.effects).toContainEqual({
+      type: 'scheduleTimer',
+      params: { key: 'media', delayMs: MEDIA_TIMEOUT_MS, type: 'peer.media.timed-out', data: {} },
+    });
+    expect(MEDIA_TIMEOUT_MS).toBe(10_000);
+    const timedOut = given(P, h).when(ev(P, 'peer.media.timed-out'));
+    expect(timedOut.snapshot.value).toBe('no-media');
+    expect(timedOut.snapshot.context).toMatchObject({ problemKind: 'media-timed-out', problem: 'connected but no media within 10 s' });
+    // media that was merely late clears the problem
+    const late = given(P, [...h, ev(P, 'peer.media.timed-out')]).when(ev(P, 'peer.media.started', { offerNumber: 1, kind: 'video' }));
+    expect(late.snapshot.value).toBe('flowing');
+    expect(late.snapshot.context).toMatchObject({ problemKind: null, problem: null });
+  });
+
+  it.each([
+    ['a client status', [ev(P, 'peer.status.reported', { status: 'no-local-media' })], 'client-reported', 'no-media'],
+    ['no media after connecting', [offer(), ev(P, 'peer.connected', { offerNumber: 1 }), ev(P, 'peer.media.timed-out')], 'media-timed-out', 'no-media'],
+    ['a failed offer', [offer(), ev(P, 'peer.offer.failed', { offerNumber: 1, status: 'offer-failed', error: 'boom' })], 'offer-failed', 'failed'],
+    ['a failed connection', [offer(), ev(P, 'peer.failed', { offerNumber: 1, error: 'ICE failed' })], 'peer-failed', 'failed'],
+    ['an unanswered request', [ev(P, 'peer.offer.timed-out')], 'offer-timed-out', 'no-offer'],
+  ])('the problem kind, not its wording, decides the outcome: %s', (_, events, kind, outcome) => {
+    const h = [requested(), ...events];
+    expect(given(P, h).snapshot.context.problemKind).toBe(kind);
+    const closed = given(P, [...h, ev(P, 'peer.close.requested', { reason: 'x' })]).when(ev(P, 'peer.closed', { reason: 'x', segments: [] }));
+    expect((closed.emitted[0]!.data as { outcome: string }).outcome).toBe(outcome);
+  });
+
+  it('a fresh offer clears the problem', () => {
+    const h = [requested(), offer(), ev(P, 'peer.failed', { offerNumber: 1, error: 'ICE failed' }), offer('again')];
+    expect(given(P, h).snapshot.context).toMatchObject({ problemKind: null, problem: null, offers: 2 });
   });
 });

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PathEscapeError, safeJoin, sanitizeSegment, segmentFileStem } from '../../../src/recorder/paths.js';
+import { PathEscapeError, safeJoin, sanitizeSegment } from '../../../src/recorder/paths.js';
 
 describe('sanitizeSegment', () => {
   it('keeps [A-Za-z0-9._-] and replaces everything else', () => {
@@ -49,11 +49,5 @@ describe('safeJoin', () => {
 
   it('throws PathEscapeError when the result would be the root itself or nothing', () => {
     expect(() => safeJoin(root)).toThrow(PathEscapeError);
-  });
-
-  it('builds the protocol file stem from the segment identity', () => {
-    expect(
-      segmentFileStem({ startedAt: 1700000000123.7, recordingId: 'rec-1', participantId: 'p/1', kind: 'video', trackId: '{abc}' }),
-    ).toBe('1700000000123-rec-1-p_1-video-_abc_');
   });
 });

@@ -51,7 +51,15 @@ describe('WebM file sink', () => {
 });
 
 describe('offer checks and ffmpeg arguments', () => {
-  it.each([[''], ['hello'], ['v=0\r\ns=-\r\n'], [`v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n`], [42]])(
+  it.each([
+    [''],
+    ['hello'],
+    ['v=0\r\ns=-\r\n'],
+    [`v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n`],
+    [42],
+    // longer than the wire and the log accept (events/catalog.ts MAX_SDP_LENGTH)
+    [`v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=ice-ufrag:x\r\na=x:${'y'.repeat(64_000)}\r\n`],
+  ])(
     'rejects %j before werift sees it',
     (sdp) => {
       expect(() => validateOfferSdp(sdp)).toThrow(InvalidOfferError);
