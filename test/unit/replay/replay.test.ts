@@ -39,7 +39,7 @@ beforeAll(async () => {
   await d('composition:job1', 'composition.failed', { attempt: 1, error: 'ffmpeg exited with code 1', stderr: ['[vp8 @ 0x1] Invalid data found'] });
   await d('composition:job1', 'composition.retry.due', {});
   await d('composition:job1', 'composition.started', { attempt: 2, workerId: 'w1', delivery: 1 });
-  live = new Map(rt.list('room').concat(rt.list('recording'), rt.list('peer'), rt.list('composition')).map((a) => [a.stream, { value: a.snapshot.value, context: a.snapshot.context }]));
+  live = new Map([...rt.list('room'), ...rt.list('recording'), ...rt.list('peer'), ...rt.list('composition')].map((a) => [a.stream, { value: a.snapshot.value, context: a.snapshot.context }]));
   await rt.close();
   await log.close();
 });

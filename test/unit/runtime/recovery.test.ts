@@ -70,7 +70,7 @@ describe('recovery after a crash', () => {
     expect(rec.context.stoppedAt).toBe(Date.parse('2026-11-25T10:00:30Z'));
     expect(closed.sort()).toEqual(['h', 'p']);
     expect(enqueued).toEqual(['rec1-c1']);
-    expect(rt.get('composition:rec1-c1')?.context.durationMs).toBe(Date.parse('2026-11-25T10:00:30Z') - rec.context.startedAt);
+    expect(rt.get('composition:rec1-c1')?.context.durationMs).toBe(Date.parse('2026-11-25T10:00:30Z') - rec.context.startedAt!);
     await close();
   });
 
