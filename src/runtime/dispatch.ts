@@ -16,7 +16,7 @@ export interface DispatcherOptions {
   table: ActorTable;
   clock: () => number;
   newId: () => string;
-  notify: (a: AppliedEvent) => void;
+  notify: (a: AppliedEvent & { type: string }) => void;
   /** Runs the actions of a transition whose event is durable. */
   act: (event: StoredEvent, actions: readonly ExecutableAction[]) => Promise<void>;
   isClosed: () => boolean;
@@ -118,7 +118,7 @@ export function createDispatcher(opts: DispatcherOptions) {
       }
       throw err;
     }
-    notify({ event, before, after, local: true });
+    notify({ type: event.type, event, before, after, local: true });
     await act(event, actions);
     return { accepted: true, event, snapshot: actors.get(input.stream)?.snapshot ?? after };
   }

@@ -9,7 +9,7 @@ export interface LoaderOptions {
   log: EventLog;
   logger: Logger;
   table: ActorTable;
-  notify: (a: AppliedEvent) => void;
+  notify: (a: AppliedEvent & { type: string }) => void;
   shardedLoad?: ShardedLoadOptions | false;
 }
 
@@ -78,7 +78,7 @@ export function createLoader(opts: LoaderOptions) {
           cursor.eventId = event.id;
         }
         const before = table.fold(event);
-        if (before) opts.notify({ event, before, after: table.actors.get(event.stream)!.snapshot, local: false });
+        if (before) opts.notify({ type: event.type, event, before, after: table.actors.get(event.stream)!.snapshot, local: false });
       });
     },
 

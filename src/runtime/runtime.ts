@@ -7,10 +7,11 @@ import { createDispatcher } from './dispatch.js';
 import { createEffectRunner } from './effects.js';
 import { toCheckpointActors } from './fold.js';
 import { createLoader } from './load.js';
-import type { Actor, AppliedEvent, Runtime, RuntimeOptions } from './types.js';
+import type { Actor, AppliedDomainEvent, AppliedEvent, Runtime, RuntimeOptions } from './types.js';
 
 export type {
   Actor,
+  AppliedDomainEvent,
   AppliedEvent,
   DispatchOptions,
   DispatchResult,
@@ -34,10 +35,12 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
   const clock = opts.clock ?? Date.now;
   const table = createActorTable(log);
   const { actors, cursor } = table;
-  const listeners = new Set<(a: AppliedEvent) => void>();
+  const listeners = new Set<(a: AppliedDomainEvent) => void>();
   let closed = false;
 
-  function notify(a: AppliedEvent) {
+  function notify(applied: AppliedEvent & { type: string }) {
+    // Every applied event passed the catalog's schema for its type: this is where that is stated, once.
+    const a = applied as AppliedDomainEvent;
     for (const l of listeners) {
       try {
         l(a);
@@ -96,7 +99,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     list<K extends StreamKind>(kind: K): Actor<K>[] {
       return [...actors.values()].filter((a) => a.kind === kind) as Actor<K>[];
     },
-    onEvent(listener: (a: AppliedEvent) => void): () => void {
+    onEvent(listener: (a: AppliedDomainEvent) => void): () => void {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { AnyMachineSnapshot } from 'xstate';
 import type { z } from 'zod';
-import type { EventType, eventSchemas } from '../../events/catalog.js';
+import type { EventOf, EventType, eventSchemas } from '../../events/catalog.js';
 import type { StoredEvent } from '../../events/envelope.js';
 import type { StreamId, StreamKind } from '../../events/streams.js';
 import type { EffectParams, EffectType, SnapshotOf } from '../../machines/index.js';
@@ -69,6 +69,21 @@ export interface AppliedEvent {
   local: boolean;
 }
 
+/**
+ * What `onEvent` hands a listener: an AppliedEvent typed by its event type.
+ * Narrowing on `type` types the event's data and its stream kind's snapshots
+ * (every event the runtime applies has passed the catalog's schema).
+ */
+export type AppliedDomainEvent = {
+  [T in EventType]: {
+    type: T;
+    event: EventOf<T>;
+    before: SnapshotOf<KindOfType<T>> | undefined;
+    after: SnapshotOf<KindOfType<T>>;
+    local: boolean;
+  };
+}[EventType];
+
 export interface EffectContext {
   event: StoredEvent;
   runtime: Runtime;
@@ -126,7 +141,7 @@ export interface Runtime {
   /** First and last event time of a stream, survives restarts (folded from the log). */
   times(stream: string): { first: number; last: number } | undefined;
   list<K extends StreamKind>(kind: K): Actor<K>[];
-  onEvent(listener: (a: AppliedEvent) => void): () => void;
+  onEvent(listener: (a: AppliedDomainEvent) => void): () => void;
   /** Resolves with the snapshot once `predicate` holds for the stream (or null after timeoutMs). */
   waitFor<K extends StreamKind>(stream: StreamId<K>, predicate: (s: SnapshotOf<K>) => boolean, timeoutMs: number): Promise<SnapshotOf<K> | null>;
   waitFor(stream: string, predicate: (s: AnyMachineSnapshot) => boolean, timeoutMs: number): Promise<AnyMachineSnapshot | null>;
