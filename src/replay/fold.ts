@@ -1,8 +1,8 @@
 import type { AnyMachineSnapshot } from 'xstate';
 import type { StoredEvent } from '../../events/envelope.js';
-import { recordingStream } from '../../events/streams.js';
+import { recordingStream, type StreamKind } from '../../events/streams.js';
 import type { LoggedEvent } from '../log/types.js';
-import { applyEvent, newActor, type FoldedActor } from '../runtime/fold.js';
+import { foldEvent, initialState } from '../runtime/fold.js';
 import { problemOf } from './problems.js';
 import { stateOf, summarize } from './summary.js';
 
@@ -63,7 +63,10 @@ export interface ReplayResult {
 }
 
 /** A stream's folded state and its recent events (for showing what led to a problem). */
-interface ReplayActor extends FoldedActor {
+interface ReplayActor {
+  kind: StreamKind;
+  snapshot: AnyMachineSnapshot;
+  position: number;
   history: { seq: number; event: StoredEvent }[];
 }
 
@@ -104,13 +107,15 @@ export async function replay(events: AsyncIterable<LoggedEvent> | Iterable<Logge
     n++;
     let actor = actors.get(e.stream);
     if (!actor) {
-      actor = newActor(e.stream) as ReplayActor;
-      actor.history = [];
+      const { kind, snapshot } = initialState(e.stream);
+      actor = { kind, snapshot, position: 0, history: [] };
       actors.set(e.stream, actor);
     }
-    // Every event handed over is folded, in the order given (the runtime's own checks of position are not the operator's).
-    const before = applyEvent(actor, e);
-    const after = actor.snapshot;
+    // Every event handed over is folded, in the order given: the operator sees the log as it is.
+    const before = actor.snapshot;
+    const after = foldEvent(actor.kind, before, e);
+    actor.snapshot = after;
+    actor.position = e.position;
     const at = { seq, event: e };
     causes.set(e.id, at);
     if (causes.size >= CAUSES_KEPT) {

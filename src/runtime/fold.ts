@@ -6,8 +6,9 @@ import type { Checkpoint } from './checkpoint.js';
 
 /**
  * The fold: one stream's state rebuilt event by event through its machine's
- * pure transition. The runtime (load, resync, foreign events) and the
- * operator's replay both fold through these functions, so they cannot drift.
+ * pure transition (initialState, then foldEvent per event). The runtime
+ * (load, resync, foreign events) and the operator's replay (src/replay) both
+ * fold through these two functions, so they cannot drift.
  */
 
 /** One stream's folded state. Snapshots are typed per kind at the runtime's API (see types.ts). */
@@ -21,10 +22,20 @@ export interface FoldedActor {
   lastTime: number;
 }
 
-/** A stream before its first event: its machine's initial state, for the stream's id. */
-export function newActor(stream: string): FoldedActor {
+/** A stream's state before its first event: its machine's initial state, for the stream's id. */
+export function initialState(stream: string): { kind: StreamKind; snapshot: AnyMachineSnapshot } {
   const { kind, id } = parseStream(stream);
-  const [snapshot] = initialTransition(machines[kind], { id });
+  return { kind, snapshot: initialTransition(machines[kind], { id })[0] };
+}
+
+/** The state after one more stored event: the machine's pure transition, running none of its actions. */
+export function foldEvent(kind: StreamKind, snapshot: AnyMachineSnapshot, e: StoredEvent): AnyMachineSnapshot {
+  return steppers[kind](snapshot, e)[0];
+}
+
+/** A stream's actor before its first event. */
+export function newActor(stream: string): FoldedActor {
+  const { kind, snapshot } = initialState(stream);
   return { stream, kind, snapshot, position: 0, firstTime: 0, lastTime: 0 };
 }
 
@@ -38,10 +49,10 @@ export function actorOf(actors: Map<string, FoldedActor>, stream: string): Folde
   return actor;
 }
 
-/** Folds one stored event into its actor (runs nothing); returns the snapshot before it. */
+/** Folds one stored event into its actor; returns the snapshot before it. */
 export function applyEvent(actor: FoldedActor, e: StoredEvent): AnyMachineSnapshot {
   const before = actor.snapshot;
-  actor.snapshot = steppers[actor.kind](before, e)[0];
+  actor.snapshot = foldEvent(actor.kind, before, e);
   actor.position = e.position;
   if (!actor.firstTime) actor.firstTime = e.time;
   actor.lastTime = e.time;
