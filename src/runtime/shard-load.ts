@@ -32,9 +32,7 @@ export async function foldShard(task: ShardTask): Promise<ShardResult> {
   const table = createActorTable(log);
   await table.foldAll(log.readBatches({}));
   await table.resyncStale();
-  // Keys in the order the sequential code produced them (the result crosses threads as structured clone).
-  const { firstLines, count, last, problems, mismatch } = report;
-  return { actors: mismatch ? [] : toCheckpointActors(table.actors.values()), firstLines, count, last, problems, mismatch };
+  return { ...report, actors: report.mismatch ? [] : toCheckpointActors(table.actors.values()) };
 }
 
 const here = import.meta.url;
