@@ -1,4 +1,4 @@
-import type { AnyStateMachine } from 'xstate';
+import type { AnyStateMachine, SnapshotFrom } from 'xstate';
 import type { StreamKind } from '../events/streams.js';
 import { compositionMachine } from './composition.js';
 import { peerMachine } from './peer.js';
@@ -15,6 +15,16 @@ export const machines: Record<StreamKind, AnyStateMachine> = {
   peer: peerMachine,
   composition: compositionMachine,
 };
+
+/** Each stream kind's machine, by type: what `SnapshotOf` reads. */
+export interface MachineOf {
+  room: typeof roomMachine;
+  recording: typeof recordingMachine;
+  peer: typeof peerMachine;
+  composition: typeof compositionMachine;
+}
+/** The snapshot of a stream of kind K (its context and state values typed). */
+export type SnapshotOf<K extends StreamKind> = SnapshotFrom<MachineOf[K]>;
 
 import { createStepper } from './step.js';
 

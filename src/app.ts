@@ -12,7 +12,7 @@ import { createRecorderEffects } from './effects/recorder.js';
 import { createHttpApi } from './http/index.js';
 import { createEventLog, type EventLog } from './log/index.js';
 import { createCompositionQueue } from './queue/index.js';
-import { createFileCheckpointStore } from './runtime/checkpoint.js';
+import { createCheckpointScheduler, createFileCheckpointStore } from './runtime/checkpoint.js';
 import { recover } from './runtime/recovery.js';
 import { startRecordingLimit, type RecordingLimit } from './runtime/recording-limit.js';
 import { createRuntime, type Runtime } from './runtime/runtime.js';
@@ -103,18 +103,8 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     { events: folded, fromCheckpoint, ms: Date.now() - loadStarted, mode: config.natsUrl ? 'nats' : 'embedded', nodeId: config.nodeId },
     'event log loaded',
   );
-  let checkpointedSeq = 0;
-  const takeCheckpoint = async () => {
-    const cp = runtime.checkpoint();
-    if (!cp || cp.seq === checkpointedSeq) return;
-    await checkpoints.save(cp);
-    checkpointedSeq = cp.seq;
-  };
-  await takeCheckpoint().catch((err) => logger.warn({ err }, 'could not write a checkpoint'));
-  const checkpointTimer = setInterval(() => {
-    if (runtime.lastSeq - checkpointedSeq >= 1_000) takeCheckpoint().catch((err) => logger.warn({ err }, 'could not write a checkpoint'));
-  }, 60_000);
-  checkpointTimer.unref();
+  const checkpointing = createCheckpointScheduler({ runtime, store: checkpoints, logger });
+  await checkpointing.start();
   if (config.role !== 'composer') {
     await recover(runtime, {
       nodeId: config.nodeId,
@@ -171,10 +161,10 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
       // Finalize every open file before the runtime stops taking events.
       await recorder.closeAll();
-      clearInterval(checkpointTimer);
+      checkpointing.pause();
       recordingLimit?.close();
       await compositions.stop();
-      await takeCheckpoint().catch((err) => logger.warn({ err }, 'could not write a checkpoint'));
+      await checkpointing.stop();
       await runtime.close();
       await queue.close();
       await log.close();

@@ -1,5 +1,6 @@
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { Logger } from 'pino';
 import { z } from 'zod';
 import { MACHINES_VERSION } from '../../machines/index.js';
 
@@ -64,6 +65,58 @@ export function createFileCheckpointStore(file: string, onProblem: (msg: string)
         await fh.close();
       }
       await rename(tmp, file);
+    },
+  };
+}
+
+export interface CheckpointSchedulerOptions {
+  /** What is checkpointed: the runtime (only these two of it). */
+  runtime: { checkpoint(): Checkpoint | null; readonly lastSeq: number };
+  store: CheckpointStore;
+  logger: Logger;
+  /** How often to look (default 60 s). */
+  everyMs?: number;
+  /** Events since the last checkpoint that make a new one worth writing (default 1,000). */
+  minEvents?: number;
+}
+
+/**
+ * When checkpoints are taken: one at start, then every `everyMs` once
+ * `minEvents` more are durable, and a last one at shutdown. A failed write is
+ * logged and tried again next time: a checkpoint is only an optimisation.
+ */
+export function createCheckpointScheduler(opts: CheckpointSchedulerOptions) {
+  const { runtime, store, logger } = opts;
+  let savedSeq = 0;
+  let timer: NodeJS.Timeout | null = null;
+
+  async function take() {
+    const cp = runtime.checkpoint();
+    if (!cp || cp.seq === savedSeq) return;
+    await store.save(cp);
+    savedSeq = cp.seq;
+  }
+  const takeLogged = () => take().catch((err) => logger.warn({ err }, 'could not write a checkpoint'));
+  function pause() {
+    if (timer) clearInterval(timer);
+    timer = null;
+  }
+
+  return {
+    /** Takes one now, then keeps taking them. */
+    async start() {
+      await takeLogged();
+      timer = setInterval(() => {
+        if (runtime.lastSeq - savedSeq >= (opts.minEvents ?? 1_000)) void takeLogged();
+      }, opts.everyMs ?? 60_000);
+      timer.unref();
+    },
+    /** No more on schedule. */
+    pause,
+    /** No more on schedule, and a last one of whatever the runtime holds now. */
+    async stop() {
+      pause();
+      await takeLogged();
     },
   };
 }

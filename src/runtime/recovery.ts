@@ -1,7 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { RoomContext } from '../../machines/room.js';
 import type { RecordingContext } from '../../machines/recording.js';
 import { stopCompositionJobId } from '../../machines/actions.js';
 import type { Runtime } from './runtime.js';
@@ -53,13 +52,13 @@ export async function recover(runtime: Runtime, opts: RecoveryOptions) {
   const wasStopping = new Set(runtime.list('recording').filter((a) => a.snapshot.value === 'stopping').map((a) => a.stream));
 
   for (const room of runtime.list('room')) {
-    const ctx = room.snapshot.context as RoomContext;
+    const ctx = room.snapshot.context;
     if (room.snapshot.value !== 'open' || ctx.nodeId !== opts.nodeId) continue;
     logger.warn({ roomId: ctx.roomId, recordingId: ctx.activeRecordingId }, 'room was open when the server stopped: closing it');
     const rec = ctx.activeRecordingId ? runtime.get(recordingStream(ctx.activeRecordingId)) : undefined;
     if (rec?.value === 'recording') {
       // Stopped first, at the time its media was last written; closing the room then finds it stopping.
-      const recCtx = rec.context as RecordingContext;
+      const recCtx = rec.context;
       const r = await runtime.dispatch({
         stream: recordingStream(recCtx.recordingId),
         type: 'recording.stop.requested',
@@ -72,9 +71,8 @@ export async function recover(runtime: Runtime, opts: RecoveryOptions) {
   }
 
   for (const rec of runtime.list('recording')) {
-    const ctx = rec.snapshot.context as RecordingContext;
-    const roomSnap = ctx.roomId ? runtime.get(roomStream(ctx.roomId)) : undefined;
-    const roomCtx = roomSnap?.context as RoomContext | undefined;
+    const ctx = rec.snapshot.context;
+    const roomCtx = ctx.roomId ? runtime.get(roomStream(ctx.roomId))?.context : undefined;
     if (roomCtx && roomCtx.nodeId !== opts.nodeId) continue;
     if (rec.snapshot.value === 'recording') {
       logger.warn({ recordingId: ctx.recordingId, roomId: ctx.roomId }, 'recording was running without its room: interrupted');

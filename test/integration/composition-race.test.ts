@@ -85,7 +85,7 @@ describe('NATS mode: a queue item that reaches the composer before its job', () 
       expect(done?.value, JSON.stringify(done?.context)).toBe('completed');
       expect(done?.context.workerId).toBe('composer-1');
       expect(done?.context.attempt).toBe(1);
-      expect(existsSync(join(root, meetingId, done!.context.output.file))).toBe(true);
+      expect(existsSync(join(root, meetingId, done!.context.output!.file))).toBe(true);
     } finally {
       await fxC.stop();
       await signaling.close();

@@ -7,7 +7,8 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEmbeddedLog } from '../../../src/log/embedded.js';
 import { formatReplay, replay, type TimelineEntry } from '../../../src/replay/index.js';
-import { createRuntime } from '../../../src/runtime/runtime.js';
+import type { EventType } from '../../../events/catalog.js';
+import { createRuntime, type EventInput } from '../../../src/runtime/runtime.js';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'mr-replay-'));
@@ -20,7 +21,7 @@ beforeAll(async () => {
   let t = Date.parse('2026-11-25T10:00:00Z');
   let id = 0;
   const rt = createRuntime({ log, logger: pino({ level: 'silent' }), clock: () => (t += 500), newId: () => `ev-${++id}` });
-  const d = async (stream: string, type: string, data: object) => {
+  const d = async <T extends EventType>(stream: string, type: T, data: EventInput<T>['data']) => {
     const r = await rt.dispatch({ stream, type, data });
     if (!r.accepted) throw new Error(`${type}: ${r.message}`);
   };
@@ -39,7 +40,7 @@ beforeAll(async () => {
   await d('composition:job1', 'composition.failed', { attempt: 1, error: 'ffmpeg exited with code 1', stderr: ['[vp8 @ 0x1] Invalid data found'] });
   await d('composition:job1', 'composition.retry.due', {});
   await d('composition:job1', 'composition.started', { attempt: 2, workerId: 'w1', delivery: 1 });
-  live = new Map(rt.list('room').concat(rt.list('recording'), rt.list('peer'), rt.list('composition')).map((a) => [a.stream, { value: a.snapshot.value, context: a.snapshot.context }]));
+  live = new Map([...rt.list('room'), ...rt.list('recording'), ...rt.list('peer'), ...rt.list('composition')].map((a) => [a.stream, { value: a.snapshot.value, context: a.snapshot.context }]));
   await rt.close();
   await log.close();
 });

@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createEmbeddedLog } from '../../../src/log/embedded.js';
 import { MACHINES_VERSION } from '../../../machines/index.js';
-import { createFileCheckpointStore, type Checkpoint } from '../../../src/runtime/checkpoint.js';
+import { createCheckpointScheduler, createFileCheckpointStore, type Checkpoint } from '../../../src/runtime/checkpoint.js';
 import { createRuntime } from '../../../src/runtime/runtime.js';
 import { meeting, view } from '../../helpers/meetings.js';
 
@@ -89,5 +89,64 @@ describe('checkpoints', () => {
     expect(rt.checkpoint()?.seq).toBe(2);
     await rt.close();
     await log.close();
+  });
+});
+
+describe('checkpoint scheduling', () => {
+  /** A runtime that is at `seq`, and a store that records what it was handed. */
+  function given(seq: number) {
+    const state = { seq, busy: false };
+    const runtime = {
+      checkpoint: (): Checkpoint | null =>
+        state.busy ? null : { version: 1, machines: MACHINES_VERSION, seq: state.seq, eventId: `e${state.seq}`, takenAt: 0, actors: [] },
+      get lastSeq() {
+        return state.seq;
+      },
+    };
+    const saved: number[] = [];
+    const store = { load: async () => null, save: async (c: Checkpoint) => void saved.push(c.seq) };
+    return { state, saved, scheduler: createCheckpointScheduler({ runtime, store, logger, everyMs: 1_000, minEvents: 10 }) };
+  }
+
+  it('takes one at start, then on schedule once enough events are durable, and a last one at stop', async () => {
+    vi.useFakeTimers();
+    try {
+      const { state, saved, scheduler } = given(5);
+      await scheduler.start();
+      expect(saved).toEqual([5]);
+      state.seq = 14; // 9 more: not yet worth it
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(saved).toEqual([5]);
+      state.seq = 15;
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(saved).toEqual([5, 15]);
+      state.seq = 16;
+      await scheduler.stop();
+      expect(saved).toEqual([5, 15, 16]);
+      state.seq = 100;
+      await vi.advanceTimersByTimeAsync(5_000);
+      expect(saved).toEqual([5, 15, 16]); // stopped: nothing more on schedule
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('writes nothing new when nothing changed or a dispatch is under way, and survives a failed write', async () => {
+    const { state, saved, scheduler } = given(3);
+    await scheduler.start();
+    await scheduler.stop(); // same sequence: not written again
+    expect(saved).toEqual([3]);
+    state.seq = 4;
+    state.busy = true;
+    await scheduler.stop();
+    expect(saved).toEqual([3]);
+
+    const failing = createCheckpointScheduler({
+      runtime: { checkpoint: () => ({ version: 1, machines: MACHINES_VERSION, seq: 1, eventId: 'e1', takenAt: 0, actors: [] }), lastSeq: 1 },
+      store: { load: async () => null, save: () => Promise.reject(new Error('disk full')) },
+      logger,
+    });
+    await expect(failing.start()).resolves.toBeUndefined();
+    await expect(failing.stop()).resolves.toBeUndefined();
   });
 });

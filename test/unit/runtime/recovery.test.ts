@@ -5,14 +5,18 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEmbeddedLog } from '../../../src/log/embedded.js';
 import { recover } from '../../../src/runtime/recovery.js';
-import { createRuntime } from '../../../src/runtime/runtime.js';
+import type { EventType } from '../../../events/catalog.js';
+import { createRuntime, type EventInput } from '../../../src/runtime/runtime.js';
+
+/** Dispatches one event, typed by its type. */
+type D = <T extends EventType>(stream: string, type: T, data: EventInput<T>['data']) => Promise<void>;
 
 const logger = pino({ level: 'silent' });
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 /** Writes a log as a process that died would have left it, then starts a new runtime on it and recovers. */
-async function crashThenRecover(setup: (d: (stream: string, type: string, data: object) => Promise<void>, root: string) => Promise<void>, nodeId = 'n1') {
+async function crashThenRecover(setup: (d: D, root: string) => Promise<void>, nodeId = 'n1') {
   const root = mkdtempSync(join(tmpdir(), 'mr-recover-'));
   dirs.push(root);
   const file = join(root, 'events.jsonl');
@@ -70,12 +74,12 @@ describe('recovery after a crash', () => {
     expect(rec.context.stoppedAt).toBe(Date.parse('2026-11-25T10:00:30Z'));
     expect(closed.sort()).toEqual(['h', 'p']);
     expect(enqueued).toEqual(['rec1-c1']);
-    expect(rt.get('composition:rec1-c1')?.context.durationMs).toBe(Date.parse('2026-11-25T10:00:30Z') - rec.context.startedAt);
+    expect(rt.get('composition:rec1-c1')?.context.durationMs).toBe(Date.parse('2026-11-25T10:00:30Z') - rec.context.startedAt!);
     await close();
   });
 
   it('a composition that was running or queued is queued again; one waiting for its retry is retried', async () => {
-    const req = (jobId: string) => ({ jobId, recordingId: 'rec1', meetingId: 'r1', layout: 'grid', format: 'webm', durationMs: 1000, maxAttempts: 3 });
+    const req = (jobId: string) => ({ jobId, recordingId: 'rec1', meetingId: 'r1', layout: 'grid' as const, format: 'webm' as const, durationMs: 1000, maxAttempts: 3 });
     const { rt, summary, enqueued, close } = await crashThenRecover(async (d) => {
       await d('composition:a', 'composition.requested', req('a'));
       await d('composition:a', 'composition.started', { attempt: 1, workerId: 'w', delivery: 1 });

@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEmbeddedLog } from '../../../src/log/embedded.js';
-import { shardOf } from '../../../src/runtime/shard-load.js';
+import { shardOf } from '../../../src/log/shard-read.js';
 import { createRuntime } from '../../../src/runtime/runtime.js';
 import { meeting, view } from '../../helpers/meetings.js';
 
