@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
+import { createAccessControl } from './auth/index.js';
 import { createComposer } from './composer/composer.js';
 import { createMemoryQueue, createNatsQueue, type CompositionQueue } from './composition/queue.js';
 import { createCompositionWorker } from './composition/worker.js';
@@ -12,6 +13,7 @@ import { toIdChars } from '../events/ids.js';
 import { createRecorderEffects } from './effects/recorder.js';
 import { createHttpApi } from './http/index.js';
 import { createEventLog, type EventLog } from './log/index.js';
+import { natsConnectOptions } from './nats-options.js';
 import { createFileCheckpointStore } from './runtime/checkpoint.js';
 import { recover } from './runtime/recovery.js';
 import { createRuntime, type Runtime } from './runtime/runtime.js';
@@ -44,9 +46,11 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   const logger = opts.logger ?? pino({ level: config.logLevel });
   mkdirSync(config.recordingDir, { recursive: true });
   const newId = () => crypto.randomUUID();
+  const natsOptions = config.natsUrl ? natsConnectOptions(config) : {};
 
   const log: EventLog = await createEventLog({
     natsUrl: config.natsUrl,
+    natsConnectOptions: natsOptions,
     natsStream: config.nats.eventStream,
     subjectPrefix: config.nats.subjectPrefix,
     recordingDir: config.recordingDir,
@@ -57,6 +61,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   const queue: CompositionQueue = config.natsUrl
     ? await createNatsQueue({
         servers: config.natsUrl,
+        connectOptions: natsOptions,
         stream: config.nats.composeStream,
         subject: `${config.nats.composeStream.toLowerCase()}.jobs`,
         ackWaitMs: config.nats.composeAckWaitMs,
@@ -144,7 +149,10 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   let signaling: Signaling | null = null;
   let url: string | null = null;
   if (config.role !== 'composer') {
-    const api = createHttpApi({ runtime, root: config.recordingDir, logger, newId, publicDir });
+    const access = createAccessControl(config.auth);
+    if (!access.enabled) logger.warn('AUTH_SECRET is not set: access control is OFF, anyone who can reach this server can record and download');
+    const secureCookies = config.auth.publicUrl?.startsWith('https:') ?? false;
+    const api = createHttpApi({ runtime, root: config.recordingDir, logger, newId, publicDir, access, secureCookies });
     server = createServer(api);
     signaling = createSignaling({
       runtime,
@@ -153,6 +161,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       nodeId: config.nodeId,
       newId,
       pingIntervalMs: opts.pingIntervalMs,
+      access,
     });
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);

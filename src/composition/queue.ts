@@ -1,5 +1,5 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JsMsg } from '@nats-io/jetstream';
-import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { connect, nanos, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 
 /** One unit of composition work as a worker receives it. */
@@ -60,6 +60,8 @@ export function createMemoryQueue(): CompositionQueue {
 
 export interface NatsQueueOptions {
   servers: string | string[];
+  /** Credentials and TLS (src/nats-options.ts). */
+  connectOptions?: Partial<NodeConnectionOptions>;
   stream?: string;
   subject?: string;
   /** A worker that stops calling working() for this long loses its item to another worker. */
@@ -76,7 +78,7 @@ export async function createNatsQueue(opts: NatsQueueOptions): Promise<Compositi
   const name = opts.stream ?? 'MR_COMPOSE';
   const subject = opts.subject ?? 'mr.compose.jobs';
   const ackWaitMs = opts.ackWaitMs ?? 30_000;
-  const nc: NatsConnection = await connect({ servers: opts.servers, name: 'meeting-recorder-compose-queue', maxReconnectAttempts: -1 });
+  const nc: NatsConnection = await connect({ ...opts.connectOptions, servers: opts.servers, name: 'meeting-recorder-compose-queue', maxReconnectAttempts: -1 });
   const jsm = await jetstreamManager(nc);
   try {
     await jsm.streams.info(name);

@@ -28,10 +28,10 @@ function fingerprint(): string {
   return JSON.stringify({ actors, room: [room?.position, room?.snapshot.value, room?.snapshot.context] });
 }
 
-function http(method: string, path: string, body?: string) {
+function http(method: string, path: string, body?: string, headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' }) {
   const { port } = new URL(server.url);
   return new Promise<{ status: number; json: any }>((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method, path }, (res) => {
+    const req = request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
       let text = '';
       res.on('data', (c) => (text += c));
       res.on('end', () => {
