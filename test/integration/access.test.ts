@@ -1,4 +1,4 @@
-import { readdir, stat, symlink, mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import path from 'node:path';
 import WebSocket from 'ws';
@@ -393,6 +393,7 @@ describe('path tricks that reach the path check', () => {
   it('are refused by it even for an operator, who may see every room', async () => {
     const outside = `${app.root}-outside`;
     await mkdir(outside, { recursive: true });
+    await writeFile(path.join(outside, 'secret.webm'), 'not yours');
     await symlink(outside, path.join(app.root, 'escape'));
     try {
       const op = bearer(T.operator);
@@ -402,7 +403,7 @@ describe('path tricks that reach the path check', () => {
         ['/api/recordings/../passwd/stream', 400, /invalid path/],
         ['/api/recordings/victim/../download', 400, /invalid path/],
         ['/api/recordings/.eventlog/events.jsonl/download', 400, /invalid path/],
-        ['/api/recordings/escape/x.webm/stream', 404, /^not found$/],
+        ['/api/recordings/escape/secret.webm/stream', 404, /^not found$/],
       ];
       for (const [p, status, message] of cases) {
         const r = await raw('GET', p, op);
