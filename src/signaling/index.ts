@@ -145,7 +145,7 @@ export function createSignaling({
           log.info({ status: a.status, why: a.message, origin: req.headers.origin, address: req.socket.remoteAddress }, 'socket upgrade refused');
           return refuse(socket, a.status, a.message);
         }
-        wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, a.principal));
+        wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req, a.principal));
       })
       .catch((err) => {
         log.error({ err }, 'socket upgrade failed');
@@ -154,7 +154,7 @@ export function createSignaling({
   };
   server.on('upgrade', onUpgrade);
 
-  function onConnection(ws: WebSocket, principal: Principal | null) {
+  wss.on('connection', (ws: WebSocket, _req: IncomingMessage, principal: Principal | null) => {
     if (closing) return ws.close(1001, 'server closing');
     const id = nextId++;
     const baseLog = log.child({ socket: id, ...(principal ? { userId: principal.sub } : {}) });
@@ -192,7 +192,7 @@ export function createSignaling({
         connections.detach(conn);
       });
     });
-  }
+  });
   wss.on('error', (err) => log.error({ err }, 'websocket server error'));
 
   const pinger = setInterval(() => {
