@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
+import { createAccessControl } from './auth/index.js';
 import { createComposer } from './composer/composer.js';
 import type { Config } from './config.js';
 import { toIdChars } from '../events/ids.js';
@@ -11,6 +12,7 @@ import { createCompositionEffects } from './effects/composition.js';
 import { createRecorderEffects } from './effects/recorder.js';
 import { createHttpApi } from './http/index.js';
 import { createEventLog, type EventLog } from './log/index.js';
+import { natsConnectOptions } from './nats-options.js';
 import { createCompositionQueue } from './queue/index.js';
 import { createCheckpointScheduler, createFileCheckpointStore } from './runtime/checkpoint.js';
 import { recover } from './runtime/recovery.js';
@@ -45,9 +47,11 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   const logger = opts.logger ?? pino({ level: config.logLevel });
   mkdirSync(config.recordingDir, { recursive: true });
   const newId = () => crypto.randomUUID();
+  const natsOptions = config.natsUrl ? natsConnectOptions(config) : {};
 
   const log: EventLog = await createEventLog({
     natsUrl: config.natsUrl,
+    natsConnectOptions: natsOptions,
     natsStream: config.nats.eventStream,
     subjectPrefix: config.nats.subjectPrefix,
     recordingDir: config.recordingDir,
@@ -59,6 +63,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     natsUrl: config.natsUrl,
     natsStream: config.nats.composeStream,
     ackWaitMs: config.nats.composeAckWaitMs,
+    connectOptions: natsOptions,
     logger: logger.child({ module: 'compose-queue' }),
   });
 
@@ -126,7 +131,10 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   let signaling: Signaling | null = null;
   let url: string | null = null;
   if (config.role !== 'composer') {
-    const api = createHttpApi({ runtime, root: config.recordingDir, logger, newId, publicDir });
+    const access = createAccessControl(config.auth);
+    if (!access.enabled) logger.warn('AUTH_SECRET is not set: access control is OFF, anyone who can reach this server can record and download');
+    const secureCookies = config.auth.publicUrl?.startsWith('https:') ?? false;
+    const api = createHttpApi({ runtime, root: config.recordingDir, logger, newId, publicDir, access, secureCookies });
     server = createServer(api);
     signaling = createSignaling({
       runtime,
@@ -136,6 +144,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       newId,
       pingIntervalMs: opts.pingIntervalMs,
       limits: config.limits,
+      access,
     });
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);

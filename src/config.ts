@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { originOf } from './auth/origin.js';
 import { iceConfigFromEnv, type IceConfig } from './recorder/ice.js';
 import { DEFAULT_LIMITS, type SignalingLimits } from './signaling/limits.js';
 
@@ -43,6 +44,32 @@ const envSchema = z.object({
   MAX_REOFFERS_PER_MINUTE: z.coerce.number().int().min(0).default(DEFAULT_LIMITS.reoffersPerMinute),
   /** At most a day: the recorder's level windows are bounded by the same day (src/recorder/audio-levels.ts). */
   MAX_RECORDING_SECONDS: z.coerce.number().int().min(1).max(86_400).default(14_400),
+  /** Turns access control on: tokens are HS256 JWTs signed with it (tools/token.ts). */
+  AUTH_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** Origins (scheme://host[:port]) besides the server's own that may act on the API and open sockets, and get CORS headers. */
+  ALLOWED_ORIGINS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const list = (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      const origins: string[] = [];
+      for (const o of list) {
+        const origin = originOf(o);
+        if (origin) origins.push(origin);
+        else ctx.addIssue({ code: 'custom', message: `${o} is not an origin like https://meet.example.com` });
+      }
+      return origins;
+    }),
+  /** The server's address as browsers reach it (token links; also counts as the server's own origin). */
+  PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** Lifetime of signed downloadUrl / streamUrl links. */
+  SIGNED_URL_TTL_SECONDS: z.coerce.number().int().min(10).max(7 * 24 * 3600).default(3600),
+  /** Credentials and TLS for both NATS connections (event log, composition queue). */
+  NATS_USER: z.string().min(1).optional(),
+  NATS_PASSWORD: z.string().min(1).optional(),
+  NATS_TOKEN: z.string().min(1).optional(),
+  NATS_CREDS: z.string().min(1).optional(),
+  NATS_TLS_CA: z.string().min(1).optional(),
 });
 
 export interface Config {
@@ -50,7 +77,19 @@ export interface Config {
   host: string | undefined;
   recordingDir: string;
   natsUrl: string | undefined;
-  nats: { eventStream: string; subjectPrefix: string; composeStream: string; composeAckWaitMs: number };
+  nats: {
+    eventStream: string;
+    subjectPrefix: string;
+    composeStream: string;
+    composeAckWaitMs: number;
+    user?: string;
+    password?: string;
+    token?: string;
+    /** A .creds file (JWT + nkey seed). */
+    credsFile?: string;
+    /** A CA bundle: the connections use TLS and trust it. */
+    tlsCaFile?: string;
+  };
   nodeId: string;
   role: 'all' | 'signaling' | 'composer';
   composerConcurrency: number;
@@ -63,6 +102,13 @@ export interface Config {
   limits: SignalingLimits;
   /** A recording this long is stopped (`limit-reached`) and composed. */
   maxRecordingMs: number;
+  auth: {
+    /** Unset: access control is off (anyone who can reach the server can record and download). */
+    secret: string | undefined;
+    allowedOrigins: string[];
+    publicUrl: string | undefined;
+    signedUrlTtlSeconds: number;
+  };
 }
 
 const yes = (v: string) => v === '1' || v === 'true';
@@ -76,6 +122,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = r.data;
   if (e.ROLE === 'composer' && !e.NATS_URL) throw new Error('ROLE=composer needs NATS_URL (a worker takes jobs from the JetStream queue)');
+  if (!!e.NATS_USER !== !!e.NATS_PASSWORD) throw new Error('invalid configuration: NATS_USER and NATS_PASSWORD go together');
+  if ([e.NATS_USER, e.NATS_TOKEN, e.NATS_CREDS].filter(Boolean).length > 1) {
+    throw new Error('invalid configuration: set one of NATS_USER/NATS_PASSWORD, NATS_TOKEN, NATS_CREDS');
+  }
   return {
     port: e.PORT,
     host: e.HOST,
@@ -86,6 +136,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       subjectPrefix: e.NATS_SUBJECT_PREFIX,
       composeStream: e.NATS_COMPOSE_STREAM,
       composeAckWaitMs: e.COMPOSE_ACK_WAIT_MS,
+      user: e.NATS_USER,
+      password: e.NATS_PASSWORD,
+      token: e.NATS_TOKEN,
+      credsFile: e.NATS_CREDS,
+      tlsCaFile: e.NATS_TLS_CA,
     },
     nodeId: e.NODE_ID ?? (e.NATS_URL ? `${hostname()}:${e.PORT}` : 'embedded'),
     role: e.ROLE,
@@ -105,5 +160,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       reoffersPerMinute: e.MAX_REOFFERS_PER_MINUTE,
     },
     maxRecordingMs: e.MAX_RECORDING_SECONDS * 1000,
+    auth: {
+      secret: e.AUTH_SECRET,
+      allowedOrigins: e.ALLOWED_ORIGINS,
+      publicUrl: e.PUBLIC_URL,
+      signedUrlTtlSeconds: e.SIGNED_URL_TTL_SECONDS,
+    },
   };
 }

@@ -3,14 +3,16 @@ import { composeBodySchema, parseBody } from '../../events/wire.js';
 import { compositionStream, nextCompositionJobId, recordingStream } from '../../machines/actions.js';
 import { COMPOSITION_MAX_ATTEMPTS } from '../../machines/recording.js';
 import type { DispatchResult } from '../runtime/runtime.js';
+import type { Caller } from './access.js';
 import { HttpError, readJson, sendJson } from './respond.js';
 import { jobOf, type ApiContext } from './sessions.js';
 
 /** POST /api/recording-compositions — compose (again) from the kept track files. */
-export async function requestComposition(ctx: ApiContext, req: IncomingMessage, res: ServerResponse) {
+export async function requestComposition(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, who: Caller) {
   const parsed = parseBody(composeBodySchema, await readJson(req));
   if (!parsed.ok) throw new HttpError(400, parsed.error);
   const { meetingId, recordingId } = parsed.body;
+  who.control(meetingId);
   const rec = ctx.runtime.get(recordingStream(recordingId));
   if (!rec || rec.context.roomId !== meetingId) throw new HttpError(404, `no recording ${recordingId} in meeting ${meetingId}`);
   if (rec.value !== 'stopped') throw new HttpError(409, `recording ${recordingId} is not stopped (${String(rec.value)})`);
@@ -47,18 +49,19 @@ export async function requestComposition(ctx: ApiContext, req: IncomingMessage, 
 }
 
 /** GET /api/recording-compositions[?meetingId=] */
-export function listCompositions(ctx: ApiContext, res: ServerResponse, meetingId: string | null) {
+export function listCompositions(ctx: ApiContext, res: ServerResponse, meetingId: string | null, who: Caller) {
   const jobs = ctx.runtime
     .list('composition')
     .map((a) => jobOf(ctx, a.snapshot.context.jobId))
-    .filter((j): j is NonNullable<typeof j> => j !== null && (meetingId === null || j.meetingId === meetingId))
+    .filter((j): j is NonNullable<typeof j> => j !== null && (meetingId === null || j.meetingId === meetingId) && who.sees(j.meetingId))
     .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   sendJson(res, 200, { success: true, jobs, totalCount: jobs.length });
 }
 
 /** GET /api/recording-compositions/:id */
-export function getComposition(ctx: ApiContext, res: ServerResponse, jobId: string) {
+export function getComposition(ctx: ApiContext, res: ServerResponse, jobId: string, who: Caller) {
   const job = jobOf(ctx, jobId);
   if (!job) throw new HttpError(404, `unknown composition job ${jobId}`);
+  who.view(job.meetingId);
   sendJson(res, 200, { success: true, job });
 }

@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { recordingStream } from '../../machines/actions.js';
+import { createAccessControl, tokenOf, type AccessControl } from '../auth/index.js';
 import type { Runtime } from '../runtime/runtime.js';
+import { authenticate, cors, preflight, refuseCrossSite, tokenLanding, type Caller } from './access.js';
 import { getComposition, listCompositions, requestComposition } from './compositions.js';
 import { resolveInside, sendFile, sendPublic } from './files.js';
 import { listRecordings, type Person } from './recordings.js';
@@ -17,25 +19,51 @@ export interface HttpApiOptions {
   newId: () => string;
   publicDir: string;
   stopWaitMs?: number;
+  /** Tokens, signed links and origin rules (default: access control off, no extra origins). */
+  access?: AccessControl;
+  /** Whether browsers reach this server over https (the token cookie is then Secure). */
+  secureCookies?: boolean;
 }
 
 export type HttpApi = ((req: IncomingMessage, res: ServerResponse) => void) & { close(): void };
 
-
-function allow(req: IncomingMessage, methods: string[]) {
-  const m = req.method ?? 'GET';
-  if (methods.includes(m) || (m === 'HEAD' && methods.includes('GET'))) return m === 'HEAD' ? 'GET' : m;
-  throw new HttpError(405, `${m} is not allowed here`, {}, { allow: methods.join(', ') });
-}
+const FILE_ROUTE = /^(stream|download)$/;
 
 /**
  * The HTTP API of protocol.md section 3 plus the demo page, as a plain
  * node:http request listener. Requests become events; answers are read from
  * the runtime's snapshots.
  */
-export function createHttpApi({ runtime, root, logger, newId, publicDir, stopWaitMs = 15_000 }: HttpApiOptions): HttpApi {
+export function createHttpApi({
+  runtime,
+  root,
+  logger,
+  newId,
+  publicDir,
+  stopWaitMs = 15_000,
+  access = createAccessControl(),
+  secureCookies = false,
+}: HttpApiOptions): HttpApi {
   const log = logger.child({ module: 'http' });
-  const ctx: ApiContext = { runtime, logger: log, newId, times: (s) => runtime.times(s), stopWaitMs };
+  const ctx: ApiContext = { runtime, logger: log, newId, times: (s) => runtime.times(s), stopWaitMs, fileUrl: access.fileUrl };
+
+  /** The method, once it is one this route takes; a state-changing one must pass the cross-site rules. */
+  function allow(req: IncomingMessage, methods: string[]) {
+    const m = req.method ?? 'GET';
+    if (!(methods.includes(m) || (m === 'HEAD' && methods.includes('GET')))) {
+      throw new HttpError(405, `${m} is not allowed here`, {}, { allow: methods.join(', ') });
+    }
+    if (m !== 'GET' && m !== 'HEAD') refuseCrossSite(access, req);
+    return m === 'HEAD' ? 'GET' : m;
+  }
+
+  /** A file link: a valid signature, or a token that may see the room. */
+  async function mayRead(req: IncomingMessage, pathname: string, query: URLSearchParams, meetingId: string): Promise<void> {
+    const link = access.checkFileUrl(pathname, query);
+    if (link === 'ok') return;
+    if (access.tokens && tokenOf(req)) return (await authenticate(access, req)).view(meetingId);
+    throw new HttpError(403, link === 'missing' ? 'this link is not signed' : link === 'expired' ? 'this link has expired' : 'this link has been altered');
+  }
 
   const lookupRecording = (recordingId: string) => {
     const s = isId(recordingId) ? runtime.get(recordingStream(recordingId)) : undefined;
@@ -53,41 +81,46 @@ export function createHttpApi({ runtime, root, logger, newId, publicDir, stopWai
     const pathname = q === -1 ? url : url.slice(0, q);
     const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
     const parts = pathname.split('/').slice(1);
+    cors(access, req, res);
+    if (req.method === 'OPTIONS' && req.headers.origin !== undefined) return preflight(access, req, res);
     if (parts[0] !== 'api') {
       allow(req, ['GET']);
+      if (pathname === '/' && query.has('token') && access.enabled) return tokenLanding(access, req, res, query, secureCookies);
       return sendPublic(req, res, publicDir, pathname);
     }
     const [, resource, id, ...rest] = parts;
+    if (resource === 'recordings' && rest.length === 2 && FILE_ROUTE.test(rest[1])) {
+      allow(req, ['GET']);
+      await mayRead(req, pathname, query, id);
+      const file = await resolveInside(root, [id, rest[0]]);
+      if (!/\.(webm|mp4|json)$/.test(file)) throw new HttpError(404, 'not found');
+      return sendFile(req, res, file, { download: rest[1] === 'download' });
+    }
+    const who: Caller = await authenticate(access, req);
     const one = id !== undefined && rest.length === 0;
     const none = id === undefined;
     if (resource === 'recording-sessions' && none) {
-      if (allow(req, ['GET', 'POST']) === 'POST') return startSession(ctx, req, res);
-      return listSessions(ctx, res, query.get('connectionId'));
+      if (allow(req, ['GET', 'POST']) === 'POST') return startSession(ctx, req, res, who);
+      return listSessions(ctx, res, query.get('connectionId'), who);
     }
     if (resource === 'recording-sessions' && one) {
       if (!isId(id)) throw new HttpError(404, `unknown recording session ${id.slice(0, 128)}`);
-      if (allow(req, ['GET', 'DELETE']) === 'DELETE') return stopSession(ctx, res, id, query.get('compose') !== 'false');
-      return getSession(ctx, res, id);
+      if (allow(req, ['GET', 'DELETE']) === 'DELETE') return stopSession(ctx, res, id, query.get('compose') !== 'false', who);
+      return getSession(ctx, res, id, who);
     }
     if (resource === 'recording-compositions' && none) {
-      if (allow(req, ['GET', 'POST']) === 'POST') return requestComposition(ctx, req, res);
-      return listCompositions(ctx, res, query.get('meetingId'));
+      if (allow(req, ['GET', 'POST']) === 'POST') return requestComposition(ctx, req, res, who);
+      return listCompositions(ctx, res, query.get('meetingId'), who);
     }
     if (resource === 'recording-compositions' && one) {
       allow(req, ['GET']);
       if (!isId(id)) throw new HttpError(404, `unknown composition job ${id.slice(0, 128)}`);
-      return getComposition(ctx, res, id);
+      return getComposition(ctx, res, id, who);
     }
     if (resource === 'recordings' && none) {
       allow(req, ['GET']);
-      const recordings = await listRecordings(root, lookupRecording);
+      const recordings = (await listRecordings(root, lookupRecording, access.fileUrl)).filter((r) => who.sees(r.meetingId));
       return sendJson(res, 200, { success: true, recordings, totalCount: recordings.length });
-    }
-    if (resource === 'recordings' && rest.length === 2 && (rest[1] === 'stream' || rest[1] === 'download')) {
-      allow(req, ['GET']);
-      const file = await resolveInside(root, [id, rest[0]]);
-      if (!/\.(webm|mp4|json)$/.test(file)) throw new HttpError(404, 'not found');
-      return sendFile(req, res, file, { download: rest[1] === 'download' });
     }
     throw new HttpError(404, `no route for ${req.method} ${pathname.slice(0, 200)}`);
   }

@@ -3,7 +3,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { COMPOSED_FILE as COMPOSED } from '../../events/files.js';
 import { contentTypeOf, SAFE_SEGMENT } from './files.js';
-import { fileUrls } from './views.js';
+import { fileUrls, type FileUrlSigner } from './views.js';
 
 export interface Person {
   participantId: string;
@@ -49,7 +49,7 @@ async function dirents(dir: string): Promise<Dirent[]> {
  * section 5) and groups them per recording, with what their .json sidecars
  * (and the runtime, while it knows the recording) say about who took part.
  */
-export async function listRecordings(root: string, lookup: RecordingLookup) {
+export async function listRecordings(root: string, lookup: RecordingLookup, sign?: FileUrlSigner) {
   const groups = new Map<string, ReturnType<typeof newGroup>>();
   function newGroup(meetingId: string, recordingId: string | null) {
     return {
@@ -85,7 +85,7 @@ export async function listRecordings(root: string, lookup: RecordingLookup) {
         contentType: contentTypeOf(f.name) ?? 'application/octet-stream',
         size: info.size,
         modifiedAt: info.mtime.toISOString(),
-        ...fileUrls(meetingId, f.name),
+        ...fileUrls(meetingId, f.name, sign),
         metadata,
       };
       const composed = COMPOSED.exec(f.name);

@@ -3,8 +3,9 @@ import type { Logger } from 'pino';
 import { parseBody, startRecordingBodySchema } from '../../events/wire.js';
 import { compositionStream, recordingStream, roomStream, stopCompositionJobId } from '../../machines/actions.js';
 import type { Runtime } from '../runtime/runtime.js';
+import type { Caller } from './access.js';
 import { HttpError, readJson, sendJson } from './respond.js';
-import { jobView, sessionView, type StreamTimes } from './views.js';
+import { jobView, sessionView, type FileUrlSigner, type StreamTimes } from './views.js';
 
 export interface ApiContext {
   runtime: Runtime;
@@ -13,6 +14,8 @@ export interface ApiContext {
   times: (stream: string) => StreamTimes | undefined;
   /** How long DELETE waits for the session to finish stopping before answering. */
   stopWaitMs: number;
+  /** Signs file links when access control is on. */
+  fileUrl: FileUrlSigner;
 }
 
 export function sessionOf(ctx: ApiContext, recordingId: string) {
@@ -29,14 +32,15 @@ export function jobOf(ctx: ApiContext, jobId: string) {
   const inputs: string[] = (recording?.context.segments ?? []).map((x: { file: string }) => x.file);
   // Times seen since this process started; after a restart, the recording's stop is the best known.
   const stoppedAt: number | null = recording?.context.stoppedAt ?? recording?.context.startedAt ?? null;
-  return jobView(s, ctx.times(stream) ?? (stoppedAt !== null ? { first: stoppedAt, last: stoppedAt } : undefined), inputs);
+  return jobView(s, ctx.times(stream) ?? (stoppedAt !== null ? { first: stoppedAt, last: stoppedAt } : undefined), inputs, ctx.fileUrl);
 }
 
 /** POST /api/recording-sessions */
-export async function startSession(ctx: ApiContext, req: IncomingMessage, res: ServerResponse) {
+export async function startSession(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, who: Caller) {
   const parsed = parseBody(startRecordingBodySchema, await readJson(req));
   if (!parsed.ok) throw new HttpError(400, parsed.error);
   const { connectionId, layout, format } = parsed.body;
+  who.control(connectionId);
   const recordingId = ctx.newId();
   const r = await ctx.runtime.dispatch(
     { stream: roomStream(connectionId), type: 'room.recording.requested', data: { recordingId, layout, format } },
@@ -55,9 +59,11 @@ export async function startSession(ctx: ApiContext, req: IncomingMessage, res: S
 }
 
 /** DELETE /api/recording-sessions/:id — idempotent: stopping a stopped session answers 200 with it. */
-export async function stopSession(ctx: ApiContext, res: ServerResponse, recordingId: string, compose: boolean) {
+export async function stopSession(ctx: ApiContext, res: ServerResponse, recordingId: string, compose: boolean, who: Caller) {
   const stream = recordingStream(recordingId);
-  if (!ctx.runtime.get(stream)) throw new HttpError(404, `unknown recording session ${recordingId}`);
+  const known = ctx.runtime.get(stream);
+  if (!known) throw new HttpError(404, `unknown recording session ${recordingId}`);
+  who.control(known.context.roomId ?? "");
   const r = await ctx.runtime.dispatch(
     { stream, type: 'recording.stop.requested', data: { reason: 'api', compose, compositionJobId: stopCompositionJobId(recordingId) } },
     { mustExist: true },
@@ -74,18 +80,19 @@ export async function stopSession(ctx: ApiContext, res: ServerResponse, recordin
 }
 
 /** GET /api/recording-sessions[?connectionId=] */
-export function listSessions(ctx: ApiContext, res: ServerResponse, connectionId: string | null) {
+export function listSessions(ctx: ApiContext, res: ServerResponse, connectionId: string | null, who: Caller) {
   const sessions = ctx.runtime
     .list('recording')
     .map((a) => sessionView(a.snapshot, ctx.times(a.stream)))
-    .filter((s) => connectionId === null || s.connectionId === connectionId)
+    .filter((s) => (connectionId === null || s.connectionId === connectionId) && who.sees(s.connectionId ?? ''))
     .sort((a, b) => b.startedAt.localeCompare(a.startedAt));
   sendJson(res, 200, { success: true, sessions, totalCount: sessions.length });
 }
 
 /** GET /api/recording-sessions/:id */
-export function getSession(ctx: ApiContext, res: ServerResponse, recordingId: string) {
+export function getSession(ctx: ApiContext, res: ServerResponse, recordingId: string, who: Caller) {
   const session = sessionOf(ctx, recordingId);
   if (!session) throw new HttpError(404, `unknown recording session ${recordingId}`);
+  who.view(session.connectionId ?? '');
   sendJson(res, 200, { success: true, session, compositionJob: session.compositionJobId ? jobOf(ctx, session.compositionJobId) : null });
 }

@@ -30,9 +30,13 @@ const JOB_STATUS: Record<string, 'queued' | 'running' | 'completed' | 'failed'> 
   failed: 'failed',
 };
 
-export const fileUrls = (meetingId: string, filename: string) => {
+/** Turns a file route's path into the link an answer carries (signed when access control is on). */
+export type FileUrlSigner = (path: string) => string;
+const unsigned: FileUrlSigner = (path) => path;
+
+export const fileUrls = (meetingId: string, filename: string, sign: FileUrlSigner = unsigned) => {
   const base = `/api/recordings/${encodeURIComponent(meetingId)}/${encodeURIComponent(filename)}`;
-  return { downloadUrl: `${base}/download`, streamUrl: `${base}/stream` };
+  return { downloadUrl: sign(`${base}/download`), streamUrl: sign(`${base}/stream`) };
 };
 
 export function sessionView(snapshot: AnyMachineSnapshot, times: StreamTimes | undefined) {
@@ -61,7 +65,7 @@ export function sessionView(snapshot: AnyMachineSnapshot, times: StreamTimes | u
 }
 export type SessionView = ReturnType<typeof sessionView>;
 
-export function jobView(snapshot: AnyMachineSnapshot, times: StreamTimes | undefined, inputFiles: string[]) {
+export function jobView(snapshot: AnyMachineSnapshot, times: StreamTimes | undefined, inputFiles: string[], sign: FileUrlSigner = unsigned) {
   const c = snapshot.context as CompositionContext;
   const status = JOB_STATUS[String(snapshot.value)] ?? 'queued';
   const created = times?.first ?? 0;
@@ -83,7 +87,7 @@ export function jobView(snapshot: AnyMachineSnapshot, times: StreamTimes | undef
           output: {
             meetingId: c.meetingId,
             filename,
-            ...fileUrls(c.meetingId, filename),
+            ...fileUrls(c.meetingId, filename, sign),
             durationMs: c.output.durationMs,
             sizeBytes: c.output.sizeBytes,
           },

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { NodeConnectionOptions } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { createEmbeddedLog } from './embedded.js';
 import { createNatsLog } from './nats.js';
@@ -17,6 +18,8 @@ export interface EventLogConfig {
   /** JetStream stream and subject prefix (defaults MR_EVENTS, mr.ev). */
   natsStream?: string;
   subjectPrefix?: string;
+  /** NATS credentials and TLS (src/nats-options.ts). */
+  natsConnectOptions?: Partial<NodeConnectionOptions>;
   /** Without NATS, the log is `<recordingDir>/.eventlog/events.jsonl`. */
   recordingDir: string;
   /** Embedded: fdatasync every batch (default true). */
@@ -25,8 +28,8 @@ export interface EventLogConfig {
 }
 
 /** The one place that picks the log: JetStream when natsUrl is set, else the embedded file. */
-export function createEventLog({ natsUrl, natsStream, subjectPrefix, recordingDir, fsync, logger }: EventLogConfig): Promise<EventLog> {
-  if (natsUrl) return createNatsLog({ servers: natsUrl, stream: natsStream, subjectPrefix, logger: logger.child({ module: 'log/nats' }) });
+export function createEventLog({ natsUrl, natsStream, subjectPrefix, natsConnectOptions, recordingDir, fsync, logger }: EventLogConfig): Promise<EventLog> {
+  if (natsUrl) return createNatsLog({ servers: natsUrl, stream: natsStream, subjectPrefix, connectOptions: natsConnectOptions, logger: logger.child({ module: 'log/nats' }) });
   return createEmbeddedLog({
     file: join(recordingDir, '.eventlog', 'events.jsonl'),
     fsync,

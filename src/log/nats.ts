@@ -1,4 +1,4 @@
-import { connect } from '@nats-io/transport-node';
+import { connect, type NodeConnectionOptions } from '@nats-io/transport-node';
 import {
   DeliverPolicy,
   JetStreamApiCodes,
@@ -24,6 +24,8 @@ export interface NatsLogOptions {
   subjectPrefix?: string;
   /** How long JetStream remembers event ids for duplicate-drop (default 2 min). */
   duplicateWindowMs?: number;
+  /** Credentials and TLS (src/nats-options.ts). */
+  connectOptions?: Partial<NodeConnectionOptions>;
   logger?: Logger;
 }
 
@@ -50,12 +52,13 @@ export async function createNatsLog({
   stream: name = 'MR_EVENTS',
   subjectPrefix: prefix = 'mr.ev',
   duplicateWindowMs = 120_000,
+  connectOptions,
   logger,
 }: NatsLogOptions): Promise<EventLog> {
   const log = (logger ?? pino({ level: 'silent' })).child({ natsStream: name });
   if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(prefix)) throw new Error(`invalid subject prefix ${prefix}`);
   // noAsyncTraces: capturing a stack per publish costs a fifth of the append CPU.
-  const nc = await connect({ servers, name: 'meeting-recorder-eventlog', maxReconnectAttempts: -1, noAsyncTraces: true });
+  const nc = await connect({ ...connectOptions, servers, name: 'meeting-recorder-eventlog', maxReconnectAttempts: -1, noAsyncTraces: true });
   let jsm: JetStreamManager;
   let lastKnownSeq: number;
   try {

@@ -1,11 +1,13 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JsMsg } from '@nats-io/jetstream';
-import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { connect, nanos, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { pino, type Logger } from 'pino';
 import { isId } from '../../events/ids.js';
 import { FAILED_ITEM_DELAY_MS, type CompositionQueue, type QueueEntry, type QueueItem } from './types.js';
 
 export interface NatsQueueOptions {
   servers: string | string[];
+  /** Credentials and TLS (src/nats-options.ts). */
+  connectOptions?: Partial<NodeConnectionOptions>;
   /** JetStream work-queue stream; created when missing (default MR_COMPOSE). */
   stream?: string;
   subject?: string;
@@ -64,7 +66,7 @@ export async function createNatsQueue(opts: NatsQueueOptions): Promise<Compositi
   const subject = opts.subject ?? 'mr.compose.jobs';
   const ackWaitMs = opts.ackWaitMs ?? 30_000;
   const logger = (opts.logger ?? pino({ level: 'silent' })).child({ natsStream: name });
-  const nc: NatsConnection = await connect({ servers: opts.servers, name: 'meeting-recorder-compose-queue', maxReconnectAttempts: -1 });
+  const nc: NatsConnection = await connect({ ...opts.connectOptions, servers: opts.servers, name: 'meeting-recorder-compose-queue', maxReconnectAttempts: -1 });
   try {
     const jsm = await jetstreamManager(nc);
     try {

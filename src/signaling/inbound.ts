@@ -1,5 +1,6 @@
 import type { ClientMessage, ClientMessageOf, ServerMessage, ServerMessageOf } from '../../events/wire.js';
 import { peerStream, roomStream } from '../../machines/actions.js';
+import { mayHost, mayJoin, memberName, type Principal } from '../auth/index.js';
 import type { DispatchResult, Runtime } from '../runtime/runtime.js';
 import type { Connection, Connections, LeaveReason } from './connections.js';
 import { DEFAULT_LIMITS, type SignalingLimits } from './limits.js';
@@ -10,6 +11,8 @@ export interface InboundDeps {
   nodeId: string;
   newId: () => string;
   limits?: Pick<SignalingLimits, 'membersPerRoom' | 'liveRooms' | 'reoffersPerMinute'>;
+  /** With access control on: who the socket's token says it is (null: refuse everything). */
+  principalOf?: (conn: Connection) => Principal | null;
 }
 
 /**
@@ -18,7 +21,7 @@ export interface InboundDeps {
  * (roles, whether an offer is acceptable) are the machines'; this only reads
  * the dispatch result to word the reply.
  */
-export function createInbound({ runtime, connections, nodeId, newId, limits = DEFAULT_LIMITS }: InboundDeps) {
+export function createInbound({ runtime, connections, nodeId, newId, limits = DEFAULT_LIMITS, principalOf }: InboundDeps) {
   const send = (conn: Connection, message: ServerMessage, opts?: { relayed?: boolean }) => connections.send(conn, message, opts);
   const error = (conn: Connection, message: string): void => void send(conn, { type: 'error', message });
 
@@ -47,6 +50,17 @@ export function createInbound({ runtime, connections, nodeId, newId, limits = DE
       conn.log.warn({ roomId, limit: limits.liveRooms }, 'join refused: too many live rooms');
       return error(conn, `room ${roomId} refused: this server already holds ${limits.liveRooms} live rooms`);
     }
+    const principal = principalOf ? principalOf(conn) : null;
+    if (principalOf) {
+      if (!principal || principal.exp * 1000 <= Date.now()) return error(conn, 'access token has expired; reconnect with a fresh one');
+      // Checked in the same tick as the join is stepped: a room cannot open or close in between.
+      const open = runtime.get(roomStream(msg.connectionId))?.value === 'open';
+      const d = mayJoin(principal, msg.connectionId, open);
+      if (!d.ok) {
+        conn.log.info({ roomId: msg.connectionId, why: d.message }, 'join refused');
+        return error(conn, d.message);
+      }
+    }
     const participantId = newId();
     connections.join(conn, msg.connectionId, participantId);
     conn.log = conn.baseLog.child({ roomId: msg.connectionId, participantId });
@@ -57,7 +71,7 @@ export function createInbound({ runtime, connections, nodeId, newId, limits = DE
       r = await runtime.dispatch({
         stream: roomStream(msg.connectionId),
         type: 'room.member.joined',
-        data: { participantId, name: msg.name ?? null, nodeId },
+        data: { participantId, name: memberName(principal, msg.name), nodeId },
       });
     } catch (err) {
       conn.log.error({ err }, 'join failed');
@@ -68,6 +82,13 @@ export function createInbound({ runtime, connections, nodeId, newId, limits = DE
       connections.detach(conn);
       conn.outbox = null;
       return error(conn, r.accepted ? 'the room did not admit this member' : r.message);
+    }
+    if (principal && member.role === 'host' && !mayHost(principal, msg.connectionId)) {
+      // Only if the room closed between the check and the join (another node's write): undo it.
+      conn.log.warn('a non-host token opened the room; leaving it again');
+      conn.outbox = null;
+      await leave(conn, 'left');
+      return error(conn, `room ${msg.connectionId} has no host yet; only a host token can open it`);
     }
     conn.log.info({ role: member.role }, 'member joined');
     connections.release(conn, connectReply(conn, member.role));

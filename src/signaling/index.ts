@@ -1,7 +1,9 @@
 import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { parseClientMessage } from '../../events/wire.js';
+import { createAccessControl, tokenOf, type AccessControl, type Principal } from '../auth/index.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { createConnections, type Connection, type LeaveReason } from './connections.js';
 import { createInbound } from './inbound.js';
@@ -21,6 +23,8 @@ export interface SignalingOptions {
   maxFrameBytes?: number;
   pingIntervalMs?: number;
   limits?: Partial<SignalingLimits>;
+  /** Tokens and origin rules for upgrades (default: access control off, any origin). */
+  access?: AccessControl;
 }
 
 export interface Signaling {
@@ -42,24 +46,24 @@ export function createSignaling({
   maxFrameBytes = 256 * 1024,
   pingIntervalMs = 15_000,
   limits: limitOverrides,
+  access = createAccessControl(),
 }: SignalingOptions): Signaling {
   const log = logger.child({ module: 'signaling' });
   const limits: SignalingLimits = { ...DEFAULT_LIMITS, ...limitOverrides };
   const connections = createConnections();
-  const inbound = createInbound({ runtime, connections, nodeId, newId, limits });
+  /** Who each socket acts as; only set when access control is on. */
+  const principals = new WeakMap<Connection, Principal>();
+  const inbound = createInbound({
+    runtime,
+    connections,
+    nodeId,
+    newId,
+    limits,
+    principalOf: access.enabled ? (conn) => principals.get(conn) ?? null : undefined,
+  });
   const perAddress = createAddressCounter(limits.socketsPerAddress);
   const addressOf = (req: IncomingMessage) => req.socket.remoteAddress ?? 'unknown';
-  const wss = new WebSocketServer({
-    server,
-    path: '/',
-    maxPayload: maxFrameBytes * 4,
-    // Answered synchronously: the 'connection' that follows counts the socket before the next upgrade is checked.
-    verifyClient: ({ req }, done) => {
-      if (perAddress.admits(addressOf(req))) return done(true);
-      log.warn({ address: addressOf(req), limit: limits.socketsPerAddress }, 'upgrade refused: too many sockets from one address');
-      done(false, 429, `too many sockets from this address (at most ${limits.socketsPerAddress})`);
-    },
-  });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: maxFrameBytes * 4 });
   let nextId = 1;
   let closing = false;
 
@@ -122,13 +126,79 @@ export function createSignaling({
     enqueue(conn, () => inbound.handle(conn, parsed.message));
   }
 
-  wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
+  /** Refuses an upgrade with a plain HTTP answer: no socket is opened. */
+  function refuse(socket: Duplex, status: number, message: string) {
+    const body = JSON.stringify({ success: false, message });
+    const reason = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 429: 'Too Many Requests', 503: 'Service Unavailable' }[status] ?? 'Error';
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  }
+
+  /**
+   * The upgrade is where a socket proves who it is: with access control on,
+   * a token (`?token=` or the cookie) or HTTP 401. A socket authenticated by
+   * the cookie alone must come from an allowed origin (a cross-site page
+   * would otherwise ride the user's cookie); a `?token=` is its own proof.
+   */
+  async function admit(req: IncomingMessage): Promise<{ ok: true; principal: Principal | null } | { ok: false; status: number; message: string }> {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    if ((q === -1 ? url : url.slice(0, q)) !== '/') return { ok: false, status: 400, message: 'the signaling socket is at path /' };
+    const origin = req.headers.origin;
+    const allowedOrigin = origin === undefined || access.origins.allowed(origin, req.headers.host);
+    if (!access.enabled) {
+      if (access.origins.restricted && !allowedOrigin) return { ok: false, status: 403, message: `origin ${origin} is not allowed` };
+      return { ok: true, principal: null };
+    }
+    const carried = tokenOf(req, new URLSearchParams(q === -1 ? '' : url.slice(q + 1)));
+    const check = await access.verify(carried?.token);
+    if (!check.ok) return { ok: false, status: 401, message: check.message };
+    if (carried!.source === 'cookie' && !allowedOrigin) return { ok: false, status: 403, message: `origin ${origin} may not use the session cookie` };
+    return { ok: true, principal: check.principal };
+  }
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => {});
+    // Counted from here, before the token check: concurrent upgrades from one address cannot overshoot.
+    const address = addressOf(req);
+    if (!perAddress.admits(address)) {
+      log.warn({ address, limit: limits.socketsPerAddress }, 'upgrade refused: too many sockets from one address');
+      return refuse(socket, 429, `too many sockets from this address (at most ${limits.socketsPerAddress})`);
+    }
+    perAddress.add(address);
+    let counted = true;
+    const release = () => {
+      if (counted) perAddress.remove(address);
+      counted = false;
+    };
+    admit(req)
+      .then((a) => {
+        if (closing) return (release(), refuse(socket, 503, 'server closing'));
+        if (!a.ok) {
+          log.info({ status: a.status, why: a.message, origin: req.headers.origin, address }, 'socket upgrade refused');
+          release();
+          return refuse(socket, a.status, a.message);
+        }
+        socket.once('close', release);
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          ws.once('close', release);
+          wss.emit('connection', ws, req, a.principal);
+        });
+      })
+      .catch((err) => {
+        log.error({ err }, 'socket upgrade failed');
+        release();
+        socket.destroy();
+      });
+  };
+  server.on('upgrade', onUpgrade);
+
+  wss.on('connection', (ws: WebSocket, req: IncomingMessage, principal: Principal | null) => {
     if (closing) return ws.close(1001, 'server closing');
     const id = nextId++;
-    const baseLog = log.child({ socket: id });
+    const baseLog = log.child({ socket: id, ...(principal ? { userId: principal.sub } : {}) });
     const address = addressOf(req);
-    perAddress.add(address);
-    ws.once('close', () => perAddress.remove(address));
     const conn: Connection = {
       id,
       ws,
@@ -145,6 +215,7 @@ export function createSignaling({
       baseLog,
       log: baseLog,
     };
+    if (principal) principals.set(conn, principal);
     connections.all.add(conn);
     ws.on('pong', () => (conn.alive = true));
     ws.on('message', (data, isBinary) => {
@@ -192,6 +263,7 @@ export function createSignaling({
       closing = true;
       clearInterval(pinger);
       offEvent();
+      server.off('upgrade', onUpgrade);
       const closed = new Promise<void>((resolve) => wss.close(() => resolve()));
       for (const conn of connections.all) conn.ws.close(1001, 'server closing');
       // Give clients a moment for the close handshake, then cut whoever is left.

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS } from '../../src/signaling/limits.js';
 import { fakeRecorderEffects, startTestServer, type RunningServer } from '../helpers/test-server.js';
@@ -29,10 +31,10 @@ function fingerprint(): string {
   return JSON.stringify({ actors, room: [room?.position, room?.snapshot.value, room?.snapshot.context] });
 }
 
-function http(method: string, path: string, body?: string) {
+function http(method: string, path: string, body?: string, headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' }) {
   const { port } = new URL(server.url);
   return new Promise<{ status: number; json: any }>((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method, path }, (res) => {
+    const req = request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
       let text = '';
       res.on('data', (c) => (text += c));
       res.on('end', () => {
@@ -157,7 +159,10 @@ describe('hostile frames', () => {
     await stillUsable(await open());
   });
 
-  it('keeps other rooms out of reach', async () => {
+  // Without AUTH_SECRET anyone may simply join any room (that is what access control is for): the
+  // plain join of another room is tried, and refused, in access.test.ts. This one proves that a
+  // socket in its own room cannot act on another room through the messages it sends.
+  it("keeps other rooms out of reach of a socket's messages", async () => {
     const c = await open();
     const { participantId } = await c.join('evil');
     const { recordingId, hostId, guestId } = victim;
@@ -231,29 +236,90 @@ describe('hostile frames', () => {
 });
 
 describe('hostile HTTP', () => {
-  it('refuses traversal and unknown ids with clear errors', async () => {
-    const cases: [string, string, string | undefined, number[]][] = [
-      ['POST', '/api/recording-sessions', JSON.stringify({ connectionId: '../victim' }), [400]],
-      ['POST', '/api/recording-sessions', JSON.stringify({ connectionId: 'victim', layout: '../../x' }), [400]],
-      ['POST', '/api/recording-sessions', JSON.stringify({ connectionId: 'victim' }), [409]],
-      ['POST', '/api/recording-sessions', '{"connectionId":"victim","__proto__":{"x":1}}', [409]],
-      ['POST', '/api/recording-compositions', JSON.stringify({ meetingId: '../../etc', recordingId: 'x' }), [400]],
-      ['POST', '/api/recording-compositions', JSON.stringify({ meetingId: 'victim', recordingId: '../x' }), [400]],
-      ['POST', '/api/recording-compositions', JSON.stringify({ meetingId: 'evil', recordingId: 'anything' }), [404]],
-      ['DELETE', '/api/recording-sessions/..%2F..%2Fx', undefined, [404]],
-      ['DELETE', '/api/recording-sessions/../victim', undefined, [404]],
-      ['DELETE', '/api/recording-sessions/unknown', undefined, [404]],
-      ['GET', '/api/recording-compositions/unknown', undefined, [404]],
-      ['GET', '/api/recordings/..%2F..%2Fetc/passwd/stream', undefined, [400, 404]],
-      ['GET', '/api/recordings/victim/..%2F..%2F..%2Fetc%2Fpasswd/download', undefined, [400, 404]],
-      ['GET', '/api/recordings/../../etc/passwd/stream', undefined, [400, 404]],
-      ['GET', '/..%2f..%2fetc%2fpasswd', undefined, [404]],
-      ['GET', '/../../etc/passwd', undefined, [404]],
+  /** The victim's state, every file under the root, and the log's length: none may change. */
+  async function untouched() {
+    // sockets of earlier tests are still leaving their rooms: wait until the log is quiet
+    for (let n = -1; n !== server.events.length; ) {
+      n = server.events.length;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    const files = async (dir: string): Promise<string[]> =>
+      (await readdir(dir, { withFileTypes: true, recursive: true })).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name)).sort();
+    return { state: fingerprint(), events: server.events.length, files: await files(server.root) };
+  }
+
+  it('refuses bad bodies and unknown ids with clear errors, and changes nothing', async () => {
+    const was = await untouched();
+    const cases: [string, string, string | undefined, number, RegExp][] = [
+      ['POST', '/api/recording-sessions', JSON.stringify({ connectionId: '../victim' }), 400, /connectionId/],
+      ['POST', '/api/recording-sessions', JSON.stringify({ connectionId: 'victim', layout: '../../x' }), 400, /layout/],
+      ['POST', '/api/recording-sessions', JSON.stringify({ connectionId: 'victim' }), 409, /already recording/],
+      ['POST', '/api/recording-sessions', '{"connectionId":"victim","__proto__":{"x":1}}', 409, /already recording/],
+      ['POST', '/api/recording-compositions', JSON.stringify({ meetingId: '../../etc', recordingId: 'x' }), 400, /meetingId/],
+      ['POST', '/api/recording-compositions', JSON.stringify({ meetingId: 'victim', recordingId: '../x' }), 400, /recordingId/],
+      ['POST', '/api/recording-compositions', JSON.stringify({ meetingId: 'evil', recordingId: 'anything' }), 404, /no recording/],
+      // ids in the path are checked before any lookup
+      ['DELETE', '/api/recording-sessions/..%2F..%2Fx', undefined, 404, /unknown recording session/],
+      ['DELETE', '/api/recording-sessions/unknown', undefined, 404, /unknown recording session/],
+      ['GET', '/api/recording-compositions/..%2Fx', undefined, 404, /unknown composition job/],
+      ['GET', '/api/recording-compositions/unknown', undefined, 404, /unknown composition job/],
     ];
-    for (const [method, path, body, statuses] of cases) {
-      const r = await http(method, path, body);
-      expect(statuses, `${method} ${path}`).toContain(r.status);
-      expect(r.json, `${method} ${path}`).toMatchObject({ success: false, message: expect.any(String) });
+    for (const [method, p, body, status, message] of cases) {
+      const r = await http(method, p, body);
+      expect(r.status, `${method} ${p}`).toBe(status);
+      expect(r.json, `${method} ${p}`).toMatchObject({ success: false, message: expect.stringMatching(message) });
+    }
+    expect(await untouched()).toEqual(was);
+  });
+
+  it('refuses path tricks at the path check itself (its own message, not routing), and changes nothing', async () => {
+    // a directory in the root that links outside it, holding a file the file route would serve
+    const outside = `${server.root}-outside`;
+    await mkdir(outside, { recursive: true });
+    await writeFile(path.join(outside, 'secret.webm'), 'not yours');
+    await symlink(outside, path.join(server.root, 'escape'));
+    await mkdir(path.join(server.root, '.eventlog'), { recursive: true });
+    await writeFile(path.join(server.root, '.eventlog', 'hidden.json'), '{}');
+    const was = await untouched();
+    try {
+      const cases: [string, number, RegExp][] = [
+        // the file route: names are checked segment by segment (raw, never decoded), then resolved inside the root
+        ['/api/recordings/..%2F..%2Fetc/passwd/stream', 400, /^invalid path/],
+        ['/api/recordings/victim/..%2F..%2F..%2Fetc%2Fpasswd/download', 400, /^invalid path/],
+        ['/api/recordings/../package.json/download', 400, /^invalid path/],
+        ['/api/recordings/victim/../download', 400, /^invalid path/],
+        ['/api/recordings/.eventlog/hidden.json/download', 400, /^invalid path/],
+        ['/api/recordings/%2e%2e/package.json/stream', 400, /^invalid path/],
+        ['/api/recordings/escape/secret.webm/stream', 404, /^not found$/],
+        // the demo page's files: the same check, answered 404
+        ['/../package.json', 404, /^invalid path/],
+        ['/..%2f..%2fpackage.json', 404, /^invalid path/],
+        ['/.%2e/package.json', 404, /^invalid path/],
+      ];
+      for (const [p, status, message] of cases) {
+        const r = await http('GET', p);
+        expect(r.status, p).toBe(status);
+        expect(r.json, p).toMatchObject({ success: false, message: expect.stringMatching(message) });
+      }
+      // the escaping file is there: the 404 is the check's (it resolves links), not a missing file's
+      expect((await stat(path.join(server.root, 'escape', 'secret.webm'))).isFile()).toBe(true);
+      expect(await untouched()).toEqual(was);
+    } finally {
+      await rm(path.join(server.root, 'escape'), { force: true });
+      await rm(path.join(server.root, '.eventlog', 'hidden.json'), { force: true });
+      await rm(outside, { recursive: true, force: true });
+    }
+  });
+
+  it('turns away paths the router has no route for (no path check involved)', async () => {
+    for (const [method, p] of [
+      ['GET', '/api/recordings/../../etc/passwd/stream'],
+      ['GET', '/../../etc/passwd'],
+      ['DELETE', '/api/recording-sessions/../victim'],
+    ]) {
+      const r = await http(method, p);
+      expect(r.status, p).toBe(404);
+      expect(r.json.message, p).toMatch(/^no route/);
     }
     // the victim still records: its session is unchanged
     const s = (await http('GET', `/api/recording-sessions/${victim.recordingId}`)).json.session;
