@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS } from '../../src/signaling/limits.js';
 import { fakeRecorderEffects, startTestServer, type RunningServer } from '../helpers/test-server.js';
+import { httpClient } from '../helpers/http.js';
 import { TestClient } from '../helpers/ws-client.js';
 
 /**
@@ -31,26 +31,9 @@ function fingerprint(): string {
   return JSON.stringify({ actors, room: [room?.position, room?.snapshot.value, room?.snapshot.context] });
 }
 
-function http(method: string, path: string, body?: string, headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' }) {
-  const { port } = new URL(server.url);
-  return new Promise<{ status: number; json: any }>((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
-      let text = '';
-      res.on('data', (c) => (text += c));
-      res.on('end', () => {
-        let json: any = null;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          /* the demo page, not JSON */
-        }
-        resolve({ status: res.statusCode!, json });
-      });
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const api = httpClient(() => server.url);
+const http = (method: string, path: string, body?: string, headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' }) =>
+  api.request(method, path, { body, headers });
 
 /** The socket still answers: a connect to its room (or a fresh one) gets a reply. */
 async function stillUsable(c: TestClient, roomId = `probe-${Math.random().toString(36).slice(2)}`) {
