@@ -33,7 +33,7 @@ import { encodeClip } from './lib/media-clip.js';
 import { LoadParticipant } from './lib/participant.js';
 import { findListeningPid, loadAverage } from './lib/proc.js';
 import { startServerProcess, type ServerProcess } from './lib/server.js';
-import { formatFigures, serverFigures, type ServerFigures } from './lib/soak-figures.js';
+import { formatFigures, httpJson, serverFigures, type ServerFigures } from './lib/soak-figures.js';
 import { isLoopbackUrl } from './lib/util.js';
 
 const { values: args } = parseArgs({
@@ -87,20 +87,7 @@ function rng(seed: number) {
 const random = rng(Number(args.seed));
 const pick = <T>(xs: T[]): T => xs[Math.floor(random() * xs.length)]!;
 
-async function api(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(base + path, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(60_000),
-  });
-  const text = await res.text();
-  try {
-    return { status: res.status, json: JSON.parse(text) };
-  } catch {
-    return { status: res.status, json: text };
-  }
-}
+const api = httpJson;
 
 interface Room {
   id: string;

@@ -8,6 +8,7 @@
  * debug endpoint: heap and live actors are not otherwise exposed.
  */
 import { readdir, readFile, rm } from 'node:fs/promises';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { procFigures } from './soak-proc.js';
 
@@ -62,9 +63,40 @@ export async function requestReport(pid: number, dir: string, timeoutMs = 10_000
   return null;
 }
 
+/**
+ * One HTTP request on its own connection, closed after the answer: a
+ * keep-alive socket of the tool's would show in the server's socket figures.
+ */
+export function httpJson(baseUrl: string, method: string, path: string, body?: unknown, timeoutMs = 60_000): Promise<{ status: number; json: any }> {
+  const { hostname, port } = new URL(baseUrl);
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: hostname, port, method, path, agent: false, timeout: timeoutMs, headers: { connection: 'close', ...(payload ? { 'content-type': 'application/json' } : {}) } },
+      (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => {
+          let json: any = text;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            // not JSON
+          }
+          resolve({ status: res.statusCode ?? 0, json });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer in ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
 async function apiCounts(baseUrl: string): Promise<ServerFigures['api']> {
   try {
-    const get = async (path: string) => (await fetch(baseUrl + path, { signal: AbortSignal.timeout(10_000) })).json() as Promise<any>;
+    const get = async (path: string) => (await httpJson(baseUrl, 'GET', path, undefined, 10_000)).json;
     const [s, j] = await Promise.all([get('/api/recording-sessions'), get('/api/recording-compositions')]);
     return {
       sessions: s.totalCount ?? s.sessions?.length ?? 0,
