@@ -276,7 +276,7 @@ class Wait implements Cmd {
 }
 
 /** The command arbitraries, weighted by repetition (joins, starts and pauses are what make recordings with media). */
-export function churnCommands(maxCommands: number) {
+export function churnCommands(maxCommands: number, replayPath?: string) {
   const member = fc.nat({ max: MAX_MEMBERS - 1 });
   const join = fc.boolean().map((camera) => new Join(camera) as Cmd);
   const start = fc
@@ -298,7 +298,7 @@ export function churnCommands(maxCommands: number) {
       member.map((k) => new Renegotiate(k) as Cmd),
       member.map((k) => new Camera(k) as Cmd),
     ],
-    { maxCommands, size: 'max' },
+    { maxCommands, size: 'max', ...(replayPath ? { replayPath } : {}) },
   );
 }
 

@@ -10,7 +10,7 @@
  * stopped (test/helpers/churn-checks.ts). A failure is shrunk to a minimal
  * command sequence and printed with the seed and path that replay it:
  *
- *   CHURN_SEED=<seed> CHURN_PATH=<path> npx vitest run test/integration/churn.test.ts
+ *   CHURN_SEED=<seed> CHURN_PATH=<path> CHURN_REPLAY=<replayPath> npx vitest run test/integration/churn.test.ts
  *
  * CHURN_RUNS (default 6), CHURN_VERBOSE=1 (print every run's trace), CHURN_KEEP=1 (keep each run's recordings folder), CHURN_MAX_COMMANDS (12: fast-check draws 0 to about 9), CHURN_MAX_SHRINKS (20).
  */
@@ -29,6 +29,8 @@ const RUNS = env('CHURN_RUNS', 6);
 const MAX_COMMANDS = env('CHURN_MAX_COMMANDS', 12);
 const MAX_SHRINKS = env('CHURN_MAX_SHRINKS', 20);
 const PATH = process.env.CHURN_PATH;
+/** fc.commands' own replay hint (which generated commands ran), printed with a counterexample as replayPath. */
+const REPLAY = process.env.CHURN_REPLAY;
 
 let runNo = 0;
 const timers = trackTimers();
@@ -100,14 +102,16 @@ describe('churn: random meeting lifecycles against the real app', () => {
   it(
     `${RUNS} random runs (seed ${SEED}) keep every recording, segment and resource accounted for`,
     async () => {
-      console.log(`[churn] seed ${SEED}${PATH ? ` path ${PATH}` : ''}, ${RUNS} runs of up to ${MAX_COMMANDS} commands (replay: CHURN_SEED=${SEED} CHURN_PATH=<path from a failure>)`);
-      const property = fc.asyncProperty(fc.limitShrink(churnCommands(MAX_COMMANDS), MAX_SHRINKS), (cmds) => churnRun(cmds));
+      console.log(`[churn] seed ${SEED}${PATH ? ` path ${PATH}` : ''}, ${RUNS} runs of up to ${MAX_COMMANDS} commands (a failure prints the line that replays it)`);
+      const property = fc.asyncProperty(fc.limitShrink(churnCommands(MAX_COMMANDS, REPLAY), MAX_SHRINKS), (cmds) => churnRun(cmds));
       const details = await fc.check(property, { seed: SEED, numRuns: RUNS, ...(PATH ? { path: PATH } : {}), verbose: 1 });
       if (boundedSeen.size) console.log(`[churn] bounded leftovers seen (not failures): ${[...boundedSeen].map(([why, n]) => `${n}× ${why}`).join('; ')}`);
       if (details.failed) {
         const why = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
-        const report = `${fc.defaultReportMessage(details) ?? 'failed'}\nWhat the minimal run broke:\n${why}`;
-        console.error(`[churn] minimal counterexample (replay: CHURN_SEED=${SEED} CHURN_PATH=${details.counterexamplePath}):\n${report}`);
+        const replayPath = /replayPath="([^"]*)"/.exec(String(details.counterexample?.[0] ?? ''))?.[1];
+        const replay = `CHURN_SEED=${SEED} CHURN_PATH=${details.counterexamplePath}${replayPath ? ` CHURN_REPLAY='${replayPath}'` : ''}`;
+        const report = `${fc.defaultReportMessage(details) ?? 'failed'}\nReplay the minimal case: ${replay} npx vitest run test/integration/churn.test.ts\nWhat the minimal run broke:\n${why}`;
+        console.error(`[churn] minimal counterexample (replay: ${replay}):\n${report}`);
         expect.fail(report);
       }
     },
