@@ -233,7 +233,8 @@ export class LoadParticipant {
     }
   }
 
-  private async offer(recordingId: string): Promise<void> {
+  /** Opens a fresh send-only peer and offers it (what a peer request asks for; called again, a renegotiation). */
+  async offer(recordingId: string): Promise<void> {
     const previous = this.control.get(recordingId);
     if (previous) await previous.peer.close();
     const c = createFanoutPeer(recordingId, this.player, this.videoLoss);
