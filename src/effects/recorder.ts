@@ -133,10 +133,20 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
             causationId: event.id,
           }),
       });
-      live.set(key, { offerNumber: p.offerNumber, peer });
+      // A stop may come while the replaced peer is still finalizing: its close must finish (and be reported) first.
+      const closing = previous
+        ? Promise.all([
+            previous.closing ?? Promise.resolve([]),
+            previous.peer.close('replaced').catch((err) => {
+              logger.error({ err }, 'closing the replaced peer failed');
+              return previous.peer.segments();
+            }),
+          ]).then(([a, b]) => [...a, ...b])
+        : undefined;
+      live.set(key, { offerNumber: p.offerNumber, peer, closing });
       if (previous) {
         logger.info({ replacedOffer: previous.offerNumber }, 'fresh offer: replacing the recorder peer, keeping its segments');
-        await previous.peer.close('replaced').catch((err) => logger.error({ err }, 'closing the replaced peer failed'));
+        await closing;
       }
       try {
         const sdp = await peer.handleOffer(p.sdp);
@@ -175,10 +185,12 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
       live.delete(key);
       let segments: SegmentSummary[];
       if (entry) {
-        segments = (await entry.peer.close(p.reason).catch((err) => {
+        const replaced = (await entry.closing) ?? [];
+        const own = await entry.peer.close(p.reason).catch((err) => {
           opts.logger.error({ err, recordingId: p.recordingId, participantId: p.participantId }, 'closing recorder peer failed');
           return entry.peer.segments();
-        })).map(summary);
+        });
+        segments = [...replaced, ...own].map(summary);
       } else {
         // No live peer here: never opened, or it died with an earlier process. Report what it left on disk.
         const ctx = runtime.get(stream)?.context as PeerContext | undefined;
@@ -194,7 +206,7 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
     async closeAll() {
       const peers = [...live.values()];
       live.clear();
-      await Promise.allSettled(peers.map((e) => e.peer.close('shutdown')));
+      await Promise.allSettled(peers.flatMap((e) => [e.peer.close('shutdown'), ...(e.closing ? [e.closing] : [])]));
     },
     liveCount: () => live.size,
   };
