@@ -1,10 +1,12 @@
 import { pino } from 'pino';
 import { startApp } from './app.js';
 import { loadConfig } from './config.js';
+import { logNodeVersion } from './node-version.js';
 
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'info' });
 
 async function main() {
+  logNodeVersion(logger);
   const config = loadConfig();
   const app = await startApp(config, { logger });
   let stopping = false;

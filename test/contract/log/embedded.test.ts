@@ -147,7 +147,9 @@ describe('embedded log file recovery', () => {
       const log = await createEmbeddedLog({ file, fsync: false, duplicateWindow: 10 });
       await fill(log, 2100);
       await log.close();
-      const all = await readAll(await createEmbeddedLog({ file, fsync: false }));
+      const reader = await createEmbeddedLog({ file, fsync: false });
+      const all = await readAll(reader);
+      await reader.close();
 
       await writeFile(`${file}.index.json`, '{"version":1,"size":');
       const warnings: string[] = [];
@@ -165,8 +167,10 @@ describe('embedded log file recovery', () => {
       const warnings2: string[] = [];
       const c = await createEmbeddedLog({ file, fsync: false, duplicateWindow: 10, logger: capturingLogger(warnings2) });
       expect(warnings2.join('')).toMatch(/does not match the log/);
-      expect((await readAll(c)).map((e) => e.event.id)).toEqual((await readAll(await createEmbeddedLog({ file: other }))).map((e) => e.event.id));
+      const otherReader = await createEmbeddedLog({ file: other });
+      expect((await readAll(c)).map((e) => e.event.id)).toEqual((await readAll(otherReader)).map((e) => e.event.id));
       await c.close();
+      await otherReader.close();
     });
 
     it('a read-only reader uses it, refuses appends and writes nothing', async () => {
