@@ -112,8 +112,10 @@ describe('demo page with access control on', () => {
   it('the composed video is listed with a signed link and plays in the page', async () => {
     const host = pages[0];
     await host.waitForFunction(() => /Composition completed/.test(document.querySelector('#job-state')!.textContent ?? ''), undefined, { timeout: 120_000 });
-    await host.waitForSelector('#recordings .recording li button');
-    await host.click('#recordings .recording li button');
+    // The list refreshes on its own after the job completes: wait for the composed file's entry, not the first track's.
+    const composedItem = '#recordings .recording li:has-text("composed") button';
+    await host.waitForSelector(composedItem, { timeout: 30_000 });
+    await host.click(composedItem);
     const src = await host.getAttribute('#player', 'src');
     expect(src).toMatch(/^\/api\/recordings\/e2e-auth\/[^?]+-composed\.webm\/stream\?exp=\d+&sig=[\w-]{43}$/);
     await host.waitForFunction(() => (document.querySelector('#player') as HTMLVideoElement).readyState >= 2, undefined, { timeout: 20_000 });
