@@ -22,7 +22,9 @@ export const MAX_SDP_LENGTH = 64_000;
 const sdp = z.string().min(1).max(MAX_SDP_LENGTH);
 
 const role = z.enum(['host', 'participant']);
-const member = z.object({ participantId: idSchema, role, name: z.string().max(200).nullable() });
+/** `userId`: the token's `sub` when access control is on (absent without it). */
+const userId = z.string().min(1).max(200);
+const member = z.object({ participantId: idSchema, role, name: z.string().max(200).nullable(), userId: userId.optional() });
 export type Member = z.infer<typeof member>;
 const segmentSummary = z.object({
   file: z.string().max(255),
@@ -45,6 +47,8 @@ export const eventSchemas = {
   'room.member.joined': z.object({
     participantId: idSchema,
     name: z.string().max(200).nullable(),
+    /** The token's `sub` (access control on): who the member is, beyond a display name. */
+    userId: userId.optional(),
     /** The process holding the member's socket (rooms are owned by the node their host is on). */
     nodeId: z.string().max(128),
   }),

@@ -10,6 +10,8 @@ export const COMPOSITION_MAX_ATTEMPTS = 3;
 export interface RecordingParticipant {
   role: Member['role'];
   name: string | null;
+  /** The token's `sub`, when access control gave one. */
+  userId?: string;
   /** Times a recorder peer was requested for this participant (rejoins add one). */
   requests: number;
   /** A recorder peer is open or being opened. */
@@ -135,7 +137,7 @@ export const recordingMachine = setup({
               participants: Object.fromEntries(
                 event.data.members.map((m) => [
                   m.participantId,
-                  { role: m.role, name: m.name, requests: 1, active: true, outcome: null },
+                  { role: m.role, name: m.name, ...(m.userId ? { userId: m.userId } : {}), requests: 1, active: true, outcome: null },
                 ]),
               ),
             })),
@@ -165,7 +167,7 @@ export const recordingMachine = setup({
               return {
                 participants: {
                   ...context.participants,
-                  [m.participantId]: { role: m.role, name: m.name, requests: (prev?.requests ?? 0) + 1, active: true, outcome: null },
+                  [m.participantId]: { role: m.role, name: m.name, ...(m.userId ? { userId: m.userId } : {}), requests: (prev?.requests ?? 0) + 1, active: true, outcome: null },
                 },
               };
             }),

@@ -2,6 +2,9 @@ import { assign, setup } from 'xstate';
 import type { EventOf, Member } from '../events/catalog.js';
 import { recordingStream, stopCompositionJobId, type EmitSpec } from './actions.js';
 
+/** A member's user id is kept only when the token gave one (so members without access control keep their shape). */
+const withUserId = (userId: string | undefined) => (userId ? { userId } : {});
+
 export interface RoomContext {
   roomId: string;
   nodeId: string | null;
@@ -42,7 +45,7 @@ export const roomMachine = setup({
     // Opening (or re-opening) resets membership; the recording history stays.
     open: assign(({ event }) => {
       const e = event as EventOf<'room.member.joined'>;
-      const host: Member = { participantId: e.data.participantId, role: 'host', name: e.data.name };
+      const host: Member = { participantId: e.data.participantId, role: 'host', name: e.data.name, ...withUserId(e.data.userId) };
       return { nodeId: e.data.nodeId, hostId: host.participantId, members: { [host.participantId]: host }, closedReason: null };
     }),
   },
@@ -83,7 +86,7 @@ export const roomMachine = setup({
             assign({
               members: ({ context, event }) => ({
                 ...context.members,
-                [event.data.participantId]: { participantId: event.data.participantId, role: 'participant', name: event.data.name },
+                [event.data.participantId]: { participantId: event.data.participantId, role: 'participant', name: event.data.name, ...withUserId(event.data.userId) },
               }),
             }),
             {
@@ -95,7 +98,7 @@ export const roomMachine = setup({
                         stream: recordingStream(context.activeRecordingId),
                         type: 'recording.participant.joined' as const,
                         data: {
-                          member: { participantId: event.data.participantId, role: 'participant', name: event.data.name },
+                          member: { participantId: event.data.participantId, role: 'participant', name: event.data.name, ...withUserId(event.data.userId) },
                         },
                         correlationId: context.activeRecordingId,
                       },

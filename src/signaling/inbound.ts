@@ -71,7 +71,7 @@ export function createInbound({ runtime, connections, nodeId, newId, limits = DE
       r = await runtime.dispatch({
         stream: roomStream(msg.connectionId),
         type: 'room.member.joined',
-        data: { participantId, name: memberName(principal, msg.name), nodeId },
+        data: { participantId, name: memberName(principal, msg.name), nodeId, ...(principal?.sub ? { userId: principal.sub } : {}) },
       });
     } catch (err) {
       conn.log.error({ err }, 'join failed');

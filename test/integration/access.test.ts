@@ -293,12 +293,18 @@ describe('a participant token', () => {
     expect(sessions.sessions.map((s: any) => s.id).sort()).toEqual([runningId, stoppedId].sort());
   });
 
-  it("is the member's identity: the token's name wins over the one the client sent", () => {
+  it("is the member's identity: the token's name and sub win over what the client sent", async () => {
     const room = app.runtime.get('room:victim')!;
-    const names = Object.values(room.context.members as Record<string, { name: string; role: string }>).map((m) => [m.role, m.name]);
-    expect(names.sort()).toEqual([
-      ['host', 'Alice'],
-      ['participant', 'Bob'],
+    const members = Object.values(room.context.members as Record<string, { name: string; role: string; userId?: string }>);
+    expect(members.map((m) => [m.role, m.name, m.userId]).sort()).toEqual([
+      ['host', 'Alice', 'host-victim'],
+      ['participant', 'Bob', 'participant-victim'],
+    ]);
+    // The recording's participants carry the same identity (GET /api/recording-sessions/:id).
+    const session = (await raw('GET', `/api/recording-sessions/${runningId}`, bearer(T.host))).json.session;
+    expect(session.participants.map((p: any) => [p.role, p.userId]).sort()).toEqual([
+      ['host', 'host-victim'],
+      ['participant', 'participant-victim'],
     ]);
   });
 });
