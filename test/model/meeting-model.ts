@@ -2,7 +2,7 @@ import { fromTransition } from 'xstate';
 import { TestModel } from 'xstate/graph';
 import type { EventInput } from '../../src/runtime/runtime.js';
 import type { World } from './harness.js';
-import { currentOffer, filesOf } from './world.js';
+import { answerClose, currentOffer } from './world.js';
 
 /**
  * A whole meeting seen from outside, written for the tests and independent of
@@ -63,7 +63,7 @@ export function meetingPaths(): { name: string; commands: { command: Command; be
     events: (s: { context: Meeting }) => COMMANDS.filter((c) => next(s.context, c)).map((type) => ({ type })),
     serializeState: (s: { context: Meeting }) => JSON.stringify(s.context),
   } as never);
-  const shortest = model.getShortestPaths();
+  const shortest = model.getShortestPaths({ allowDuplicatePaths: true });
   const paths: ReturnType<typeof meetingPaths> = [];
   for (const p of shortest) {
     const before = p.state.context as Meeting;
@@ -126,8 +126,7 @@ export async function playCommand(w: World, command: Command, m: Meeting) {
     case 'SEG_P': return segment('p');
     case 'CLOSED_P': {
       // the recorder finished closing p's peer and reports the files it wrote
-      const stream = `peer:${rec}.p`;
-      return void (await w.dispatch({ stream, type: 'peer.closed', data: { reason: 'participant-left', segments: filesOf(w, stream) } }));
+      return answerClose(w, `peer:${rec}.p`);
     }
   }
 }

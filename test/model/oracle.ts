@@ -1,6 +1,12 @@
 import type { StoredEvent } from '../../events/envelope.js';
 import type { Trace, TracedEvent } from './harness.js';
 
+/** Every rule the oracle checks, by the tag its problems start with. */
+export const RULES = [
+  'replay', 'path', 'host-left', 'participant-left', 'late-join', 'room-closed', 'one-active', 'start', 'failed',
+  'stop-waits', 'offer', 'close', 'segments', 'compose', 'one-run', 'retry-bound', 'ends',
+] as const;
+
 /**
  * The lifecycle rules (../shared/protocol.md section 4 and the README), written
  * as checks over what a run did: the events it appended (to every stream), the
@@ -49,6 +55,8 @@ export function checkTrace(trace: Trace): string[] {
   // peer that closed): the oracle takes the world's word for them.
   const saidEnded = new Set<string>();
   const saidClosed = new Set<string>();
+  const closeAsked = new Set<string>();
+  const peerClosed = new Set<string>();
   const activeRecordingOf = (roomId: string) =>
     [...recordingRoom].find(
       ([rec, room]) => room === roomId && value.get(`recording:${rec}`) !== undefined && !isFinalRecording(value.get(`recording:${rec}`)) && !saidEnded.has(rec),
@@ -142,6 +150,12 @@ export function checkTrace(trace: Trace): string[] {
           if (!down.some((x) => x.event.type === 'peer.close.requested' && x.event.stream === p)) fail('failed', e, `${p} was not asked to close`);
         }
       }
+      if (t.after === 'stopped' && beforeValue !== 'stopped' && e.type !== 'recording.stop.timed-out') {
+        // a stop waits for every peer it asked to close to finalize its files (or for its timeout)
+        for (const p of peerStreamsOf(id)) {
+          if (closeAsked.has(p) && !peerClosed.has(p) && !saidClosed.has(p)) fail('stop-waits', e, `the recording stopped before ${p} reported its files`);
+        }
+      }
       if (isFinalRecording(t.after) && !isFinalRecording(beforeValue)) {
         // what was recorded before the end is kept by the recording
         segmentsBeforeEnd.set(id, [...finalized].filter(([s]) => s.startsWith(`peer:${id}.`)).flatMap(([s, files]) => [...files].map((file) => ({ participantId: participantOf(s), file }))));
@@ -169,6 +183,8 @@ export function checkTrace(trace: Trace): string[] {
           segmentIndexes.set(key, used);
         }
       }
+      if (e.type === 'peer.close.requested') closeAsked.add(e.stream);
+      if (e.type === 'peer.closed') peerClosed.add(e.stream);
       if (e.type === 'peer.close.requested') {
         const [rec] = id.split('.');
         if (t.after !== 'closing') fail('close', e, `peer is ${JSON.stringify(t.after)}, not closing`);

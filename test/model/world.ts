@@ -1,10 +1,24 @@
 import type { World } from './harness.js';
 
-/** The files the recorder wrote for one peer stream (what it reports when it closes). */
+/**
+ * What the recorder reports when it closes a peer: the files of the peer it
+ * holds, i.e. those written for the offer it answered last (src/effects/recorder.ts);
+ * files of replaced peers were reported as they were finalized.
+ */
 export function filesOf(w: World, peerStream: string) {
+  const [recordingId, participantId] = peerStream.slice('peer:'.length).split('.');
+  const offer = currentOffer(w, recordingId, participantId);
   return w.trace.events
-    .filter((t) => t.event.stream === peerStream && t.event.type === 'peer.segment.finalized')
+    .filter((t) => t.event.stream === peerStream && t.event.type === 'peer.segment.finalized' && (t.event.data as any).offerNumber === offer)
     .map((t) => (t.event.data as any).segment);
+}
+
+/** The recorder answers a close it was asked for (none when it was never asked). */
+export async function answerClose(w: World, peerStream: string) {
+  const [recordingId, participantId] = peerStream.slice('peer:'.length).split('.');
+  const asked = w.trace.effects.filter((f) => f.type === 'closeRecorderPeer' && f.params.recordingId === recordingId && f.params.participantId === participantId).at(-1);
+  if (!asked || w.rt.get(peerStream)?.value !== 'closing') return;
+  await w.dispatch({ stream: peerStream, type: 'peer.closed', data: { reason: asked.params.reason, segments: filesOf(w, peerStream) }, causationId: asked.cause.id });
 }
 
 /** The offer the recorder was last asked to answer for this participant, if any. */
@@ -30,11 +44,7 @@ export async function settle(w: World) {
       if (a.snapshot.value === 'recording')
         await w.dispatch({ stream: a.stream, type: 'recording.stop.requested', data: { reason: 'api', compose: true, compositionJobId: `${a.snapshot.context.recordingId}-end` } });
     }
-    const asked = w.trace.effects.filter((f) => f.type === 'closeRecorderPeer');
-    for (const f of asked) {
-      const stream = `peer:${f.params.recordingId}.${f.params.participantId}`;
-      if (w.rt.get(stream)?.value === 'closing') await w.dispatch({ stream, type: 'peer.closed', data: { reason: f.params.reason, segments: filesOf(w, stream) } });
-    }
+    for (const a of w.rt.list('peer')) await answerClose(w, a.stream);
     for (const a of w.rt.list('recording')) {
       if (a.snapshot.value === 'stopping') await w.dispatch({ stream: a.stream, type: 'recording.stop.timed-out', data: {} });
     }
