@@ -191,7 +191,7 @@ describe('RecorderPeer with a synthetic sender', () => {
     for (const m of pair.peer.segments()) {
       expect(await readMeta(root, m)).toMatchObject({ finalized: false, durationMs: null, file: m.file });
     }
-    await sleep(1800);
+    await expect.poll(() => pair.ofType('track-stalled').length, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
     expect(pair.ofType('track-stalled').map((e) => e.kind).sort()).toEqual(['audio', 'video']);
     const started = Date.now();
     const metas = await pair.peer.close('participant left');
@@ -228,7 +228,7 @@ describe('RecorderPeer with a synthetic sender', () => {
     const root = await newRoot();
     const sender = track({ video: 'vp8', audio: true, durationMs: 1000, startOnConnect: false });
     const pair = await connectSender(sender, { root, recordingStartedAt: Date.now() });
-    await sleep(1500);
+    await expect.poll(() => pair.ofType('connection-changed').some((e) => e.state === 'connected') && pair.ofType('track-received').length > 0, { timeout: 10_000 }).toBe(true);
     expect(pair.ofType('connection-changed').map((e) => e.state)).toContain('connected');
     expect(pair.ofType('track-received').length).toBeGreaterThan(0);
     expect(pair.ofType('track-first-packet')).toHaveLength(0);
@@ -242,7 +242,7 @@ describe('RecorderPeer with a synthetic sender', () => {
     const sender = track({ video: 'vp8', audio: false, durationMs: 3000, width: 320, height: 240, videoKbps: 300, videoLossRate: 0.03 });
     const pair = await connectSender(sender, { root, recordingStartedAt: Date.now(), statsIntervalMs: 1000 });
     await sender.finished;
-    await sleep(1100);
+    await expect.poll(() => pair.ofType('stats-sampled').filter((e) => e.at > sender.stats.video!.lastSentAt!).length, { timeout: 10_000 }).toBeGreaterThan(0);
     const [meta] = await pair.peer.close('done');
     // At least what the sender dropped (more when a loaded machine drops UDP on top).
     expect(sender.stats.video!.lostOnPurpose).toBeGreaterThan(0);
