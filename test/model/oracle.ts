@@ -4,7 +4,7 @@ import type { Trace, TracedEvent } from './harness.js';
 /** Every rule the oracle checks, by the tag its problems start with. */
 export const RULES = [
   'replay', 'path', 'host-left', 'participant-left', 'late-join', 'room-closed', 'one-active', 'start', 'failed',
-  'stop-waits', 'offer', 'close', 'segments', 'compose', 'one-run', 'retry-bound', 'ends',
+  'stop-waits', 'stop-ends', 'offer', 'close', 'segments', 'compose', 'one-run', 'retry-bound', 'ends',
 ] as const;
 
 /**
@@ -149,6 +149,12 @@ export function checkTrace(trace: Trace): string[] {
         for (const p of peerStreamsOf(id).filter((s) => peerIsOpen(s))) {
           if (!down.some((x) => x.event.type === 'peer.close.requested' && x.event.stream === p)) fail('failed', e, `${p} was not asked to close`);
         }
+      }
+      if (e.type === 'recording.stop.timed-out' && beforeValue === 'stopping') {
+        // the timeout is for peers that do not answer; with every one of them closed the stop had nothing to wait for
+        const peers = peerStreamsOf(id);
+        if (peers.length && peers.every((p) => value.get(p) === 'closed' || saidClosed.has(p)))
+          fail('stop-ends', e, 'the stop waited for its timeout although every recorder peer of the recording had closed');
       }
       if (t.after === 'stopped' && beforeValue !== 'stopped' && e.type !== 'recording.stop.timed-out') {
         // a stop waits for every peer it asked to close to finalize its files (or for its timeout)
