@@ -7,6 +7,7 @@ import { probeFile } from '../helpers/media-harness.js';
 import { Participant } from '../helpers/participant.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 import { poll, sleep } from '../helpers/wait.js';
+import { LOG_MODES, logModeEnv, type LogMode } from './log-modes.js';
 
 /**
  * README "Composition": a failed composition is retried with backoff, and one
@@ -39,21 +40,27 @@ exec '${which('ffmpeg')}' "$@"
 let app: TestApp | undefined;
 let people: Participant[] = [];
 let dirs: string[] = [];
+let releases: (() => Promise<void>)[] = [];
 afterEach(async () => {
   await Promise.allSettled(people.map((p) => p.close()));
   await app?.cleanup();
   await Promise.all(dirs.map(removeDir));
+  for (const r of releases) await r();
   app = undefined;
   people = [];
   dirs = [];
+  releases = [];
 });
 
 /** Records a short meeting of two and stops it with a composition; returns the job id and the times of its runs' events. */
-async function recordAndStop(failures: number) {
+async function recordAndStop(mode: LogMode, failures: number) {
   const bin = await tempDir('mr-ffmpeg-');
   dirs.push(bin);
   const ffmpeg = await failingFfmpeg(bin, failures);
-  app = await startTestApp({ FFMPEG_PATH: ffmpeg.path, FFPROBE_PATH: which('ffprobe') });
+  const logMode = await logModeEnv(mode);
+  releases.push(logMode.release);
+  app = await startTestApp({ ...logMode.env, FFMPEG_PATH: ffmpeg.path, FFPROBE_PATH: which('ffprobe') });
+  expect(app.log.kind).toBe(mode);
   const runs: { type: string; time: number; attempt: number }[] = [];
   app.runtime.onEvent(({ event }) => {
     if (event.stream.startsWith('composition:') && ['composition.started', 'composition.failed', 'composition.completed'].includes(event.type))
@@ -72,9 +79,9 @@ async function recordAndStop(failures: number) {
   return { room, jobId, runs, ffmpeg, job };
 }
 
-describe('a composition that fails (full app, real ffmpeg)', () => {
+describe.each(LOG_MODES)('a composition that fails (full app, real ffmpeg, %s log)', (mode) => {
   it('is retried with backoff until it succeeds', async () => {
-    const { room, runs, ffmpeg, job } = await recordAndStop(2);
+    const { room, runs, ffmpeg, job } = await recordAndStop(mode, 2);
     const done = await poll(job, (j) => j?.status === 'completed' || j?.status === 'failed', { timeoutMs: 120_000, stepMs: 250 });
     expect(done.status, JSON.stringify(done)).toBe('completed');
     expect(done.attempts).toBe(3);
@@ -93,7 +100,7 @@ describe('a composition that fails (full app, real ffmpeg)', () => {
   }, 180_000);
 
   it('stops after its attempts, says why, and keeps every input', async () => {
-    const { room, jobId, runs, ffmpeg, job } = await recordAndStop(1_000);
+    const { room, jobId, runs, ffmpeg, job } = await recordAndStop(mode, 1_000);
     const done = await poll(job, (j) => j?.status === 'completed' || j?.status === 'failed', { timeoutMs: 120_000, stepMs: 250 });
     expect(done.status, JSON.stringify(done)).toBe('failed');
     expect(done.attempts).toBe(3);

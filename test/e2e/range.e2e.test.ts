@@ -6,6 +6,7 @@ import { probeFile } from '../helpers/media-harness.js';
 import { Participant } from '../helpers/participant.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 import { poll, sleep } from '../helpers/wait.js';
+import { LOG_MODES, logModeEnv } from './log-modes.js';
 
 /**
  * README / protocol 3: the composed file is served with `Range` support, so a
@@ -14,8 +15,9 @@ import { poll, sleep } from '../helpers/wait.js';
  * put back together are the file on disk, the first range holds the index a
  * player needs (`moov` before `mdat`), and what is served decodes.
  */
-describe('Range requests against a real composed file', () => {
+describe.each(LOG_MODES)('Range requests against a real composed file (%s log)', (mode) => {
   let app: TestApp;
+  let release = async () => {};
   let people: Participant[] = [];
   let scratch = '';
   let onDisk: Buffer;
@@ -24,7 +26,10 @@ describe('Range requests against a real composed file', () => {
 
   beforeAll(async () => {
     scratch = await tempDir('mr-range-');
-    app = await startTestApp();
+    const logMode = await logModeEnv(mode);
+    release = logMode.release;
+    app = await startTestApp(logMode.env);
+    expect(app.log.kind).toBe(mode);
     const room = 'range-room';
     people = [await Participant.join(app.url, room, { name: 'Host' }), await Participant.join(app.url, room, { name: 'Guest' })];
     const started = await app.http.post('/api/recording-sessions', { connectionId: room, layout: 'grid', format: 'mp4' });
@@ -48,6 +53,7 @@ describe('Range requests against a real composed file', () => {
   afterAll(async () => {
     await Promise.allSettled(people.map((p) => p.close()));
     await app?.cleanup();
+    await release();
     if (scratch) await removeDir(scratch);
   });
 
