@@ -3,7 +3,7 @@ import type { AnyStateMachine } from 'xstate';
 import type { StoredEvent } from '../../events/envelope.js';
 import type { StreamKind } from '../../events/streams.js';
 import { machines, steppers } from '../../machines/index.js';
-import { createRuntime, type EffectHandlers, type EventInput, type Runtime } from '../../src/runtime/runtime.js';
+import { createRuntime, type EffectHandlers, type Runtime, type UncheckedEventInput } from '../../src/runtime/runtime.js';
 import { createMemoryLog } from './memory-log.js';
 import { recordingStepper, type StepRecord, type TransitionKey } from './transitions.js';
 
@@ -62,7 +62,7 @@ const flush = () => new Promise((r) => setImmediate(r));
 export interface World {
   rt: Runtime;
   trace: Trace;
-  dispatch(input: EventInput): Promise<boolean>;
+  dispatch(input: UncheckedEventInput): Promise<boolean>;
 }
 
 /**
@@ -73,7 +73,7 @@ export interface World {
  */
 export async function playTrace(
   name: string,
-  steps: EventInput[],
+  steps: UncheckedEventInput[],
   settle?: (w: World) => Promise<void>,
 ): Promise<Trace> {
   const log = createMemoryLog();

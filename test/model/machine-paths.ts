@@ -1,6 +1,6 @@
 import { initialTransition, transition, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
 import { createTestModel } from 'xstate/graph';
-import type { EventInput } from '../../src/runtime/runtime.js';
+import type { UncheckedEventInput } from '../../src/runtime/runtime.js';
 import type { MachineSet } from './harness.js';
 
 interface ModelEvent {
@@ -117,7 +117,7 @@ const walks: Record<keyof MachineSet, Walk> = {
  * is taken is asked of the machine's transition data, not read off a change of
  * state.
  */
-export function machinePaths(set: MachineSet, kind: keyof MachineSet): { name: string; steps: EventInput[] }[] {
+export function machinePaths(set: MachineSet, kind: keyof MachineSet): { name: string; steps: UncheckedEventInput[] }[] {
   const w = walks[kind];
   const machine: AnyStateMachine = set[kind];
   const withTime = (s: AnyMachineSnapshot) => w.events(s).map((e) => ({ ...e, time: 1 }));
@@ -130,7 +130,7 @@ export function machinePaths(set: MachineSet, kind: keyof MachineSet): { name: s
   });
   const shortest = model.getShortestPaths({ allowDuplicatePaths: true });
   const toState = new Map(shortest.map((p) => [w.serializeState(p.state as AnyMachineSnapshot), p]));
-  const paths: { name: string; steps: EventInput[] }[] = [];
+  const paths: { name: string; steps: UncheckedEventInput[] }[] = [];
   for (const [key, prefix] of toState) {
     // The graph keeps the first snapshot seen for each key, so a path's steps may end in another
     // snapshot that serializes alike: fold the path's events to get its real end.
