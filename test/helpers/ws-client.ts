@@ -61,10 +61,36 @@ export class TestClient {
     });
   }
 
-  /** Resolves if no message of `type` arrives within ms (already-received ones count); rejects otherwise. */
-  async none(type: string, ms = 300, where: (m: any) => boolean = () => true): Promise<void> {
-    const got = await this.next(type, where, ms).catch(() => null);
-    if (got) throw new Error(`unexpected ${type}: ${JSON.stringify(got)}`);
+  private probes = 0;
+
+  /**
+   * A round trip through this socket's ordered handling on the server: a relay
+   * to a room this socket is not in, which the server answers with an error and
+   * does nothing else with. Every message the server sent this socket before it
+   * handled the probe arrives before that reply (one TCP stream, one queue per
+   * socket). A closed socket has nothing more to receive: it returns at once.
+   */
+  async roundTrip(timeoutMs = 5000): Promise<void> {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    const id = `probe-${++this.probes}`;
+    this.send({ type: 'candidate', to: id, data: { connectionId: id, candidate: '', sdpMid: null, sdpMLineIndex: null } });
+    const isReply = (m: any) => typeof m?.message === 'string' && (m.message.includes(id) || m.message === 'candidate: send connect first');
+    await this.next('error', isReply, timeoutMs);
+    const i = this.received.findIndex((m) => m?.type === 'error' && isReply(m));
+    if (i !== -1) this.received.splice(i, 1); // the probe is not part of the conversation under test
+  }
+
+  /**
+   * Rejects if a message of `type` (satisfying `where`) was received and not
+   * taken, or arrives before the reply to a round trip sent now: the reply is
+   * the marker that anything the server had sent this socket is in. A window
+   * of time could not see a message that is merely late; `timeoutMs` only
+   * bounds the wait for the marker.
+   */
+  async none(type: string, timeoutMs = 5000, where: (m: any) => boolean = () => true): Promise<void> {
+    await this.roundTrip(Math.max(timeoutMs, 5000));
+    const i = this.pending.findIndex((m) => m?.type === type && where(m));
+    if (i !== -1) throw new Error(`unexpected ${type}: ${JSON.stringify(this.pending[i])}`);
   }
 
   /** Messages received but not taken yet. */

@@ -9,7 +9,7 @@ import { InvalidCandidateError, InvalidOfferError, PeerStateError } from '../../
 import { connectSender, probeFile, testLogger } from '../helpers/media-harness.js';
 import { createSyntheticSender, type SyntheticSender } from '../helpers/sender.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
-import { sleep } from '../helpers/wait.js';
+import { poll, sleep } from '../helpers/wait.js';
 
 // Timing tolerances: honest on a shared 2-core machine, far tighter than a frame drift would allow over minutes.
 const DURATION_TOLERANCE_MS = 300;
@@ -52,7 +52,7 @@ describe('RecorderPeer with a synthetic sender', () => {
     await sleep(Math.max(0, recordingStartedAt + 1500 - Date.now()));
     await sender.start();
     await sender.finished;
-    await sleep(300);
+    await poll(async () => pair.peer.segments().reduce((n, m) => n + m.packets, 0), (n) => n >= ((sender.stats.audio?.packets ?? 0) + (sender.stats.video?.packets ?? 0)), { timeoutMs: 3000, stepMs: 20 }); // every packet sent has reached its segment (or 3 s)
     const metas = await pair.peer.close('test done');
 
     expect(metas).toHaveLength(2);
@@ -118,7 +118,7 @@ describe('RecorderPeer with a synthetic sender', () => {
     const sender = track({ video: codec, audio: false, durationMs: 2500, width: 320, height: 240 });
     const pair = await connectSender(sender, { root, recordingStartedAt: Date.now() });
     await sender.finished;
-    await sleep(300);
+    await poll(async () => pair.peer.segments().reduce((n, m) => n + m.packets, 0), (n) => n >= ((sender.stats.audio?.packets ?? 0) + (sender.stats.video?.packets ?? 0)), { timeoutMs: 3000, stepMs: 20 }); // every packet sent has reached its segment (or 3 s)
     const [meta] = await pair.peer.close('done');
     expect(meta).toMatchObject({ kind: 'video', codec, finalized: true });
     const probed = await probeFile(path.join(root, 'meeting-1', meta!.file));
@@ -138,7 +138,7 @@ describe('RecorderPeer with a synthetic sender', () => {
     const second = track({ video: 'vp8', audio: true, durationMs: 2000, width: 320, height: 240 });
     const b = await connectSender(second, { root, recordingStartedAt, segmentBase: { audio: 1, video: 1 } });
     await second.finished;
-    await sleep(200);
+    await poll(async () => b.peer.segments().reduce((n, m) => n + m.packets, 0), (n) => n >= ((second.stats.audio?.packets ?? 0) + (second.stats.video?.packets ?? 0)), { timeoutMs: 3000, stepMs: 20 }); // every packet sent has reached its segment (or 3 s)
     const metasB = await b.peer.close('stopped');
 
     for (const kind of ['audio', 'video'] as const) {
@@ -164,7 +164,7 @@ describe('RecorderPeer with a synthetic sender', () => {
     await sleep(2500);
     expect(sender.stats.video!.droppedKeyframePackets).toBeGreaterThan(0);
     await sender.stopMedia();
-    await sleep(200);
+    await poll(async () => pair.peer.segments().reduce((n, m) => n + m.packets, 0), (n) => n >= ((sender.stats.audio?.packets ?? 0) + (sender.stats.video?.packets ?? 0)), { timeoutMs: 3000, stepMs: 20 }); // every packet sent has reached its segment (or 3 s)
     const started = Date.now();
     const metas = await pair.peer.close('left');
     expect(Date.now() - started).toBeLessThan(4000);
@@ -191,7 +191,7 @@ describe('RecorderPeer with a synthetic sender', () => {
     for (const m of pair.peer.segments()) {
       expect(await readMeta(root, m)).toMatchObject({ finalized: false, durationMs: null, file: m.file });
     }
-    await sleep(1800);
+    await expect.poll(() => pair.ofType('track-stalled').length, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
     expect(pair.ofType('track-stalled').map((e) => e.kind).sort()).toEqual(['audio', 'video']);
     const started = Date.now();
     const metas = await pair.peer.close('participant left');
@@ -213,7 +213,7 @@ describe('RecorderPeer with a synthetic sender', () => {
       logger: pino({ level: 'silent' }), // the errors it logs are the point
     });
     await sender.finished;
-    await sleep(200);
+    await poll(async () => pair.peer.segments().reduce((n, m) => n + m.packets, 0), (n) => n >= ((sender.stats.audio?.packets ?? 0) + (sender.stats.video?.packets ?? 0)), { timeoutMs: 3000, stepMs: 20 }); // every packet sent has reached its segment (or 3 s)
     const [meta] = await pair.peer.close('done');
     expect(meta).toMatchObject({ finalized: true, kind: 'audio' });
     expect(Math.abs(meta!.durationMs! - (sender.stats.audio!.spanMs + 20))).toBeLessThan(DURATION_TOLERANCE_MS);
@@ -228,7 +228,7 @@ describe('RecorderPeer with a synthetic sender', () => {
     const root = await newRoot();
     const sender = track({ video: 'vp8', audio: true, durationMs: 1000, startOnConnect: false });
     const pair = await connectSender(sender, { root, recordingStartedAt: Date.now() });
-    await sleep(1500);
+    await expect.poll(() => pair.ofType('connection-changed').some((e) => e.state === 'connected') && pair.ofType('track-received').length > 0, { timeout: 10_000 }).toBe(true);
     expect(pair.ofType('connection-changed').map((e) => e.state)).toContain('connected');
     expect(pair.ofType('track-received').length).toBeGreaterThan(0);
     expect(pair.ofType('track-first-packet')).toHaveLength(0);
@@ -242,7 +242,7 @@ describe('RecorderPeer with a synthetic sender', () => {
     const sender = track({ video: 'vp8', audio: false, durationMs: 3000, width: 320, height: 240, videoKbps: 300, videoLossRate: 0.03 });
     const pair = await connectSender(sender, { root, recordingStartedAt: Date.now(), statsIntervalMs: 1000 });
     await sender.finished;
-    await sleep(1100);
+    await expect.poll(() => pair.ofType('stats-sampled').filter((e) => e.at > sender.stats.video!.lastSentAt!).length, { timeout: 10_000 }).toBeGreaterThan(0);
     const [meta] = await pair.peer.close('done');
     // At least what the sender dropped (more when a loaded machine drops UDP on top).
     expect(sender.stats.video!.lostOnPurpose).toBeGreaterThan(0);

@@ -33,21 +33,32 @@ async function crashThenRecover(setup: (d: D, root: string) => Promise<void>, no
   const log2 = await createEmbeddedLog({ file, fsync: false });
   const enqueued: string[] = [];
   const closed: string[] = [];
+  // Effects run after their events are durable, on their own; count those under way to know when the chain is done.
+  const running = new Set<Promise<unknown>>();
+  const tracked = <P,>(handler: (p: P, ctx: any) => unknown) => (p: P, ctx: any) => {
+    const done = Promise.resolve(handler(p, ctx)).finally(() => running.delete(done));
+    running.add(done);
+    return done as Promise<void>;
+  };
   const rt = createRuntime({
     log: log2,
     logger,
     clock: () => Date.parse('2026-11-25T12:00:00Z'),
     effects: {
-      enqueueComposition: (p) => void enqueued.push(p.jobId),
-      closeRecorderPeer: async (p, { runtime }) => {
+      enqueueComposition: tracked((p: { jobId: string }) => void enqueued.push(p.jobId)),
+      closeRecorderPeer: tracked(async (p: { recordingId: string; participantId: string; reason: string }, { runtime }) => {
         closed.push(p.participantId);
         await runtime.dispatch({ stream: `peer:${p.recordingId}.${p.participantId}`, type: 'peer.closed', data: { reason: p.reason, segments: [] } });
-      },
+      }),
     },
   });
   await rt.load();
   const summary = await recover(rt, { nodeId, queueIsDurable: false, root, logger });
-  await new Promise((r) => setTimeout(r, 50)); // effects run after their events are durable
+  // quiet: no effect under way after the ones that were started (and the ones they caused) have finished
+  do {
+    await new Promise((r) => setImmediate(r));
+    await Promise.all(running);
+  } while (running.size > 0);
   return { rt, summary, enqueued, closed, root, close: async () => { await rt.close(); await log2.close(); } };
 }
 
