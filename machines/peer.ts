@@ -371,8 +371,24 @@ export const peerMachine = effects.extend({
       },
     },
     closed: {
-      type: 'final',
-      description: 'Closed; its segments are reported to the recording session.',
+      description:
+        'Closed; its segments are reported to the recording session. A participant who rejoins under the same id is asked again: the peer reopens, its segments kept and numbered on.',
+      on: {
+        'peer.requested': {
+          target: 'requested',
+          actions: assign(({ context, event }) => ({
+            role: event.data.role,
+            name: event.data.name,
+            // Offer numbers go on (a late event of the old peer stays stale); the next offer's segment index is the one asked for.
+            // Never below the next index of this peer's own offers, whatever the request says.
+            segmentBase: Math.max(event.data.segmentBase, context.segmentBase + context.offers) - context.offers,
+            media: [],
+            stalled: [],
+            problem: null,
+            problemKind: null,
+          })),
+        },
+      },
       entry: {
         type: 'emit',
         params: ({ context }) => ({

@@ -17,6 +17,8 @@ export interface RecordingParticipant {
   /** A recorder peer is open or being opened. */
   active: boolean;
   outcome: 'closed' | 'failed' | 'no-media' | 'no-offer' | null;
+  /** Rejoined under the same id while its old peer was still closing: asked again once that one has closed. */
+  rejoined?: Member;
 }
 
 export interface RecordingContext {
@@ -103,6 +105,10 @@ export const recordingMachine = setup({
       event.type === 'recording.participant.left' && !!context.participants[event.data.participantId]?.active,
     isInactiveOrNew: ({ context, event }) =>
       event.type === 'recording.participant.joined' && !context.participants[event.data.member.participantId]?.active,
+    isRejoinWhileActive: ({ context, event }) =>
+      event.type === 'recording.participant.joined' && !!context.participants[event.data.member.participantId]?.active,
+    closesARejoinedPeer: ({ context, event }) =>
+      event.type === 'recording.peer.closed' && !!context.participants[event.data.participantId]?.rejoined,
   },
 }).createMachine({
   id: 'recording',
@@ -152,27 +158,37 @@ export const recordingMachine = setup({
     recording: {
       description: 'Every member is asked for a recorder peer; their segments accumulate.',
       on: {
-        'recording.participant.joined': {
-          guard: 'isInactiveOrNew',
-          actions: [
-            {
-              type: 'emit',
-              params: ({ context, event }) => ({
-                events: [requestPeer(context, event.data.member, segmentsOf(context, event.data.member.participantId))],
+        'recording.participant.joined': [
+          {
+            guard: 'isInactiveOrNew',
+            actions: [
+              {
+                type: 'emit',
+                params: ({ context, event }) => ({
+                  events: [requestPeer(context, event.data.member, segmentsOf(context, event.data.member.participantId))],
+                }),
+              },
+              assign(({ context, event }) => {
+                const m = event.data.member;
+                const prev = context.participants[m.participantId];
+                return {
+                  participants: {
+                    ...context.participants,
+                    [m.participantId]: { role: m.role, name: m.name, ...(m.userId ? { userId: m.userId } : {}), requests: (prev?.requests ?? 0) + 1, active: true, outcome: null },
+                  },
+                };
               }),
-            },
-            assign(({ context, event }) => {
+            ],
+          },
+          {
+            // Its old peer is still finalizing (or open): ask again once it reports closed.
+            guard: 'isRejoinWhileActive',
+            actions: assign(({ context, event }) => {
               const m = event.data.member;
-              const prev = context.participants[m.participantId];
-              return {
-                participants: {
-                  ...context.participants,
-                  [m.participantId]: { role: m.role, name: m.name, ...(m.userId ? { userId: m.userId } : {}), requests: (prev?.requests ?? 0) + 1, active: true, outcome: null },
-                },
-              };
+              return { participants: { ...context.participants, [m.participantId]: { ...context.participants[m.participantId], rejoined: m } } };
             }),
-          ],
-        },
+          },
+        ],
         'recording.participant.left': {
           guard: 'isActiveParticipant',
           actions: {
@@ -188,7 +204,31 @@ export const recordingMachine = setup({
             }),
           },
         },
-        'recording.peer.closed': { guard: 'isKnownParticipant', actions: 'recordPeerClosed' },
+        'recording.peer.closed': [
+          {
+            guard: 'closesARejoinedPeer',
+            actions: [
+              'recordPeerClosed',
+              {
+                type: 'emit',
+                params: ({ context, event }) => ({
+                  events: [requestPeer(context, context.participants[event.data.participantId].rejoined!, segmentsOf(context, event.data.participantId))],
+                }),
+              },
+              assign(({ context, event }) => {
+                const { rejoined, ...p } = context.participants[event.data.participantId];
+                const m = rejoined!;
+                return {
+                  participants: {
+                    ...context.participants,
+                    [m.participantId]: { ...p, role: m.role, name: m.name, ...(m.userId ? { userId: m.userId } : {}), requests: p.requests + 1, active: true, outcome: null },
+                  },
+                };
+              }),
+            ],
+          },
+          { guard: 'isKnownParticipant', actions: 'recordPeerClosed' },
+        ],
         'recording.segment.recorded': { guard: 'isKnownParticipant', actions: 'recordSegment' },
         'recording.stop.requested': {
           target: 'stopping',

@@ -36,9 +36,10 @@ function next(m: Meeting, c: Command): Meeting | null {
   const open = m.room === 'open';
   switch (c) {
     case 'H_JOIN': return open ? null : { ...m, room: 'open', p: false };
-    case 'P_JOIN': return open && !m.p ? { ...m, p: true, pPeer: m.on ? 'open' : m.pPeer } : null;
+    // a rejoin while p's old peer still closes is asked again once that one has closed
+    case 'P_JOIN': return open && !m.p ? { ...m, p: true, pPeer: m.on && m.pPeer !== 'closing' ? 'open' : m.pPeer } : null;
     case 'P_LEAVE': return m.p ? { ...m, p: false, pPeer: m.on && m.pPeer === 'open' ? 'closing' : m.pPeer } : null;
-    case 'CLOSED_P': return m.on && m.pPeer === 'closing' ? { ...m, pPeer: 'closed' } : null;
+    case 'CLOSED_P': return m.on && m.pPeer === 'closing' ? { ...m, pPeer: m.p ? 'open' : 'closed' } : null;
     case 'H_LEAVE':
     case 'RESTART': return open ? { ...m, room: 'closed', p: false, on: false, pPeer: 'none' } : null;
     case 'START':

@@ -63,7 +63,7 @@ describe('recorder peer machine', () => {
     expect(closing.snapshot.value).toBe('closing');
     expect(closing.effects).toContainEqual({ type: 'closeRecorderPeer', params: { recordingId: 'rec1', participantId: 'p', reason: 'recording-stopped' } });
     const closed = given(P, [...h, ev(P, 'peer.close.requested', { reason: 'x' })]).when(ev(P, 'peer.closed', { reason: 'x', segments: [seg('a.webm')] }));
-    expect(closed.snapshot.status).toBe('done');
+    expect(closed.snapshot.value).toBe('closed');
     expect(closed.emitted).toEqual([
       expect.objectContaining({ type: 'recording.peer.closed', data: { participantId: 'p', outcome: 'closed', segments: [seg('a.webm')] } }),
     ]);
