@@ -47,7 +47,8 @@ export function checkOutput(probe: ProbeInfo, format: Format, durationMs: number
 async function runFfmpeg(ffmpeg: string, args: string[], onStdout: (d: string) => void, signal?: AbortSignal): Promise<void> {
   const run = await runProcess(ffmpeg, args, { onStdout, signal });
   if (run.aborted) throw new ComposeError('aborted', 'composition aborted', { exitCode: run.exitCode, stderr: run.stderr });
-  if (run.exitCode !== 0) {
+  // ffmpeg exits 0 when a full disk cut its trailer: the output is short, and the cause is space.
+  if (run.exitCode !== 0 || saysNoSpace(run.stderr)) {
     const why = run.stderr.slice(-1)[0] ?? (run.signal ? `killed by ${run.signal}` : 'no output');
     if (saysNoSpace(run.stderr)) {
       throw new ComposeError('disk-full', `no space left for the output: ffmpeg exited with code ${run.exitCode ?? run.signal}: ${why}`, {

@@ -143,10 +143,18 @@ async function probeDurationMs(file: string): Promise<number> {
   return Math.round(Number(JSON.parse(stdout).format.duration) * 1000);
 }
 
-/** Decodes every frame; resolves with ffmpeg's error output (empty when the file decodes cleanly). */
+/**
+ * Decodes every frame; resolves with ffmpeg's error output, empty when the
+ * file decodes cleanly. werift's unknown-size clusters draw one notice from
+ * the demuxer in every file not remuxed (on a full disk there is no room to
+ * remux): that notice is not an error of the file.
+ */
 async function decodeErrors(file: string): Promise<string> {
   const { stderr } = await run('ffmpeg', ['-v', 'error', '-nostdin', '-i', file, '-f', 'null', '-']);
-  return stderr.trim();
+  return stderr
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !/Unknown-sized element at 0x[0-9a-f]+ inside parent with finite size/.test(l))
+    .join('\n');
 }
 
 describe('disk below the reserve (MIN_FREE_DISK_MB)', () => {
