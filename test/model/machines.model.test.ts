@@ -64,6 +64,7 @@ describe('model-based: recording session', () => {
       },
       { type: 'recording.stop.requested', data: { reason: 'api', compose: true, compositionJobId: 'j1' } },
       { type: 'recording.stop.timed-out', data: {} },
+      { type: 'recording.write.failed', data: { participantId: 'p', file: 'f.webm', reason: 'disk-full', error: 'ENOSPC' } },
       { type: 'recording.failed', data: { error: 'disk full' } },
     ],
     (s) =>
