@@ -144,7 +144,8 @@ export function createHttpApi({
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     route(req, res).catch((err: unknown) => {
       if (err instanceof HttpError) {
-        if (err.status >= 500) log.error({ err, url: req.url }, 'request failed');
+        // 507: a refusal the disk monitor already reported, not a fault of this request.
+        if (err.status >= 500 && err.status !== 507) log.error({ err, url: req.url }, 'request failed');
         return sendError(res, err);
       }
       log.error({ err, method: req.method, url: req.url }, 'request failed');
