@@ -41,6 +41,10 @@ const candidate = z.object({
   sdpMLineIndex: z.number().int().min(0).max(64).nullable(),
 });
 
+/** Why a write failed: ENOSPC / EDQUOT, EIO. */
+const writeFailureReason = z.enum(['disk-full', 'io-error']);
+export type WriteFailureReason = z.infer<typeof writeFailureReason>;
+
 export const eventSchemas = {
   // ---- room:<roomId> ----
   /** The room decides the role: the first member of an absent or closed room opens it as host. */
@@ -77,7 +81,8 @@ export const eventSchemas = {
   'recording.participant.joined': z.object({ member }),
   'recording.participant.left': z.object({ participantId: idSchema }),
   'recording.stop.requested': z.object({
-    reason: z.enum(['api', 'host-left', 'interrupted', 'limit-reached']),
+    /** disk-low: the free space fell below MIN_FREE_DISK_MB (src/health/disk-guard.ts). */
+    reason: z.enum(['api', 'host-left', 'interrupted', 'limit-reached', 'disk-low']),
     compose: z.boolean(),
     /** Id of the composition job the stop starts (ids come from outside machines). */
     compositionJobId: idSchema,
@@ -94,6 +99,17 @@ export const eventSchemas = {
     segments: z.array(segmentSummary),
   }),
   'recording.segment.recorded': z.object({ participantId: idSchema, segment: segmentSummary }),
+  /**
+   * A recorder could not write a track file (disk full, I/O error): the file
+   * keeps what was written, and the recording stops (reason disk-full /
+   * io-error) and is composed from it.
+   */
+  'recording.write.failed': z.object({
+    participantId: idSchema,
+    file: z.string().max(255),
+    reason: writeFailureReason,
+    error: z.string().max(2000),
+  }),
   /** Timer: peers did not all report closed in time; stop anyway. */
   'recording.stop.timed-out': z.object({}),
   'recording.failed': z.object({ error: z.string().max(4000) }),
@@ -181,6 +197,8 @@ export const eventSchemas = {
     attempt: z.number().int().positive(),
     error: z.string().max(4000),
     stderr: z.array(z.string().max(1000)).max(40),
+    /** disk-full: the output could not be written for want of space; the retry waits longer and does not count. */
+    reason: z.enum(['disk-full']).optional(),
   }),
   /** Timer: backoff elapsed, queue the next attempt. */
   'composition.retry.due': z.object({}),

@@ -4,6 +4,14 @@ import type { EffectParams } from './actions.js';
 
 /** Backoff before automatic attempt n+1 (n = attempts made so far). */
 export const retryDelayMs = (attempt: number) => Math.min(5_000 * 2 ** (attempt - 1), 5 * 60_000);
+/**
+ * Backoff before the run after the n-th failure for want of space: longer
+ * (space comes back when an operator or a cleanup frees it, not in seconds),
+ * and such runs do not count against maxAttempts.
+ */
+export const spaceRetryDelayMs = (n: number) => Math.min(60_000 * 2 ** (n - 1), 15 * 60_000);
+/** Past this many runs that failed for space, a space failure counts as any other (a job never waits forever). */
+export const MAX_SPACE_WAITS = 100;
 /** A run that takes longer than this is abandoned (and retried). */
 export const runTimeoutMs = (durationMs: number) => Math.max(10 * 60_000, durationMs * 5);
 
@@ -25,7 +33,9 @@ export interface CompositionContext {
   skipped: { file: string; reason: string }[];
   error: string | null;
   stderr: string[];
-  failures: { attempt: number; error: string }[];
+  failures: { attempt: number; error: string; reason?: 'disk-full' }[];
+  /** Runs that failed for want of space: they do not count against maxAttempts. */
+  spaceWaits: number;
 }
 
 type CompositionEvent =
@@ -41,6 +51,11 @@ type CompositionEvent =
 
 const ofThisRun = ({ context, event }: { context: CompositionContext; event: CompositionEvent }) =>
   'attempt' in event.data && event.data.attempt === context.attempt;
+
+/** Runs that count against maxAttempts. */
+const countedRuns = (c: CompositionContext) => c.attempt - c.spaceWaits;
+
+const forSpace = (event: CompositionEvent) => event.type === 'composition.failed' && event.data.reason === 'disk-full';
 
 export const compositionMachine = setup({
   types: {
@@ -63,6 +78,16 @@ export const compositionMachine = setup({
         workerId: null,
       };
     }),
+    recordSpaceFailure: assign(({ context, event }) => {
+      const e = event as EventOf<'composition.failed'>;
+      return {
+        error: e.data.error,
+        stderr: e.data.stderr,
+        failures: [...context.failures, { attempt: context.attempt, error: e.data.error, reason: 'disk-full' as const }],
+        spaceWaits: context.spaceWaits + 1,
+        workerId: null,
+      };
+    }),
   },
   guards: {
     isNextRun: ({ context, event }) =>
@@ -71,7 +96,9 @@ export const compositionMachine = setup({
     isTakeover: ({ context, event }) =>
       event.type === 'composition.started' && event.data.attempt === context.attempt + 1 && event.data.delivery > context.delivery,
     isThisRun: ofThisRun,
-    canRetry: ({ context, event }) => ofThisRun({ context, event }) && context.attempt < context.maxAttempts,
+    canRetry: ({ context, event }) => ofThisRun({ context, event }) && countedRuns(context) < context.maxAttempts,
+    /** The output could not be written for want of space: wait for space, this run does not count. */
+    isSpaceFailure: ({ context, event }) => ofThisRun({ context, event }) && forSpace(event) && context.spaceWaits < MAX_SPACE_WAITS,
   },
 }).createMachine({
   id: 'composition',
@@ -94,6 +121,7 @@ export const compositionMachine = setup({
     error: null,
     stderr: [],
     failures: [],
+    spaceWaits: 0,
   }),
   initial: 'new',
   states: {
@@ -160,6 +188,7 @@ export const compositionMachine = setup({
           })),
         },
         'composition.failed': [
+          { guard: 'isSpaceFailure', target: 'retrying', actions: 'recordSpaceFailure' },
           { guard: 'canRetry', target: 'retrying', actions: 'recordFailure' },
           { guard: 'isThisRun', target: 'failed', actions: 'recordFailure' },
         ],
@@ -190,12 +219,12 @@ export const compositionMachine = setup({
       },
     },
     retrying: {
-      description: 'The run failed; the next automatic attempt waits for its backoff.',
+      description: 'The run failed; the next automatic attempt waits for its backoff (longer when it failed for want of space).',
       entry: {
         type: 'scheduleTimer',
         params: ({ context }) => ({
           key: 'retry',
-          delayMs: retryDelayMs(context.attempt),
+          delayMs: context.failures.at(-1)?.reason === 'disk-full' ? spaceRetryDelayMs(context.spaceWaits) : retryDelayMs(countedRuns(context)),
           type: 'composition.retry.due' as const,
           data: {},
         }),
@@ -213,7 +242,7 @@ export const compositionMachine = setup({
       on: {
         'composition.retry.requested': {
           target: 'queued',
-          actions: assign({ maxAttempts: ({ context }) => context.attempt + 1 }),
+          actions: assign({ maxAttempts: ({ context }) => countedRuns(context) + 1 }),
         },
       },
     },

@@ -1,6 +1,6 @@
 import { assign, setup } from 'xstate';
 import type { EventOf, Format, Layout, Member, SegmentSummary } from '../events/catalog.js';
-import { compositionStream, peerStream, roomStream, type EmitSpec } from './actions.js';
+import { compositionStream, peerStream, roomStream, stopCompositionJobId, type EmitSpec } from './actions.js';
 
 /** How long peers get to finalize their files once a stop was asked for. */
 export const STOP_TIMEOUT_MS = 30_000;
@@ -44,6 +44,7 @@ type RecordingEvent =
   | EventOf<'recording.stop.requested'>
   | EventOf<'recording.peer.closed'>
   | EventOf<'recording.segment.recorded'>
+  | EventOf<'recording.write.failed'>
   | EventOf<'recording.stop.timed-out'>
   | EventOf<'recording.failed'>;
 
@@ -67,6 +68,30 @@ const addSegments = (ctx: RecordingContext, participantId: string, segs: Segment
   const known = new Set(ctx.segments.map((s) => s.file));
   return [...ctx.segments, ...segs.filter((s) => !known.has(s.file)).map((s) => ({ ...s, participantId }))];
 };
+
+/** What a session shows of a write failure (the first one is kept: it is the cause). */
+const writeError = (e: EventOf<'recording.write.failed'>) =>
+  `${e.data.reason}: writing ${e.data.file} (participant ${e.data.participantId}) failed: ${e.data.error}`;
+
+/** The stop's own effects: every active peer is asked to finalize, and the peers get STOP_TIMEOUT_MS to do it. */
+const stopEffects = [
+  {
+    type: 'emit',
+    params: ({ context }: { context: RecordingContext }) => ({
+      events: Object.entries(context.participants)
+        .filter(([, p]) => p.active)
+        .map(([participantId]) => ({
+          stream: peerStream(context.recordingId, participantId),
+          type: 'peer.close.requested' as const,
+          data: { reason: 'recording-stopped' },
+        })),
+    }),
+  },
+  {
+    type: 'scheduleTimer',
+    params: { key: 'stop', delayMs: STOP_TIMEOUT_MS, type: 'recording.stop.timed-out', data: {} },
+  },
+] as const;
 
 const segmentsOf = (ctx: RecordingContext, participantId: string) =>
   ctx.segments.filter((s) => s.participantId === participantId).length;
@@ -239,22 +264,21 @@ export const recordingMachine = setup({
               compose: event.data.compose,
               compositionJobId: event.data.compositionJobId,
             })),
-            {
-              type: 'emit',
-              params: ({ context }) => ({
-                events: Object.entries(context.participants)
-                  .filter(([, p]) => p.active)
-                  .map(([participantId]) => ({
-                    stream: peerStream(context.recordingId, participantId),
-                    type: 'peer.close.requested' as const,
-                    data: { reason: 'recording-stopped' },
-                  })),
-              }),
-            },
-            {
-              type: 'scheduleTimer',
-              params: { key: 'stop', delayMs: STOP_TIMEOUT_MS, type: 'recording.stop.timed-out', data: {} },
-            },
+            ...stopEffects,
+          ],
+        },
+        // A recorder that cannot write (disk full, I/O error) cannot go on: stop, and compose what was written.
+        'recording.write.failed': {
+          target: 'stopping',
+          actions: [
+            assign(({ context, event }) => ({
+              stoppedAt: Math.max(context.startedAt ?? 0, event.time),
+              stopReason: event.data.reason,
+              compose: true,
+              compositionJobId: stopCompositionJobId(context.recordingId),
+              error: context.error ?? writeError(event),
+            })),
+            ...stopEffects,
           ],
         },
         'recording.failed': { target: 'failed', actions: assign({ error: ({ event }) => event.data.error }) },
@@ -267,6 +291,8 @@ export const recordingMachine = setup({
         'recording.peer.closed': { guard: 'isKnownParticipant', actions: 'recordPeerClosed' },
         'recording.segment.recorded': { guard: 'isKnownParticipant', actions: 'recordSegment' },
         'recording.stop.timed-out': { target: 'stopped' },
+        // A file that fails while the peers finalize (the stop came from elsewhere): the session says so.
+        'recording.write.failed': { actions: assign({ error: ({ context, event }) => context.error ?? writeError(event) }) },
       },
     },
     stopped: {

@@ -11,7 +11,11 @@ import { toIdChars } from '../events/ids.js';
 import { createCompositionEffects } from './effects/composition.js';
 import { createRecorderEffects } from './effects/recorder.js';
 import { createHttpApi } from './http/index.js';
-import { createEventLog, type EventLog } from './log/index.js';
+import { startDiskGuard, type DiskGuard } from './health/disk-guard.js';
+import { createDiskMonitor } from './health/disk.js';
+import { createReadiness, watchAppends } from './health/readiness.js';
+import { createEventLog } from './log/index.js';
+import type { EventLog } from './log/index.js';
 import { natsConnectOptions } from './nats-options.js';
 import { createCompositionQueue } from './queue/index.js';
 import { createCheckpointScheduler, createFileCheckpointStore } from './runtime/checkpoint.js';
@@ -49,15 +53,27 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   const newId = () => crypto.randomUUID();
   const natsOptions = config.natsUrl ? natsConnectOptions(config) : {};
 
-  const log: EventLog = await createEventLog({
-    natsUrl: config.natsUrl,
-    natsConnectOptions: natsOptions,
-    natsStream: config.nats.eventStream,
-    subjectPrefix: config.nats.subjectPrefix,
-    recordingDir: config.recordingDir,
-    fsync: config.eventLogFsync,
+  // Appends watched: /readyz says when the log stops taking them.
+  const { log, health: appends } = watchAppends(
+    await createEventLog({
+      natsUrl: config.natsUrl,
+      natsConnectOptions: natsOptions,
+      natsStream: config.nats.eventStream,
+      subjectPrefix: config.nats.subjectPrefix,
+      dir: config.eventLogDir,
+      recordingDir: config.recordingDir,
+      fsync: config.eventLogFsync,
+      logger,
+    }),
+  );
+  // MIN_FREE_DISK_MB on the media's filesystem and the log's (when it is another one).
+  const disk = createDiskMonitor({
+    dirs: config.natsUrl ? [config.recordingDir] : [config.recordingDir, config.eventLogDir],
+    minFreeBytes: config.minFreeDiskBytes,
+    intervalMs: config.diskCheckIntervalMs,
     logger,
   });
+  await disk.start();
 
   const queue = await createCompositionQueue({
     natsUrl: config.natsUrl,
@@ -95,7 +111,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
 
   // A checkpoint per process and log: restarts fold only what came after it.
   const checkpoints = createFileCheckpointStore(
-    join(config.recordingDir, '.eventlog', `checkpoint-${config.natsUrl ? `nats-${config.nats.eventStream}` : 'embedded'}-${toIdChars(config.nodeId)}.json`),
+    join(config.eventLogDir, `checkpoint-${config.natsUrl ? `nats-${config.nats.eventStream}` : 'embedded'}-${toIdChars(config.nodeId)}.json`),
     (msg) => logger.warn(msg),
   );
   const loadStarted = Date.now();
@@ -120,6 +136,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   }
   const recordingLimit: RecordingLimit | null =
     config.role !== 'composer' ? startRecordingLimit({ runtime, maxMs: config.maxRecordingMs, nodeId: config.nodeId, logger }) : null;
+  const diskGuard: DiskGuard | null = config.role !== 'composer' ? startDiskGuard({ runtime, monitor: disk, nodeId: config.nodeId, logger }) : null;
 
   if (config.role !== 'signaling' && config.composerConcurrency > 0) {
     const workerId = `${config.nodeId}/${process.pid}`;
@@ -134,7 +151,20 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     const access = createAccessControl(config.auth);
     if (!access.enabled) logger.warn('AUTH_SECRET is not set: access control is OFF, anyone who can reach this server can record and download');
     const secureCookies = config.auth.publicUrl?.startsWith('https:') ?? false;
-    const api = createHttpApi({ runtime, root: config.recordingDir, logger, newId, publicDir, access, secureCookies });
+    const api = createHttpApi({
+      runtime,
+      root: config.recordingDir,
+      logger,
+      newId,
+      publicDir,
+      access,
+      secureCookies,
+      readiness: createReadiness({ log, appends, disk }),
+      storageRefusal: async () => {
+        const space = await disk.check();
+        return space.ok ? null : space.reasons.join('; ');
+      },
+    });
     server = createServer(api);
     signaling = createSignaling({
       runtime,
@@ -172,6 +202,8 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       await recorder.closeAll();
       checkpointing.pause();
       recordingLimit?.close();
+      diskGuard?.close();
+      disk.close();
       await compositions.stop();
       await checkpointing.stop();
       await runtime.close();

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { originOf } from './auth/origin.js';
 import { iceConfigFromEnv, type IceConfig } from './recorder/ice.js';
@@ -17,6 +17,12 @@ const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().min(1).optional(),
   RECORDING_DIR: z.string().min(1).default('recordings'),
+  /** Where the embedded event log and the checkpoints live (default `<RECORDING_DIR>/.eventlog`): another disk keeps the log writable when the media fill theirs. */
+  EVENTLOG_DIR: z.string().min(1).optional(),
+  /** Free-space reserve (MB) on RECORDING_DIR (and EVENTLOG_DIR): below it new recordings are refused and running ones stopped. */
+  MIN_FREE_DISK_MB: z.coerce.number().min(0).default(500),
+  /** How often the free space is checked. */
+  DISK_CHECK_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(2000),
   NATS_URL: z.string().min(1).optional(),
   /** JetStream names (several deployments can share one server). */
   NATS_EVENT_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('MR_EVENTS'),
@@ -76,6 +82,11 @@ export interface Config {
   port: number;
   host: string | undefined;
   recordingDir: string;
+  /** The embedded event log's folder and the checkpoints' (absolute). */
+  eventLogDir: string;
+  /** Free space below this (bytes) on the recordings' or the log's filesystem: no new recording, running ones stopped (`disk-low`). */
+  minFreeDiskBytes: number;
+  diskCheckIntervalMs: number;
   natsUrl: string | undefined;
   nats: {
     eventStream: string;
@@ -130,6 +141,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     host: e.HOST,
     recordingDir: resolve(e.RECORDING_DIR),
+    eventLogDir: resolve(e.EVENTLOG_DIR ?? join(e.RECORDING_DIR, '.eventlog')),
+    minFreeDiskBytes: Math.round(e.MIN_FREE_DISK_MB * 1024 * 1024),
+    diskCheckIntervalMs: e.DISK_CHECK_INTERVAL_MS,
     natsUrl: e.NATS_URL,
     nats: {
       eventStream: e.NATS_EVENT_STREAM,

@@ -33,7 +33,7 @@ if (values.help) {
 
 async function main() {
   const natsUrl = values.file ? undefined : process.env.NATS_URL;
-  const file = values.file ?? join(process.env.RECORDING_DIR ?? 'recordings', '.eventlog', 'events.jsonl');
+  const file = values.file ?? join(process.env.EVENTLOG_DIR ?? join(process.env.RECORDING_DIR ?? 'recordings', '.eventlog'), 'events.jsonl');
   const until = values.until !== undefined ? Number(values.until) : undefined;
   if (until !== undefined && !(Number.isInteger(until) && until > 0)) throw new Error('--until takes a positive event sequence number');
   if (!natsUrl && !existsSync(file)) throw new Error(`no event log at ${file} (pass --file, or set NATS_URL)`);

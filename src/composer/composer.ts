@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ffmpegArgs, MAX_INLINE_GRAPH } from './args.js';
 import { DEFAULT_FONT } from './drawtext.js';
-import { ComposeError } from './errors.js';
+import { ComposeError, isNoSpaceError, saysNoSpace } from './errors.js';
 import { buildFilterGraph } from './filter-graph.js';
 import { FfmpegNotFoundError, findFfmpeg, findFfprobe } from './find-ffmpeg.js';
 import { evaluateSegments, findSegments, type EvaluatedSegment } from './inputs.js';
@@ -47,8 +47,15 @@ export function checkOutput(probe: ProbeInfo, format: Format, durationMs: number
 async function runFfmpeg(ffmpeg: string, args: string[], onStdout: (d: string) => void, signal?: AbortSignal): Promise<void> {
   const run = await runProcess(ffmpeg, args, { onStdout, signal });
   if (run.aborted) throw new ComposeError('aborted', 'composition aborted', { exitCode: run.exitCode, stderr: run.stderr });
-  if (run.exitCode !== 0) {
+  // ffmpeg exits 0 when a full disk cut its trailer: the output is short, and the cause is space.
+  if (run.exitCode !== 0 || saysNoSpace(run.stderr)) {
     const why = run.stderr.slice(-1)[0] ?? (run.signal ? `killed by ${run.signal}` : 'no output');
+    if (saysNoSpace(run.stderr)) {
+      throw new ComposeError('disk-full', `no space left for the output: ffmpeg exited with code ${run.exitCode ?? run.signal}: ${why}`, {
+        exitCode: run.exitCode,
+        stderr: run.stderr,
+      });
+    }
     throw new ComposeError('ffmpeg-failed', `ffmpeg exited with code ${run.exitCode ?? run.signal}: ${why}`, {
       exitCode: run.exitCode,
       stderr: run.stderr,
@@ -114,6 +121,7 @@ export function createComposer(opts: ComposerOptions): Composer {
       return await composeOnce(raw, hooks);
     } catch (err) {
       if (err instanceof ComposeError) throw err;
+      if (isNoSpaceError(err)) throw new ComposeError('disk-full', `no space left for the output: ${(err as Error).message}`, { cause: err });
       throw new ComposeError('io-failed', `composition failed: ${(err as Error).message}`, { cause: err });
     }
   }

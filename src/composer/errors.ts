@@ -5,7 +5,18 @@ export type ComposeErrorCode =
   | 'output-invalid'
   | 'aborted'
   | 'io-failed'
-  | 'invalid-request';
+  | 'invalid-request'
+  | 'disk-full';
+
+/** ffmpeg's words (strerror of ENOSPC / EDQUOT) for an output it could not write for want of space. */
+const NO_SPACE = /No space left on device|Disk quota exceeded/i;
+export const saysNoSpace = (lines: readonly string[]) => lines.some((l) => NO_SPACE.test(l));
+
+/** A Node error that means the disk is full. */
+export const isNoSpaceError = (err: unknown) => {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+};
 
 /**
  * A composition that produced no output. For ffmpeg failures it carries the

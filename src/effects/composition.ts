@@ -161,13 +161,15 @@ export function createCompositionWorker(opts: CompositionWorkerOptions) {
         await runtime.dispatch({ stream, type: 'composition.requeued', data: { reason: `worker ${opts.workerId} stopped` } });
         return;
       }
-      const e = err as Error & { stderr?: string[]; stderrTail?: string[] };
+      const e = err as Error & { stderr?: string[]; stderrTail?: string[]; code?: string };
       const stderr = (e.stderr ?? e.stderrTail ?? []).slice(-20).map((l) => String(l).slice(0, 1000));
-      log.error({ err: e.message, stderr }, 'composition failed');
+      // Out of space (src/composer/errors.ts): the job waits for space instead of burning its attempts.
+      const reason = e.code === 'disk-full' ? ('disk-full' as const) : undefined;
+      log.error({ err: e.message, stderr, reason }, 'composition failed');
       await runtime.dispatch({
         stream,
         type: 'composition.failed',
-        data: { attempt, error: String(e.message ?? e).slice(0, 4000), stderr },
+        data: { attempt, error: String(e.message ?? e).slice(0, 4000), stderr, ...(reason ? { reason } : {}) },
       });
     } finally {
       running.delete(`${item.jobId}#${attempt}`);

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { SegmentSummary } from '../../events/catalog.js';
 import { trackFileOf } from '../../events/files.js';
 import { segmentMetaSchema, type SegmentMeta } from '../../events/segment.js';
-import { peerStream, type EffectParams } from '../../machines/actions.js';
+import { peerStream, recordingStream, type EffectParams } from '../../machines/actions.js';
 import type { PeerContext } from '../../machines/peer.js';
 import type { IceConfig } from '../recorder/ice.js';
 import { createRecorderPeer } from '../recorder/recorder-peer.js';
@@ -42,8 +42,9 @@ const summary = (m: SegmentMeta): SegmentSummary => ({
 export function createRecorderEffects(opts: RecorderEffectsOptions) {
   const live = new Map<string, { offerNumber: number; peer: RecorderPeer; closing?: Promise<SegmentMeta[]> }>();
 
-  function forward(runtime: Runtime, stream: string, offerNumber: number, causationId: string) {
+  function forward(runtime: Runtime, stream: string, offerNumber: number, causationId: string, who: { recordingId: string; participantId: string }) {
     const lastTotals = new Map<string, { packets: number; bytes: number; lost: number }>();
+    const failedFiles = new Set<string>();
     const send = (type: string, data: Record<string, unknown>) =>
       runtime.dispatch({ stream, type, data: { offerNumber, ...data }, causationId }).catch((err) =>
         opts.logger.error({ err, stream, eventType: type }, 'could not record peer event'),
@@ -78,9 +79,25 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
           }
           return void send('peer.media.stats', { packets, bytes, lost });
         }
-        case 'segment-failed':
-          opts.logger.error({ stream, file: e.file, error: e.error }, 'segment write failed');
+        case 'segment-failed': {
+          opts.logger.error({ stream, file: e.file, error: e.error, reason: e.reason }, 'segment write failed');
+          // The disk cannot take more (or is failing): the recording is told, once per file, and stops.
+          if (!e.reason || failedFiles.has(e.file)) return;
+          failedFiles.add(e.file);
+          runtime
+            .dispatch({
+              stream: recordingStream(who.recordingId),
+              type: 'recording.write.failed',
+              data: { participantId: who.participantId, file: e.file.slice(0, 255), reason: e.reason, error: e.error.slice(0, 2000) },
+              causationId,
+              correlationId: who.recordingId,
+            })
+            .then((r) => {
+              if (!r.accepted) opts.logger.warn({ stream, file: e.file, why: r.message }, 'write failure not taken by the recording');
+            })
+            .catch((err) => opts.logger.error({ err, stream, file: e.file }, 'could not record the write failure'));
           return;
+        }
         default:
           return;
       }
@@ -124,7 +141,7 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
         ffprobePath: opts.ffprobePath,
         logger,
         ...opts.peerOptions,
-        onEvent: forward(runtime, stream, p.offerNumber, event.id),
+        onEvent: forward(runtime, stream, p.offerNumber, event.id, p),
         onLocalCandidate: (c) =>
           void runtime.dispatch({
             stream,

@@ -23,6 +23,10 @@ export interface HttpApiOptions {
   access?: AccessControl;
   /** Whether browsers reach this server over https (the token cookie is then Secure). */
   secureCookies?: boolean;
+  /** GET /readyz: the log appends, the disk is above the reserve (default: always ready). */
+  readiness?: () => Promise<{ ready: boolean; reasons: string[] }>;
+  /** Why a new recording cannot be stored now (the disk below the reserve), or null: POST answers 507 with it. */
+  storageRefusal?: () => Promise<string | null>;
 }
 
 export type HttpApi = ((req: IncomingMessage, res: ServerResponse) => void) & { close(): void };
@@ -43,9 +47,11 @@ export function createHttpApi({
   stopWaitMs = 15_000,
   access = createAccessControl(),
   secureCookies = false,
+  readiness = async () => ({ ready: true, reasons: [] }),
+  storageRefusal,
 }: HttpApiOptions): HttpApi {
   const log = logger.child({ module: 'http' });
-  const ctx: ApiContext = { runtime, logger: log, newId, times: (s) => runtime.times(s), stopWaitMs, fileUrl: access.fileUrl };
+  const ctx: ApiContext = { runtime, logger: log, newId, times: (s) => runtime.times(s), stopWaitMs, fileUrl: access.fileUrl, storageRefusal };
 
   /** The method, once it is one this route takes; a state-changing one must pass the cross-site rules. */
   function allow(req: IncomingMessage, methods: string[]) {
@@ -83,6 +89,16 @@ export function createHttpApi({
     const parts = pathname.split('/').slice(1);
     cors(access, req, res);
     if (req.method === 'OPTIONS' && req.headers.origin !== undefined) return preflight(access, req, res);
+    // Probes for orchestrators: no token needed, nothing revealed beyond the reasons.
+    if (pathname === '/healthz') {
+      allow(req, ['GET']);
+      return sendJson(res, 200, { ok: true });
+    }
+    if (pathname === '/readyz') {
+      allow(req, ['GET']);
+      const r = await readiness();
+      return sendJson(res, r.ready ? 200 : 503, { ok: r.ready, reasons: r.reasons });
+    }
     if (parts[0] !== 'api') {
       allow(req, ['GET']);
       if (pathname === '/' && query.has('token') && access.enabled) return tokenLanding(access, req, res, query, secureCookies);
@@ -128,7 +144,8 @@ export function createHttpApi({
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     route(req, res).catch((err: unknown) => {
       if (err instanceof HttpError) {
-        if (err.status >= 500) log.error({ err, url: req.url }, 'request failed');
+        // 507: a refusal the disk monitor already reported, not a fault of this request.
+        if (err.status >= 500 && err.status !== 507) log.error({ err, url: req.url }, 'request failed');
         return sendError(res, err);
       }
       log.error({ err, method: req.method, url: req.url }, 'request failed');

@@ -16,6 +16,8 @@ export interface ApiContext {
   stopWaitMs: number;
   /** Signs file links when access control is on. */
   fileUrl: FileUrlSigner;
+  /** Why a new recording cannot be stored now (disk below the reserve), or null. */
+  storageRefusal?: () => Promise<string | null>;
 }
 
 export function sessionOf(ctx: ApiContext, recordingId: string) {
@@ -41,6 +43,8 @@ export async function startSession(ctx: ApiContext, req: IncomingMessage, res: S
   if (!parsed.ok) throw new HttpError(400, parsed.error);
   const { connectionId, layout, format } = parsed.body;
   who.control(connectionId);
+  const refusal = await ctx.storageRefusal?.();
+  if (refusal) throw new HttpError(507, `not enough disk space to record: ${refusal}`);
   const recordingId = ctx.newId();
   const r = await ctx.runtime.dispatch(
     { stream: roomStream(connectionId), type: 'room.recording.requested', data: { recordingId, layout, format } },

@@ -20,7 +20,8 @@ export interface EventLogConfig {
   subjectPrefix?: string;
   /** NATS credentials and TLS (src/nats-options.ts). */
   natsConnectOptions?: Partial<NodeConnectionOptions>;
-  /** Without NATS, the log is `<recordingDir>/.eventlog/events.jsonl`. */
+  /** Without NATS, the log is `<dir>/events.jsonl`: EVENTLOG_DIR, by default `<recordingDir>/.eventlog`. */
+  dir?: string;
   recordingDir: string;
   /** Embedded: fdatasync every batch (default true). */
   fsync?: boolean;
@@ -28,10 +29,10 @@ export interface EventLogConfig {
 }
 
 /** The one place that picks the log: JetStream when natsUrl is set, else the embedded file. */
-export function createEventLog({ natsUrl, natsStream, subjectPrefix, natsConnectOptions, recordingDir, fsync, logger }: EventLogConfig): Promise<EventLog> {
+export function createEventLog({ natsUrl, natsStream, subjectPrefix, natsConnectOptions, dir, recordingDir, fsync, logger }: EventLogConfig): Promise<EventLog> {
   if (natsUrl) return createNatsLog({ servers: natsUrl, stream: natsStream, subjectPrefix, connectOptions: natsConnectOptions, logger: logger.child({ module: 'log/nats' }) });
   return createEmbeddedLog({
-    file: join(recordingDir, '.eventlog', 'events.jsonl'),
+    file: join(dir ?? join(recordingDir, '.eventlog'), 'events.jsonl'),
     fsync,
     logger: logger.child({ module: 'log/embedded' }),
   });

@@ -1,3 +1,5 @@
+import type { WriteFailureReason } from '../../events/catalog.js';
+
 /**
  * Typed failures of a recorder peer. `code` is stable and maps onto the
  * protocol's `recording-status` values where one exists.
@@ -46,6 +48,14 @@ export class PeerStateError extends RecorderPeerError {
     super(code, message);
     this.name = 'PeerStateError';
   }
+}
+
+/** A failed write that means the disk cannot take more (ENOSPC, EDQUOT) or is failing (EIO); null for any other error. */
+export function writeFailureOf(e: unknown): WriteFailureReason | null {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return 'disk-full';
+  if (code === 'EIO') return 'io-error';
+  return null;
 }
 
 export function errorMessage(e: unknown): string {

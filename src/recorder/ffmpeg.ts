@@ -3,6 +3,8 @@ import { runProcess, type RunResult } from '../process/run.js';
 
 const PROBE_TIMEOUT_MS = 15_000;
 const REMUX_TIMEOUT_MS = 120_000;
+/** What ffmpeg prints when its output could not be written (it may still exit 0). */
+const WRITE_FAILED = /No space left on device|Disk quota exceeded|Error writing trailer|Error closing file|Input\/output error/i;
 
 /** A run that could not start (missing binary): reported like a run that exited without a code. */
 const notStarted = (err: unknown): RunResult => ({
@@ -76,7 +78,9 @@ export async function remuxInPlace(
   timeoutMs = REMUX_TIMEOUT_MS,
 ): Promise<RunResult> {
   const tmp = `${file}.remux-tmp`;
-  const r = await runTool(ffmpeg, remuxArgs(file, tmp, container), timeoutMs);
+  const ran = await runTool(ffmpeg, remuxArgs(file, tmp, container), timeoutMs);
+  // ffmpeg exits 0 when it could not write its trailer (a full disk): that output must not replace the original.
+  const r = ran.exitCode === 0 && ran.stderr.some((l) => WRITE_FAILED.test(l)) ? { ...ran, exitCode: 1 } : ran;
   if (r.exitCode === 0 && !r.timedOut) {
     await rename(tmp, file);
   } else {

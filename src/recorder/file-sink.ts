@@ -17,6 +17,13 @@ export interface WebmFileSink {
   readonly opened: boolean;
   readonly bytes: number;
   readonly error: Error | null;
+  /**
+   * After a failed write: cuts the file back to the output written whole
+   * (`bytes`) and patches the header's duration and segment size to match, so
+   * the file is a complete, shorter WebM. Only overwrites or frees bytes the
+   * file already holds: works on a full disk. Never rejects.
+   */
+  salvage(durationElement: Buffer): Promise<void>;
   /** Flushes, closes the file. Never rejects. */
   close(): Promise<void>;
 }
@@ -102,6 +109,19 @@ export function createWebmFileSink(path: string, onError: (e: Error) => void): W
     },
     get error() {
       return error;
+    },
+    async salvage(durationElement) {
+      while (draining) await draining;
+      const h = handle as FileHandle | null;
+      if (!h || closed || bytes < DurationPosition + durationElement.length) return;
+      try {
+        await h.truncate(bytes);
+        await h.write(durationElement, 0, durationElement.length, DurationPosition);
+        const size = replaceSegmentSize(bytes);
+        await h.write(size, 0, size.length, SegmentSizePosition);
+      } catch {
+        // the file stays as the failed write left it; the composer probes what it can
+      }
     },
     async close() {
       if (closed) return;

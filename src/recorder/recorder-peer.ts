@@ -14,6 +14,7 @@ import {
   OfferFailedError,
   PeerStateError,
   errorMessage,
+  writeFailureOf,
 } from './errors.js';
 import { toWeriftIceOptions } from './ice.js';
 import { safeJoin, sanitizeSegment } from './paths.js';
@@ -131,7 +132,15 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
       now,
       onKeyframeNeeded: () => requestKeyframe(s),
       onError: (e) =>
-        emit({ type: 'segment-failed', at: now(), kind: s.kind, trackId: s.trackId, file: s.segment?.file ?? '', error: e.message }),
+        emit({
+          type: 'segment-failed',
+          at: now(),
+          kind: s.kind,
+          trackId: s.trackId,
+          file: s.segment?.file ?? '',
+          error: e.message,
+          reason: writeFailureOf(e),
+        }),
     });
     const meta = s.segment.meta();
     emit({

@@ -1,4 +1,4 @@
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { open, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { useAudioLevelIndication, type RtpPacket } from 'werift';
@@ -6,7 +6,7 @@ import { trackFileNames, trackFileStem } from '../../events/files.js';
 import type { SegmentMeta } from '../../events/segment.js';
 import { createLevelAccumulator } from './audio-levels.js';
 import type { RecordedCodec } from './codecs.js';
-import { errorMessage } from './errors.js';
+import { errorMessage, writeFailureOf } from './errors.js';
 import { probeMedia, remuxInPlace, type ProbeResult } from './ffmpeg.js';
 import { createWebmFileSink } from './file-sink.js';
 import { createRtpClock } from './rtp-stats.js';
@@ -88,14 +88,22 @@ export function openSegmentWriter(o: SegmentWriterOptions): SegmentWriter {
   let finalizing: Promise<FinalizedSegment> | null = null;
 
   const sink = createWebmFileSink(webmPath, (e) => {
-    log.error({ err: e }, 'segment write failed');
+    log.error({ err: e, reason: writeFailureOf(e) }, 'segment write failed: the file keeps what was written');
     o.onError(e);
   });
+  // What reached the disk, in media time: after a failed write the file ends at the last output
+  // written whole, and its duration is that of the frames in it.
+  const media = createWrittenMedia();
+  let eol: { durationElement: Uint8Array } | null = null;
   const pipeline = createWebmPipeline({
     kind: o.kind,
     codec: o.codec,
     mediaMs: (ts) => clock.toMs(ts),
-    onOutput: (out) => sink.write(out),
+    onOutput: (out) => {
+      if (out.saveToFile) media.handed(out.saveToFile.length);
+      if (out.eol) eol = out.eol;
+      sink.write(out);
+    },
     onKeyframeNeeded: o.onKeyframeNeeded,
     onFirstFrame: (ms) => {
       // Video that waited for a keyframe starts later than its first packet: the file's t=0 is that frame.
@@ -139,8 +147,16 @@ export function openSegmentWriter(o: SegmentWriterOptions): SegmentWriter {
     metaChain = metaChain
       .then(async () => {
         const tmp = `${metaPath}.tmp`;
-        await writeFile(tmp, body);
-        await rename(tmp, metaPath);
+        try {
+          await writeFile(tmp, body);
+          await rename(tmp, metaPath);
+        } catch (e) {
+          if (writeFailureOf(e) !== 'disk-full') throw e;
+          // No room for a new file: rewrite the sidecar in the space it already has (not atomic, but finalized).
+          await rm(tmp, { force: true }).catch(() => undefined);
+          await rewriteInPlace(metaPath, body).catch(() => Promise.reject(e));
+          log.warn('disk full: sidecar rewritten in place');
+        }
       })
       .catch((e) => {
         log.error({ err: e }, 'segment sidecar write failed');
@@ -178,7 +194,15 @@ export function openSegmentWriter(o: SegmentWriterOptions): SegmentWriter {
     } catch (e) {
       log.error({ err: e }, 'ending the pipeline threw; relying on remux');
     }
-    if (pipeline.framesWritten > 0 && !sink.error) {
+    if (sink.error) {
+      // Cut back to whole output and say how long that is, in the header (no new space needed).
+      media.settle(sink.bytes);
+      const writtenMs = media.writtenMs;
+      if (writtenMs !== null && eol) {
+        const ms = Math.max(0, writtenMs - (pipeline.firstFrameMs ?? 0)) + pipeline.lastFrameDurationMs;
+        await sink.salvage(durationElementOf(eol.durationElement, ms));
+      }
+    } else if (pipeline.framesWritten > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([sink.ended, new Promise<void>((r) => (timer = setTimeout(r, END_WAIT_MS)))]);
       clearTimeout(timer);
@@ -187,11 +211,12 @@ export function openSegmentWriter(o: SegmentWriterOptions): SegmentWriter {
     await sink.close();
     const tEnded = Date.now();
 
-    const mediaWritten = pipeline.framesWritten > 0 && sink.opened;
+    const mediaWritten = pipeline.framesWritten > 0 && sink.opened && (!sink.error || media.writtenMs !== null);
     let durationMs: number | null = null;
     if (mediaWritten) {
-      // First frame's start to last frame's end, as a stream-copy remux reports it.
-      durationMs = Math.max(0, (pipeline.lastFrameMs ?? 0) - (pipeline.firstFrameMs ?? 0)) + pipeline.lastFrameDurationMs;
+      // First frame's start to last frame's end (of those on disk), as a stream-copy remux reports it.
+      const lastMs = sink.error ? media.writtenMs! : (pipeline.lastFrameMs ?? 0);
+      durationMs = Math.max(0, lastMs - (pipeline.firstFrameMs ?? 0)) + pipeline.lastFrameDurationMs;
       const probe = await probeAndRepair(durationMs);
       if (!probe.ran) {
         // No ffprobe/ffmpeg here: keep werift's file as it is and our own measurement.
@@ -201,8 +226,8 @@ export function openSegmentWriter(o: SegmentWriterOptions): SegmentWriter {
         log.error({ warnings: probe.warnings }, 'finalized file is not readable');
         o.onError(new Error(`finalized file not readable by ffprobe: ${probe.warnings.slice(0, 300)}`));
       } else if (sink.error) {
-        // Partial file after a write failure: trust what is actually in it.
-        durationMs = probe.durationMs;
+        // Partial file after a write failure: never more than what is actually in it.
+        durationMs = Math.min(durationMs, probe.durationMs);
       }
     }
     if (!mediaWritten) {
@@ -221,6 +246,7 @@ export function openSegmentWriter(o: SegmentWriterOptions): SegmentWriter {
         levelsFile = levelsName;
       } catch (e) {
         log.error({ err: e }, 'levels write failed');
+        await rm(path.join(o.dir, levelsName), { force: true }).catch(() => undefined);
       }
     }
     const meta: SegmentMeta = {
@@ -259,7 +285,10 @@ export function openSegmentWriter(o: SegmentWriterOptions): SegmentWriter {
         const al = extensions?.[AUDIO_LEVEL_URI] as { level?: number } | undefined;
         if (al && typeof al.level === "number") levels.add(ms, al.level);
       }
+      // After a failed write the file takes nothing more: muxing it would be work for nothing.
+      if (sink.error) return;
       pipeline.push(rtp);
+      media.framed(pipeline.lastFrameMs, sink.bytes);
     },
     get framesWritten() {
       return pipeline.framesWritten;
@@ -267,6 +296,58 @@ export function openSegmentWriter(o: SegmentWriterOptions): SegmentWriter {
     finalize() {
       finalizing ??= finalize();
       return finalizing;
+    },
+  };
+}
+
+/** Rewrites a small file over its own bytes (no new file, no new blocks for a body no longer than a block). */
+async function rewriteInPlace(file: string, body: string): Promise<void> {
+  const h = await open(file, 'r+');
+  try {
+    const buf = Buffer.from(body);
+    await h.write(buf, 0, buf.length, 0);
+    await h.truncate(buf.length);
+  } finally {
+    await h.close();
+  }
+}
+
+/** werift's EBML Duration element (ID 0x4489, a 4- or 8-byte float of ms) with another value. */
+export function durationElementOf(template: Uint8Array, ms: number): Buffer {
+  const el = Buffer.from(template);
+  const size = el[2]! & 0x7f;
+  if (size === 8) el.writeDoubleBE(ms, 3);
+  else el.writeFloatBE(ms, 3);
+  return el;
+}
+
+/**
+ * Which frames are on disk: output handed to the sink is counted in bytes,
+ * and after each packet the newest frame's media time is noted against the
+ * byte count so far. Once the sink has written n bytes, every frame noted at
+ * or below n is in the file. Holds only what is in flight.
+ */
+export function createWrittenMedia() {
+  let handedBytes = 0;
+  let writtenMs: number | null = null;
+  const inFlight: { end: number; ms: number }[] = [];
+  const settle = (sinkBytes: number) => {
+    while (inFlight.length > 0 && inFlight[0]!.end <= sinkBytes) writtenMs = inFlight.shift()!.ms;
+  };
+  return {
+    handed(n: number) {
+      handedBytes += n;
+    },
+    /** After a packet: the newest frame so far, and what the sink has written. */
+    framed(lastFrameMs: number | null, sinkBytes: number) {
+      if (lastFrameMs !== null && (inFlight.length === 0 || inFlight.at(-1)!.end < handedBytes)) inFlight.push({ end: handedBytes, ms: lastFrameMs });
+      else if (lastFrameMs !== null) inFlight.at(-1)!.ms = lastFrameMs;
+      settle(sinkBytes);
+    },
+    settle,
+    /** Media ms of the newest frame known to be on disk. */
+    get writtenMs() {
+      return writtenMs;
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { WriteFailureReason } from '../../events/catalog.js';
 import type { SegmentMeta } from '../../events/segment.js';
 import type { IceConfig } from './ice.js';
 
@@ -106,7 +107,14 @@ export type RecorderPeerEvent =
   | (TrackRef & { type: 'track-stalled'; at: number; lastPacketAt: number })
   | (TrackRef & { type: 'track-resumed'; at: number; stalledMs: number })
   | (TrackRef & { type: 'segment-finalized'; at: number; segment: SegmentMeta; mediaWritten: boolean })
-  | (TrackRef & { type: 'segment-failed'; at: number; file: string; error: string })
+  | (TrackRef & {
+      type: 'segment-failed';
+      at: number;
+      file: string;
+      error: string;
+      /** disk-full (ENOSPC, EDQUOT) or io-error (EIO): the file keeps what was written and takes no more; null for other failures. */
+      reason: WriteFailureReason | null;
+    })
   | { type: 'closed'; at: number; reason: string; segments: number };
 
 export type RecorderPeerEventType = RecorderPeerEvent['type'];

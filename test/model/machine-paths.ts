@@ -53,6 +53,7 @@ const walks: Record<keyof MachineSet, Walk> = {
       { type: 'recording.stop.requested', data: { reason: 'api', compose: false, compositionJobId: 'j2' } },
       { type: 'recording.stop.timed-out', data: {} },
       { type: 'recording.failed', data: { error: 'disk full' } },
+      { type: 'recording.write.failed', data: { participantId: 'p', file: 'f.webm', reason: 'disk-full', error: 'ENOSPC' } },
     ],
     serializeState: (s) =>
       `${val(s)}|${Object.entries(s.context.participants).map(([k, p]: [string, any]) => `${k}:${p.active}:${Math.min(p.requests, 2)}`).sort()}|${s.context.segments.length}|${s.context.compose}`,
@@ -98,6 +99,7 @@ const walks: Record<keyof MachineSet, Walk> = {
         { type: 'composition.progressed', data: { attempt: Math.max(a, 1), percent: 50, speed: 2 } },
         { type: 'composition.completed', data: { attempt: Math.max(a, 1), output: { file: 'o.webm', durationMs: 1000, sizeBytes: 1 }, skipped: [] } },
         { type: 'composition.failed', data: { attempt: Math.max(a, 1), error: 'exit 1', stderr: ['boom'] } },
+        { type: 'composition.failed', data: { attempt: Math.max(a, 1), error: 'No space left on device', stderr: ['boom'], reason: 'disk-full' } },
         { type: 'composition.timed-out', data: { attempt: Math.max(a, 1) } },
         { type: 'composition.retry.due', data: {} },
         { type: 'composition.retry.requested', data: {} },

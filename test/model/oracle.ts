@@ -61,7 +61,7 @@ export function checkTrace(trace: Trace): string[] {
     [...recordingRoom].find(
       ([rec, room]) => room === roomId && value.get(`recording:${rec}`) !== undefined && !isFinalRecording(value.get(`recording:${rec}`)) && !saidEnded.has(rec),
     )?.[0];
-  const jobs = new Map<string, { bound: number; attempts: number; running: boolean; delivery: number }>();
+  const jobs = new Map<string, { bound: number; attempts: number; running: boolean; delivery: number; spaceWaits?: number }>();
   const offersOf = new Map<string, number>();
   const segmentIndexes = new Map<string, Set<number>>();
   const finalized = new Map<string, Set<string>>();
@@ -241,7 +241,11 @@ export function checkTrace(trace: Trace): string[] {
       }
       if (e.type === 'composition.completed') job.running = false;
       if (e.type === 'composition.failed' || e.type === 'composition.timed-out') {
+        const ofTheRun = job.running && d.attempt === job.attempts;
         job.running = false;
+        // README: a run that failed for want of disk space does not count against the attempts (up to a bound of such waits)
+        if (ofTheRun && e.type === 'composition.failed' && d.reason === 'disk-full' && (job.spaceWaits = (job.spaceWaits ?? 0) + 1) <= 100)
+          job.bound = Math.max(job.bound + 1, job.attempts + 1); // it is always retried
         const retryTimer = trace.effects.some((f) => f.cause.id === e.id && f.type === 'scheduleTimer' && f.params.type === 'composition.retry.due');
         if (job.attempts < job.bound) {
           if (t.after !== 'retrying' || !retryTimer) fail('retry-bound', e, `attempt ${job.attempts} of ${job.bound} failed and no retry is scheduled (${JSON.stringify(t.after)})`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { retryDelayMs } from '../../../machines/composition.js';
+import { MAX_SPACE_WAITS, retryDelayMs, spaceRetryDelayMs } from '../../../machines/composition.js';
 import { ev, given } from '../../helpers/given.js';
 
 const C = 'composition:job1';
@@ -69,5 +69,47 @@ describe('composition job machine', () => {
   it('stale results of an earlier run are refused', () => {
     const h = [requested(), started(1), ev(C, 'composition.requeued', { reason: 'x' }), started(2)];
     expect(given(C, h).when(failed(1)).accepted).toBe(false);
+  });
+
+  describe('a run that fails for want of space', () => {
+    const noSpace = (attempt: number) =>
+      ev(C, 'composition.failed', { attempt, error: 'no space left for the output', stderr: ['No space left on device'], reason: 'disk-full' });
+    const due = () => ev(C, 'composition.retry.due');
+
+    it('waits longer and does not count against maxAttempts', () => {
+      const o = given(C, [requested(1), started(1)]).when(noSpace(1));
+      expect(o.snapshot.value).toBe('retrying');
+      expect(o.snapshot.context).toMatchObject({ spaceWaits: 1, maxAttempts: 1, failures: [{ attempt: 1, reason: 'disk-full' }] });
+      expect(o.effects).toContainEqual(
+        expect.objectContaining({ type: 'scheduleTimer', params: expect.objectContaining({ key: 'retry', delayMs: spaceRetryDelayMs(1) }) }),
+      );
+      expect(spaceRetryDelayMs(1)).toBeGreaterThan(retryDelayMs(1));
+      // three space failures, then the one counted attempt still runs and may fail for real
+      const h = [requested(1), started(1), noSpace(1), due(), started(2), noSpace(2), due(), started(3), noSpace(3), due(), started(4)];
+      expect(given(C, h).snapshot.value).toBe('running');
+      expect(given(C, h).when(failed(4)).snapshot.value).toBe('failed');
+    });
+
+    it('an ordinary failure after space failures gets the ordinary backoff', () => {
+      const h = [requested(3), started(1), noSpace(1), due(), started(2)];
+      const o = given(C, h).when(failed(2));
+      expect(o.snapshot.value).toBe('retrying');
+      expect(o.effects).toContainEqual(expect.objectContaining({ type: 'scheduleTimer', params: expect.objectContaining({ delayMs: retryDelayMs(1) }) }));
+    });
+
+    it('a retry asked for after the job failed allows one counted run more', () => {
+      const h = [requested(1), started(1), noSpace(1), due(), started(2), failed(2)];
+      expect(given(C, h).snapshot.value).toBe('failed');
+      const again = [...h, ev(C, 'composition.retry.requested'), started(3)];
+      expect(given(C, again).snapshot.context.maxAttempts).toBe(2);
+      expect(given(C, again).when(failed(3)).snapshot.value).toBe('failed');
+    });
+
+    it('never waits forever: past MAX_SPACE_WAITS it counts', () => {
+      const h = [requested(1)];
+      for (let i = 1; i <= MAX_SPACE_WAITS; i++) h.push(started(i), noSpace(i), due());
+      h.push(started(MAX_SPACE_WAITS + 1));
+      expect(given(C, h).when(noSpace(MAX_SPACE_WAITS + 1)).snapshot.value).toBe('failed');
+    });
   });
 });
