@@ -33,6 +33,8 @@ export interface NatsLogOptions {
 interface Tip {
   position: number;
   seq: number;
+  /** The subject's last event, when the tip was read from the server. */
+  last?: StoredEvent;
 }
 
 /** An expectation no subject can meet: the server then answers only duplicates (it checks msgID first). */
@@ -90,7 +92,7 @@ export async function createNatsLog({
     let tip: Tip = { position: 0, seq: 0 };
     if (m) {
       const p = parseStored(m.string());
-      if (p.ok) tip = { position: p.event.position, seq: m.seq };
+      if (p.ok) tip = { position: p.event.position, seq: m.seq, last: p.event };
       else {
         // The expectation is on the subject's last message, the position on its last valid event.
         log.warn({ stream, seq: m.seq }, `last message unreadable (${p.problem}); replaying the stream for its position`);
@@ -119,6 +121,12 @@ export async function createNatsLog({
     const out: StoredEvent[] = [];
     let races = 0;
     for (let i = 0; i < input.length; i++) {
+      // A retry of the stream's last event (a publish that timed out but was stored), older than the
+      // duplicate window: the stored copy, not a second one.
+      if (tip.last?.id === input[i].id) {
+        out.push(tip.last);
+        continue;
+      }
       const stored = toStored(input[i], tip.position + 1);
       let ack;
       try {
