@@ -11,6 +11,7 @@ import { startTestApp, type TestApp } from '../helpers/app.js';
 import { probeFile } from '../helpers/media-harness.js';
 import { Participant } from '../helpers/participant.js';
 import { poll, sleep } from '../helpers/wait.js';
+import { TestClient } from '../helpers/ws-client.js';
 
 const run = promisify(execFile);
 
@@ -84,6 +85,11 @@ async function recordThroughOutage(app: TestApp, outage: Outage, outageMs: numbe
       expect(s.json.session.status).toBe('recording');
     }
     expect(refused?.json).toMatchObject({ success: false, message: expect.stringContaining('event log unavailable, retry') });
+    // and a socket's: joining while the log is down is an `error`, not a half-joined member
+    const late = await TestClient.open(app.url.replace(/^http/, 'ws') + '/');
+    late.send({ type: 'connect', connectionId: room, name: 'Late' });
+    expect(await late.next('error', () => true, 10_000)).toMatchObject({ message: expect.stringContaining('event log unavailable, retry') });
+    late.close();
     await sleep(Math.max(0, outageMs - (Date.now() - downAt)));
     await outage.up();
 
