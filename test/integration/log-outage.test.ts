@@ -7,6 +7,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createNatsLog } from '../../src/log/nats.js';
+import type { LoggedEvent } from '../../src/log/types.js';
+import { createNatsQueue } from '../../src/queue/nats.js';
+import { ev } from '../helpers/events.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { probeFile } from '../helpers/media-harness.js';
 import { Participant } from '../helpers/participant.js';
@@ -131,6 +135,8 @@ async function recordThroughOutage(app: TestApp, outage: Outage, outageMs: numbe
       .map((l) => JSON.parse(l))
       .filter((e) => e.kind === 'event');
     expect(entries.length).toBe(ids.length);
+    // the live feed came back too: what this process knows durable reaches the log's end
+    await poll(async () => app.runtime.lastSeq, (seq) => seq >= ids.length, { timeoutMs: 10_000, stepMs: 200 });
     expect(new Set(entries.map((e) => `${e.stream}#${e.position}`)).size).toBe(entries.length);
   } finally {
     await Promise.allSettled([host.close(), guest.close()]);
@@ -156,6 +162,67 @@ describe('the NATS event log goes away mid-recording (nats-server SIGKILLed, the
       NATS_URL: nats.url,
     });
   }, 360_000);
+});
+
+describe('the live feed and the compose queue consumer after the server was SIGKILLed and restarted', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mr-outage-feed-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('deliver again without being asked', async () => {
+    const nats = await ownNats(join(dir, 'store'));
+    const log = await createNatsLog({ servers: nats.url, stream: 'T_FEED', subjectPrefix: 'tfeed.ev' });
+    const queue = await createNatsQueue({ servers: nats.url, stream: 'T_FEED_CO', subject: 'tfeed.jobs' });
+    // a second process's log and queue: they start following while the server is down
+    const log2 = await createNatsLog({ servers: nats.url, stream: 'T_FEED', subjectPrefix: 'tfeed.ev' });
+    const queue2 = await createNatsQueue({ servers: nats.url, stream: 'T_FEED_CO', subject: 'tfeed.jobs' });
+    const got: LoggedEvent[] = [];
+    const got2: LoggedEvent[] = [];
+    const handled: string[] = [];
+    const off = log.subscribe((e) => got.push(e));
+    const stop = queue.consume(async (item) => void handled.push(item.jobId), 1);
+    let off2 = () => {};
+    let stop2 = async () => {};
+    const retrying = async (fn: () => Promise<unknown>) => {
+      for (let i = 0; ; i++) {
+        try {
+          return await fn();
+        } catch (err) {
+          if (i > 60) throw err;
+          await sleep(500);
+        }
+      }
+    };
+    try {
+      await log.append('room:feed', [ev('room:feed')]);
+      await queue.enqueue({ jobId: 'job-1', position: 1 }, 'job-1-a');
+      await poll(async () => got.length + handled.length, (n) => n === 2, { timeoutMs: 10_000 });
+      await stop(); // from here on, the second process's consumer takes the jobs
+
+      await nats.kill();
+      off2 = log2.subscribe((e) => got2.push(e));
+      stop2 = queue2.consume(async (item) => void handled.push(item.jobId), 1);
+      await sleep(3_000);
+      await nats.start();
+
+      const e2 = ev('room:feed');
+      await retrying(() => log.append('room:feed', [e2]));
+      await retrying(() => queue.enqueue({ jobId: 'job-2', position: 1 }, 'job-2-a'));
+      await poll(async () => got.some((e) => e.event.id === e2.id) && got2.some((e) => e.event.id === e2.id) && handled.includes('job-2'), Boolean, {
+        timeoutMs: 30_000,
+        stepMs: 200,
+      });
+      expect(got.map((e) => e.event.position)).toEqual([1, 2]);
+      expect(got2.filter((e) => e.event.id === e2.id).length).toBe(1);
+      expect(handled).toEqual(['job-1', 'job-2']);
+    } finally {
+      off();
+      off2();
+      await stop2();
+      await Promise.all([queue.close(), queue2.close()]);
+      await Promise.all([log.close(), log2.close()]);
+      await nats.stop();
+    }
+  }, 90_000);
 });
 
 describe('the embedded event log cannot write for a while (failing disk at the file layer)', () => {
