@@ -82,6 +82,44 @@ describe('events the log refuses wait in the outbox', () => {
   });
 });
 
+describe('an append that failed but was stored (a publish that timed out)', () => {
+  it('is not appended twice, and its effects run once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mr-outbox-'));
+    dirs.push(dir);
+    const real = await createEmbeddedLog({ file: join(dir, 'events.jsonl'), fsync: false });
+    let timeouts = 1;
+    // stores the event, then answers as a timed-out publish would
+    const log: EventLog = {
+      ...real,
+      async append(stream, events, options) {
+        const out = await real.append(stream, events, options);
+        if (timeouts-- > 0) throw new Error('TimeoutError: timeout');
+        return out;
+      },
+    };
+    const enqueued: string[] = [];
+    const rt = createRuntime({ log, logger, effects: { enqueueComposition: (p) => void enqueued.push(p.jobId) } });
+    closers.push(async () => {
+      await rt.close();
+      await real.close();
+    });
+    await rt.load();
+    const r = await rt.dispatch({
+      stream: 'composition:j1',
+      type: 'composition.requested',
+      data: { jobId: 'j1', recordingId: 'r1', meetingId: 'm1', layout: 'grid', format: 'webm', durationMs: 1000, maxAttempts: 3 },
+    });
+    expect(r.accepted).toBe(true);
+    expect(enqueued).toEqual([]); // not known durable yet: nothing acted on
+    await eventually(() => enqueued.length > 0, 5_000);
+    await new Promise((res) => setTimeout(res, 300));
+    expect(enqueued).toEqual(['j1']);
+    const logged = await ids(real);
+    expect(logged.map((e) => [e.stream, e.position])).toEqual([['composition:j1', 1]]);
+    expect(rt.position('composition:j1')).toBe(1);
+  });
+});
+
 describe('actions of one transition', () => {
   const event = { id: 'e1', stream: 'recording:x', type: 'recording.stop.requested', position: 3, correlationId: 'x' } as unknown as StoredEvent;
 
