@@ -29,6 +29,8 @@ export interface AppOptions {
   /** Recorder-peer timeouts, for tests. */
   peerOptions?: { noMediaTimeoutMs?: number; stallTimeoutMs?: number; statsIntervalMs?: number };
   pingIntervalMs?: number;
+  /** The embedded log's file write, for tests of a failing disk. */
+  eventLogWrite?: import('./log/embedded.js').EmbeddedLogOptions['write'];
 }
 
 export interface App {
@@ -63,6 +65,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       dir: config.eventLogDir,
       recordingDir: config.recordingDir,
       fsync: config.eventLogFsync,
+      write: opts.eventLogWrite,
       logger,
     }),
   );

@@ -4,7 +4,7 @@ import { compositionStream, nextCompositionJobId, recordingStream } from '../../
 import { COMPOSITION_MAX_ATTEMPTS } from '../../machines/recording.js';
 import type { DispatchResult } from '../runtime/runtime.js';
 import type { Caller } from './access.js';
-import { HttpError, readJson, sendJson } from './respond.js';
+import { HttpError, readJson, sendJson, throwIfUnavailable } from './respond.js';
 import { jobOf, type ApiContext } from './sessions.js';
 
 /** POST /api/recording-compositions — compose (again) from the kept track files. */
@@ -40,9 +40,10 @@ export async function requestComposition(ctx: ApiContext, req: IncomingMessage, 
         durationMs: Math.max(0, (rec.context.stoppedAt ?? 0) - (rec.context.startedAt ?? 0)),
         maxAttempts: COMPOSITION_MAX_ATTEMPTS,
       },
-    });
+    }, { command: true });
     if (r.accepted || !known(jobId) || tries === 5) break;
   }
+  throwIfUnavailable(r);
   if (!r.accepted) throw new HttpError(500, `composition not queued: ${r.message}`);
   ctx.logger.info({ recordingId, roomId: meetingId, jobId }, 'composition requested via API');
   sendJson(res, 202, { success: true, job: jobOf(ctx, jobId) });

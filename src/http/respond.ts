@@ -17,6 +17,16 @@ export class HttpError extends Error {
   }
 }
 
+/** A command the event log could not take (it is down): 503, the client asks again. */
+export function unavailable(message: string): HttpError {
+  return new HttpError(503, message, {}, { 'retry-after': '2' });
+}
+
+/** Refusals of a dispatch that are not the request's fault. */
+export function throwIfUnavailable(r: { accepted: boolean; reason?: string; message?: string }): void {
+  if (!r.accepted && r.reason === 'unavailable') throw unavailable(r.message ?? 'event log unavailable, retry');
+}
+
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent) {
     res.end();

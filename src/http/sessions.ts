@@ -4,7 +4,7 @@ import { parseBody, startRecordingBodySchema } from '../../events/wire.js';
 import { compositionStream, recordingStream, roomStream, stopCompositionJobId } from '../../machines/actions.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Caller } from './access.js';
-import { HttpError, readJson, sendJson } from './respond.js';
+import { HttpError, readJson, sendJson, throwIfUnavailable } from './respond.js';
 import { jobView, sessionView, type FileUrlSigner, type StreamTimes } from './views.js';
 
 export interface ApiContext {
@@ -48,8 +48,9 @@ export async function startSession(ctx: ApiContext, req: IncomingMessage, res: S
   const recordingId = ctx.newId();
   const r = await ctx.runtime.dispatch(
     { stream: roomStream(connectionId), type: 'room.recording.requested', data: { recordingId, layout, format } },
-    { mustExist: true },
+    { mustExist: true, command: true },
   );
+  throwIfUnavailable(r);
   if (!r.accepted) {
     const room = r.snapshot ?? ctx.runtime.get(roomStream(connectionId));
     const active = room?.value === 'open' && room.context.activeRecordingId ? sessionOf(ctx, room.context.activeRecordingId) : null;
@@ -70,8 +71,9 @@ export async function stopSession(ctx: ApiContext, res: ServerResponse, recordin
   who.control(known.context.roomId ?? "");
   const r = await ctx.runtime.dispatch(
     { stream, type: 'recording.stop.requested', data: { reason: 'api', compose, compositionJobId: stopCompositionJobId(recordingId) } },
-    { mustExist: true },
+    { mustExist: true, command: true },
   );
+  throwIfUnavailable(r);
   if (!r.accepted && r.reason !== 'rejected') throw new HttpError(404, `unknown recording session ${recordingId}`);
   const done = (await ctx.runtime.waitFor(stream, (s) => s.status === 'done', ctx.stopWaitMs)) ?? ctx.runtime.get(stream)!;
   const jobId: string | null = done.context.compositionJobId;

@@ -20,6 +20,11 @@ export interface EmbeddedLogOptions {
   /** For readers beside the writing process (the replay tool): appends are refused and nothing is written, not even the index. */
   readOnly?: boolean;
   logger?: Logger;
+  /**
+   * The file layer's write (default: the file handle's own). A seam for tests
+   * that make writes fail (a full or failing disk) without one.
+   */
+  write?: (fh: FileHandle, buf: Buffer, offset: number, length: number) => Promise<{ bytesWritten: number }>;
 }
 
 /** Appends that arrive while a write is in flight, written together with one fdatasync. */
@@ -41,7 +46,7 @@ const SAVE_INDEX_EVERY = 50_000;
  * (`<file>.index.json`): opening reads only what the saved index does not
  * cover, so a restart costs the same whatever the log's length.
  */
-export async function createEmbeddedLog({ file, fsync = true, duplicateWindow, readOnly = false, logger }: EmbeddedLogOptions): Promise<EventLog> {
+export async function createEmbeddedLog({ file, fsync = true, duplicateWindow, readOnly = false, logger, write: writeChunk }: EmbeddedLogOptions): Promise<EventLog> {
   const log = logger ?? pino({ level: 'silent' });
   if (!readOnly) await mkdir(dirname(file), { recursive: true });
   const fh = await open(file, readOnly ? 'r' : 'a+');
@@ -61,7 +66,7 @@ export async function createEmbeddedLog({ file, fsync = true, duplicateWindow, r
   }
   // Durable state is in ix; appends reserve positions and sequence numbers ahead of it.
   const ix = built.index;
-  const positions = new Map(ix.positions);
+  let positions = new Map(ix.positions);
   const pending = new Map<string, StoredEvent>(); // event id -> event reserved but not yet written
   let seq = ix.seq;
   let indexSavedAt = built.savedSeq; // what the index on disk covers (-1: none usable)
@@ -71,7 +76,9 @@ export async function createEmbeddedLog({ file, fsync = true, duplicateWindow, r
   let current: Batch | null = null;
   let lastDone: Promise<void> = Promise.resolve();
   let writing = false;
-  let failed: unknown = null;
+  /** A write failed: the file may hold a torn tail past ix.size, cut off before the next write. */
+  let torn: unknown = null;
+  const writeTo = writeChunk ?? ((h: FileHandle, buf: Buffer, off: number, len: number) => h.write(buf, off, len));
   let closing: Promise<void> | null = null;
 
   function newBatch(): Batch {
@@ -88,7 +95,7 @@ export async function createEmbeddedLog({ file, fsync = true, duplicateWindow, r
   async function write(b: Batch): Promise<void> {
     if (b.lines.length === 0) return;
     const buf = Buffer.from(`${ix.needsNewline ? '\n' : ''}${b.lines.join('\n')}\n`);
-    for (let off = 0; off < buf.length; ) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
+    for (let off = 0; off < buf.length; ) off += (await writeTo(fh, buf, off, buf.length - off)).bytesWritten;
     if (fsync) await fh.datasync();
     let o = ix.size + (ix.needsNewline ? 1 : 0);
     b.events.forEach(({ event }, i) => {
@@ -110,6 +117,28 @@ export async function createEmbeddedLog({ file, fsync = true, duplicateWindow, r
     return savingIndex;
   }
 
+  /** Cuts the file back to its last durable byte after a failed write; throws when even that fails. */
+  async function repair(): Promise<void> {
+    await fh.truncate(ix.size);
+    if (fsync) await fh.datasync();
+    log.warn({ file, bytes: ix.size, err: (torn as Error)?.message }, 'event log cut back to its last good write; appending again');
+    torn = null;
+  }
+
+  /**
+   * Appends reserved positions and sequence numbers ahead of the durable
+   * index: after a failed write those reservations are void (the batch and
+   * any queued behind it are refused), so reserve again from what is durable.
+   */
+  function forgetReservations(err: unknown): void {
+    positions = new Map(ix.positions);
+    seq = ix.seq;
+    pending.clear();
+    const queued = current;
+    current = null;
+    queued?.reject(err);
+  }
+
   async function flush(): Promise<void> {
     if (writing) return;
     writing = true;
@@ -117,17 +146,15 @@ export async function createEmbeddedLog({ file, fsync = true, duplicateWindow, r
       while (current) {
         const b = current;
         current = null;
-        if (failed) {
-          b.reject(failed);
-          continue;
-        }
         try {
+          if (torn) await repair();
           await write(b);
         } catch (err) {
-          // A failed write or fdatasync leaves the file's state unknown: refuse all further appends.
-          failed = err;
-          log.error({ err, file }, 'event log write failed; log is now read-only until reopened');
+          // A failed write or fdatasync leaves the file's tail unknown: it is cut back before the next write.
+          torn ??= err;
+          log.error({ err, file, events: b.events.length }, 'event log write failed; its appends are refused, the next ones are tried again');
           b.reject(err);
+          forgetReservations(err);
           continue;
         }
         for (const e of b.events) deliver(e);
@@ -162,7 +189,6 @@ export async function createEmbeddedLog({ file, fsync = true, duplicateWindow, r
   async function append(stream: string, events: NewEvent[], options: AppendOptions = {}): Promise<StoredEvent[]> {
     if (closing) throw new Error(`event log ${file} is closed`);
     if (readOnly) throw new Error(`event log ${file} is open read-only`);
-    if (failed) throw failed;
     const input = parseNewEvents(stream, events);
     if (input.length === 0) return [];
 
@@ -263,7 +289,8 @@ export async function createEmbeddedLog({ file, fsync = true, duplicateWindow, r
       await lastDone.catch(() => {});
       subscribers.clear();
       await savingIndex;
-      if (!failed && !readOnly && ix.seq > indexSavedAt) await persistIndex();
+      if (torn) await repair().catch((err) => log.error({ err, file }, 'could not cut the event log back to its last good write'));
+      if (!readOnly && ix.seq > indexSavedAt) await persistIndex();
       await fh.close();
     })();
     return closing;

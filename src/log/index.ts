@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { NodeConnectionOptions } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { createEmbeddedLog } from './embedded.js';
+import { createEmbeddedLog, type EmbeddedLogOptions } from './embedded.js';
 import { createNatsLog } from './nats.js';
 import type { EventLog } from './types.js';
 
@@ -25,15 +25,18 @@ export interface EventLogConfig {
   recordingDir: string;
   /** Embedded: fdatasync every batch (default true). */
   fsync?: boolean;
+  /** Embedded: the file layer's write (a seam for tests of a failing disk). */
+  write?: EmbeddedLogOptions['write'];
   logger: Logger;
 }
 
 /** The one place that picks the log: JetStream when natsUrl is set, else the embedded file. */
-export function createEventLog({ natsUrl, natsStream, subjectPrefix, natsConnectOptions, dir, recordingDir, fsync, logger }: EventLogConfig): Promise<EventLog> {
+export function createEventLog({ natsUrl, natsStream, subjectPrefix, natsConnectOptions, dir, recordingDir, fsync, write, logger }: EventLogConfig): Promise<EventLog> {
   if (natsUrl) return createNatsLog({ servers: natsUrl, stream: natsStream, subjectPrefix, connectOptions: natsConnectOptions, logger: logger.child({ module: 'log/nats' }) });
   return createEmbeddedLog({
     file: join(dir ?? join(recordingDir, '.eventlog'), 'events.jsonl'),
     fsync,
+    write,
     logger: logger.child({ module: 'log/embedded' }),
   });
 }

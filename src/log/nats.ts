@@ -33,6 +33,8 @@ export interface NatsLogOptions {
 interface Tip {
   position: number;
   seq: number;
+  /** The subject's last event, when the tip was read from the server. */
+  last?: StoredEvent;
 }
 
 /** An expectation no subject can meet: the server then answers only duplicates (it checks msgID first). */
@@ -90,7 +92,7 @@ export async function createNatsLog({
     let tip: Tip = { position: 0, seq: 0 };
     if (m) {
       const p = parseStored(m.string());
-      if (p.ok) tip = { position: p.event.position, seq: m.seq };
+      if (p.ok) tip = { position: p.event.position, seq: m.seq, last: p.event };
       else {
         // The expectation is on the subject's last message, the position on its last valid event.
         log.warn({ stream, seq: m.seq }, `last message unreadable (${p.problem}); replaying the stream for its position`);
@@ -119,6 +121,12 @@ export async function createNatsLog({
     const out: StoredEvent[] = [];
     let races = 0;
     for (let i = 0; i < input.length; i++) {
+      // A retry of the stream's last event (a publish that timed out but was stored), older than the
+      // duplicate window: the stored copy, not a second one.
+      if (tip.last?.id === input[i].id) {
+        out.push(tip.last);
+        continue;
+      }
       const stored = toStored(input[i], tip.position + 1);
       let ack;
       try {
@@ -211,17 +219,34 @@ export async function createNatsLog({
   const subscribers = new Set<{ handler: (e: LoggedEvent) => void; after: number }>();
   let feed: { stop(): Promise<void> } | null = null;
 
+  /**
+   * The live feed: an ordered consumer from `startSeq`. Whatever ends its loop
+   * (the server restarted, the connection dropped, the consumer vanished), it
+   * starts again after the last message it delivered, with backoff, until stopped.
+   */
   function startFeed(startSeq: number): { stop(): Promise<void> } {
     let stopped = false;
     let msgs: ConsumerMessages | undefined;
-    const done = (async () => {
-      const consumer = await js.consumers.get(name, { filter_subjects: `${prefix}.>`, opt_start_seq: startSeq });
+    let next = startSeq;
+    let wake: (() => void) | null = null;
+    const pause = (ms: number) =>
+      new Promise<void>((r) => {
+        const t = setTimeout(r, ms);
+        wake = () => {
+          clearTimeout(t);
+          r();
+        };
+      });
+
+    async function runOnce(): Promise<void> {
+      const consumer = await js.consumers.get(name, { filter_subjects: `${prefix}.>`, opt_start_seq: next });
       try {
         if (stopped) return;
         msgs = await consumer.consume({ max_messages: 1024 });
         if (stopped) await msgs.close();
         for await (const m of msgs) {
           if (stopped) break; // a feed started after this one serves the subscribers now
+          next = m.seq + 1;
           lastKnownSeq = Math.max(lastKnownSeq, m.seq);
           const p = parseStored(m.string());
           if (!p.ok) {
@@ -241,10 +266,28 @@ export async function createNatsLog({
       } finally {
         await consumer.delete().catch(() => {});
       }
-    })().catch((err) => log.error({ err }, 'live feed stopped'));
+    }
+
+    const done = (async () => {
+      let delay = 250;
+      while (!stopped && !closing) {
+        const before = next;
+        try {
+          await runOnce();
+          if (!stopped) log.warn({ next }, 'live feed ended; starting it again');
+        } catch (err) {
+          if (stopped) break;
+          log.error({ err: (err as Error).message, next }, 'live feed failed; starting it again');
+        }
+        if (stopped || closing) break;
+        delay = next > before ? 250 : Math.min(5_000, delay * 2);
+        await pause(delay);
+      }
+    })();
     return {
       async stop() {
         stopped = true;
+        wake?.();
         await msgs?.close();
         await done;
       },

@@ -105,16 +105,36 @@ export async function createNatsQueue(opts: NatsQueueOptions): Promise<Compositi
     },
     consume(handler, concurrency) {
       let stopped = false;
+      const idle = (ms: number) => new Promise((r) => setTimeout(r, ms));
+      // One pull loop per slot; whatever breaks it (no connection, the consumer or the stream gone), it starts again.
       const loops = Array.from({ length: concurrency }, async () => {
+        let delay = 500;
+        while (!stopped && !closing) {
+          try {
+            await pull();
+            delay = 500;
+          } catch (err) {
+            if (stopped || closing) break;
+            logger.warn({ err: (err as Error).message, retryInMs: delay }, 'compose queue consumer failed; starting it again');
+            await idle(delay);
+            delay = Math.min(10_000, delay * 2);
+          }
+        }
+      });
+      async function pull() {
         const consumer = await js.consumers.get(name, DURABLE);
+        let failures = 0;
         while (!stopped && !closing) {
           let msg: JsMsg | null = null;
           try {
             msg = await consumer.next({ expires: 1_000 });
+            failures = 0;
           } catch (err) {
             if (stopped || closing) break;
-            logger.warn({ err }, 'compose queue fetch failed; retrying');
-            await new Promise((r) => setTimeout(r, 1_000));
+            // Again and again: look the consumer up afresh (the outer loop).
+            if (++failures >= 3) throw err;
+            logger.warn({ err: (err as Error).message }, 'compose queue fetch failed; retrying');
+            await idle(1_000);
             continue;
           }
           if (!msg) continue;
@@ -133,7 +153,7 @@ export async function createNatsQueue(opts: NatsQueueOptions): Promise<Compositi
             item.nak(FAILED_ITEM_DELAY_MS);
           }
         }
-      });
+      }
       const stop = async () => {
         stopped = true;
         await Promise.allSettled(loops);

@@ -8,6 +8,7 @@ import type { ExecutableAction } from '../../machines/step.js';
 import { ConcurrencyError, type EventLog } from '../log/types.js';
 import type { ActorTable } from './actors.js';
 import { newActor } from './fold.js';
+import { createOutbox, LOG_UNAVAILABLE, type OutboxEntry } from './outbox.js';
 import type { AppliedEvent, DispatchOptions, DispatchResult, UncheckedEventInput } from './types.js';
 
 export interface DispatcherOptions {
@@ -20,6 +21,8 @@ export interface DispatcherOptions {
   /** Runs the actions of a transition whose event is durable. */
   act: (event: StoredEvent, actions: readonly ExecutableAction[]) => Promise<void>;
   isClosed: () => boolean;
+  /** Outbox retry pacing (tests). */
+  outbox?: { minDelayMs?: number; maxDelayMs?: number };
 }
 
 /** Correlation: the recording an event belongs to, where there is one. */
@@ -58,6 +61,21 @@ export function createDispatcher(opts: DispatcherOptions) {
   const { actors, stale } = table;
   /** Dispatches under way: a checkpoint is only taken when none is. */
   let inflight = 0;
+  /** Events decided but not durable yet (the log refused them): appended later, in order per stream. */
+  const outbox = createOutbox({
+    log,
+    logger,
+    ...opts.outbox,
+    async conflicted(stream, entries) {
+      await resyncKeeping(stream);
+      for (const e of entries) {
+        const r = await dispatch({ stream, type: e.draft.type, data: e.draft.data, causationId: e.draft.causationId, correlationId: e.draft.correlationId });
+        if (!r.accepted) logger.error({ stream, eventType: e.draft.type, eventId: e.draft.id, why: r.message }, 'outbox event refused on fresh state');
+      }
+    },
+  });
+
+  const unavailable = (message = LOG_UNAVAILABLE): DispatchResult => ({ accepted: false, reason: 'unavailable', message });
 
   async function dispatch(input: UncheckedEventInput, options: DispatchOptions = {}): Promise<DispatchResult> {
     if (opts.isClosed()) return { accepted: false, reason: 'rejected', message: 'runtime is closed' };
@@ -69,10 +87,32 @@ export function createDispatcher(opts: DispatcherOptions) {
     }
   }
 
+  /**
+   * Reads a stream again from the log; when the log cannot be read, the actor
+   * is kept as it was (and stays stale), never forgotten.
+   */
+  async function resyncKeeping(stream: string): Promise<boolean> {
+    const kept = actors.get(stream);
+    try {
+      await table.resync(stream);
+      return true;
+    } catch (err) {
+      if (kept) actors.set(stream, kept);
+      stale.add(stream);
+      logger.warn({ stream, err: (err as Error).message }, 'could not read the stream again; keeping its actor');
+      return false;
+    }
+  }
+
   async function dispatchOne(input: UncheckedEventInput, options: DispatchOptions): Promise<DispatchResult> {
     const v = validate(input);
     if (!v.ok) return { accepted: false, reason: 'invalid', message: v.message };
-    if (stale.has(input.stream)) await table.resync(input.stream);
+    // A client's command is refused while the log takes nothing: it asks again, nothing half-happens.
+    if (options.command && outbox.size > 0) return unavailable();
+    if (stale.has(input.stream) && !outbox.has(input.stream) && !(await resyncKeeping(input.stream))) {
+      if (options.command) return unavailable();
+      throw new Error(`${LOG_UNAVAILABLE}: stream ${input.stream} could not be read`);
+    }
     let actor = actors.get(input.stream);
     if (!actor) {
       if (options.mustExist) return { accepted: false, reason: 'unknown-stream', message: `no such ${v.kind}: ${v.id}` };
@@ -107,26 +147,46 @@ export function createDispatcher(opts: DispatcherOptions) {
     if (!actor.firstTime) actor.firstTime = draft.time;
     actor.lastTime = draft.time;
     actors.set(input.stream, actor);
+    const applied = async (event: StoredEvent) => {
+      notify({ type: event.type, event, before, after, local: true });
+      await act(event, actions);
+    };
+    const keep = (): DispatchResult => {
+      outbox.add({ stream: input.stream, draft, expectedPosition, appended: applied });
+      // Decided and kept: an effect's result is accepted (it is appended later); a client is told to ask again.
+      if (options.command) return unavailable(`${LOG_UNAVAILABLE} (the request is kept and applied once the log recovers)`);
+      return { accepted: true, event: { ...draft, position: expectedPosition + 1 } as StoredEvent, snapshot: after };
+    };
+    // An earlier event of this stream waits in the outbox: this one goes behind it.
+    if (outbox.has(input.stream)) return keep();
     let event: StoredEvent;
     try {
       [event] = (await log.append(input.stream, [draft], { expectedPosition })) as [StoredEvent];
     } catch (err) {
-      await table.resync(input.stream).catch(() => stale.add(input.stream));
-      if (err instanceof ConcurrencyError && !options.retried) {
+      if (err instanceof ConcurrencyError && !options.retried && !outbox.has(input.stream)) {
+        await resyncKeeping(input.stream);
         logger.warn({ stream: input.stream, eventType: input.type }, 'stream moved on elsewhere; retrying on fresh state');
         return dispatchOne(input, { ...options, retried: true });
       }
-      throw err;
+      if (err instanceof ConcurrencyError && !outbox.has(input.stream)) {
+        await resyncKeeping(input.stream);
+        throw err;
+      }
+      // Not known durable (the log is down, a write failed, a publish timed out): never dropped.
+      logger.warn({ stream: input.stream, eventId: draft.id, eventType: input.type, recordingId: draft.correlationId, err: (err as Error).message }, 'append failed');
+      return keep();
     }
-    notify({ type: event.type, event, before, after, local: true });
-    await act(event, actions);
+    await applied(event);
     return { accepted: true, event, snapshot: actors.get(input.stream)?.snapshot ?? after };
   }
 
   return {
     dispatch,
+    outbox,
+    /** Dispatches under way and events not yet durable: a checkpoint waits for both. */
     get inflight() {
-      return inflight;
+      return inflight + outbox.size;
     },
+    close: () => outbox.close(),
   };
 }

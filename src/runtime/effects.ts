@@ -13,47 +13,87 @@ export interface EffectRunnerOptions {
   runtime: () => Runtime;
 }
 
+/** Effects that only hand work on (idempotent by the event's id): a failure is retried until it passes. */
+const RETRIED: ReadonlySet<string> = new Set(['enqueueComposition']);
+const RETRY_MIN_MS = 500;
+const RETRY_MAX_MS = 15_000;
+
 /**
  * Runs the actions a transition named, once its event is durable: `emit`
  * dispatches further events, `scheduleTimer` / `cancelTimer` keep one timer
  * per stream and key (firing dispatches the timer's event), and everything
- * else goes to the effect handlers, whose failures are logged, never fatal.
+ * else goes to the effect handlers. One action that fails is logged with its
+ * ids and never stops the others of the transition; a handler in RETRIED
+ * (enqueueComposition: a job must not stay queued forever) is tried again
+ * with backoff until it passes or the runtime closes.
  */
 export function createEffectRunner(opts: EffectRunnerOptions) {
   const { logger, handlers, dispatch } = opts;
   const timers = new Map<string, NodeJS.Timeout>();
+  const retries = new Set<NodeJS.Timeout>();
+  let closed = false;
+
+  const idsOf = (event: StoredEvent) => ({ stream: event.stream, eventId: event.id, eventType: event.type, recordingId: event.correlationId });
 
   async function act(event: StoredEvent, actions: readonly ExecutableAction[]) {
     for (const a of actions) {
-      const type = a.type as EffectType;
-      if (type === 'emit') {
-        for (const spec of (a.params as EffectParams['emit']).events) await emit(event, spec);
-      } else if (type === 'scheduleTimer') {
-        const p = a.params as EffectParams['scheduleTimer'];
-        const key = `${event.stream}#${p.key}`;
-        clearTimeout(timers.get(key));
-        timers.set(
-          key,
-          setTimeout(() => {
-            timers.delete(key);
-            dispatch({ stream: event.stream, type: p.type, data: p.data, causationId: event.id }).catch((err) =>
-              logger.error({ err, stream: event.stream, timer: p.key }, 'timer event failed'),
-            );
-          }, p.delayMs),
-        );
-      } else if (type === 'cancelTimer') {
-        const key = `${event.stream}#${(a.params as EffectParams['cancelTimer']).key}`;
-        clearTimeout(timers.get(key));
-        timers.delete(key);
-      } else if (type in handlers) {
-        const handler = handlers[type as keyof EffectHandlers] as (p: unknown, c: EffectContext) => void | Promise<void>;
-        // Effects report back through events; one that throws is logged, never fatal to the runtime.
+      try {
+        await actOne(event, a);
+      } catch (err) {
+        logger.error({ err, effect: a.type, ...idsOf(event) }, 'action failed; the others of this transition still run');
+      }
+    }
+  }
+
+  async function actOne(event: StoredEvent, a: ExecutableAction) {
+    const type = a.type as EffectType;
+    if (type === 'emit') {
+      for (const spec of (a.params as EffectParams['emit']).events) {
+        try {
+          await emit(event, spec);
+        } catch (err) {
+          logger.error({ err, ...idsOf(event), emitStream: spec.stream, emitType: spec.type }, 'emitted event failed');
+        }
+      }
+    } else if (type === 'scheduleTimer') {
+      const p = a.params as EffectParams['scheduleTimer'];
+      const key = `${event.stream}#${p.key}`;
+      clearTimeout(timers.get(key));
+      timers.set(
+        key,
+        setTimeout(() => {
+          timers.delete(key);
+          // A log that is down keeps the timer's event in the outbox: it is appended once the log is back.
+          dispatch({ stream: event.stream, type: p.type, data: p.data, causationId: event.id }).catch((err) =>
+            logger.error({ err, ...idsOf(event), timer: p.key }, 'timer event failed'),
+          );
+        }, p.delayMs),
+      );
+    } else if (type === 'cancelTimer') {
+      const key = `${event.stream}#${(a.params as EffectParams['cancelTimer']).key}`;
+      clearTimeout(timers.get(key));
+      timers.delete(key);
+    } else if (type in handlers) {
+      const handler = handlers[type as keyof EffectHandlers] as (p: unknown, c: EffectContext) => void | Promise<void>;
+      // Effects report back through events; one that throws is logged, never fatal to the runtime.
+      const run = (attempt: number): void => {
         Promise.resolve()
           .then(() => handler(a.params, { event, runtime: opts.runtime() }))
-          .catch((err) => logger.error({ err, effect: type, stream: event.stream, recordingId: event.correlationId }, 'effect failed'));
-      } else if (!type.startsWith('xstate.')) {
-        logger.warn({ effect: type, stream: event.stream }, 'no handler for effect');
-      }
+          .catch((err) => {
+            const retry = RETRIED.has(type) && !closed;
+            const delayMs = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(attempt, 10));
+            logger.error({ err, effect: type, ...idsOf(event), attempt, ...(retry ? { retryInMs: delayMs } : {}) }, 'effect failed');
+            if (!retry) return;
+            const t = setTimeout(() => {
+              retries.delete(t);
+              run(attempt + 1);
+            }, delayMs);
+            retries.add(t);
+          });
+      };
+      run(1);
+    } else if (!type.startsWith('xstate.')) {
+      logger.warn({ effect: type, stream: event.stream }, 'no handler for effect');
     }
   }
 
@@ -70,10 +110,13 @@ export function createEffectRunner(opts: EffectRunnerOptions) {
 
   return {
     act,
-    /** Cancels every pending timer. */
+    /** Cancels every pending timer and effect retry. */
     close() {
+      closed = true;
       for (const t of timers.values()) clearTimeout(t);
       timers.clear();
+      for (const t of retries) clearTimeout(t);
+      retries.clear();
     },
   };
 }

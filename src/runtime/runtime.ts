@@ -124,6 +124,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       closed = true;
       loader.unfollow();
       effects.close();
+      dispatcher.close();
     },
   };
   return runtime;

@@ -41,12 +41,17 @@ export type OnlyWide<S extends string> = string extends S ? unknown : S extends 
 export interface DispatchOptions {
   /** Refuse (`unknown-stream`) instead of starting a new actor. */
   mustExist?: boolean;
+  /**
+   * A client's command (HTTP, socket): while the log takes nothing it is
+   * answered `unavailable` (ask again) instead of being kept for later.
+   */
+  command?: boolean;
   retried?: boolean;
 }
 
 export type DispatchResult<S extends AnyMachineSnapshot = AnyMachineSnapshot> =
   | { accepted: true; event: StoredEvent; snapshot: S }
-  | { accepted: false; reason: 'invalid' | 'unknown-stream' | 'rejected'; message: string; snapshot?: S };
+  | { accepted: false; reason: 'invalid' | 'unknown-stream' | 'rejected' | 'unavailable'; message: string; snapshot?: S };
 
 /** What `dispatch` of an event of type T answers: the snapshot of its stream's kind. */
 export type DispatchResultOf<T extends EventType> = DispatchResult<SnapshotOf<KindOfType<T>>>;

@@ -72,12 +72,16 @@ export function createInbound({ runtime, connections, nodeId, newId, limits = DE
         stream: roomStream(msg.connectionId),
         type: 'room.member.joined',
         data: { participantId, name: memberName(principal, msg.name), nodeId, ...(principal?.sub ? { userId: principal.sub } : {}) },
-      });
+      }, { command: true });
     } catch (err) {
       conn.log.error({ err }, 'join failed');
       r = { accepted: false, reason: 'rejected', message: 'the room could not be joined' };
     }
     const member = r.accepted ? r.snapshot.context.members[participantId] : undefined;
+    if (!r.accepted && r.reason === 'unavailable' && runtime.get(roomStream(msg.connectionId))?.context.members[participantId]) {
+      // The join is kept until the log takes it: so is its undoing, behind it.
+      void runtime.dispatch({ stream: roomStream(msg.connectionId), type: 'room.member.left', data: { participantId, reason: 'left' } }).catch(() => {});
+    }
     if (!member) {
       connections.detach(conn);
       conn.outbox = null;
@@ -137,9 +141,10 @@ export function createInbound({ runtime, connections, nodeId, newId, limits = DE
       conn.log.info({ recordingId, limit: limits.reoffersPerMinute }, 'recording-offer refused: too many re-offers');
       return error(conn, `recording-offer refused: at most ${limits.reoffersPerMinute} re-offers per recorder peer per minute`);
     }
-    const r = await runtime.dispatch({ stream: peerStream(recordingId, participantId), type, data }, { mustExist: true });
+    const r = await runtime.dispatch({ stream: peerStream(recordingId, participantId), type, data }, { mustExist: true, command: true });
     if (r.accepted && isOffer) conn.offers.record(recordingId);
     if (r.accepted) return;
+    if (r.reason === 'unavailable') return error(conn, r.message);
     conn.log.info({ recordingId, messageType: msg.type, why: r.message }, 'recording message not accepted');
     if (rejected === null) return;
     const status = r.reason === 'unknown-stream' ? 'recorder-unavailable' : rejected;

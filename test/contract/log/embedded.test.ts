@@ -213,3 +213,64 @@ describe('embedded log file recovery', () => {
     await log.close();
   });
 });
+
+describe('embedded log after a failed write', () => {
+  let dir: string;
+  let file: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mr-log-'));
+    file = join(dir, 'events.jsonl');
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  /** A disk that fails while `failing` is set, after writing half of what it was handed (a torn write). */
+  function flakyDisk() {
+    const disk = { failing: false };
+    const write = async (fh: import('node:fs/promises').FileHandle, buf: Buffer, offset: number, length: number) => {
+      if (!disk.failing) return fh.write(buf, offset, length);
+      await fh.write(buf, offset, Math.floor(length / 2));
+      throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
+    };
+    return { disk, write };
+  }
+
+  it('refuses the failed append, cuts the torn tail off, and takes the next one at the same position', async () => {
+    const { disk, write } = flakyDisk();
+    const log = await createEmbeddedLog({ file, write });
+    await log.append('room:a', [ev('room:a')]);
+    disk.failing = true;
+    const lost = ev('room:a');
+    const other = ev('room:b');
+    const results = await Promise.allSettled([log.append('room:a', [lost], { expectedPosition: 1 }), log.append('room:b', [other])]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(await log.position('room:a')).toBe(1);
+    disk.failing = false;
+    // the same event again (an outbox retry): written once, at the position it was meant for
+    const [again] = await log.append('room:a', [lost], { expectedPosition: 1 });
+    expect(again).toMatchObject({ id: lost.id, position: 2 });
+    await log.append('room:b', [other]);
+    const events = (await readAll(log)).map((e) => [e.seq, e.event.id]);
+    expect(events.map(([, id]) => id)).toEqual([events[0][1], lost.id, other.id]);
+    expect(events.map(([seq]) => seq)).toEqual([1, 2, 3]);
+    await log.close();
+    // the file holds whole lines only, and a fresh open agrees
+    const lines = (await readFile(file, 'utf8')).split('\n').filter(Boolean);
+    expect(lines.length).toBe(3);
+    const reopened = await createEmbeddedLog({ file });
+    expect((await readAll(reopened)).map((e) => e.event.id)).toEqual([events[0][1], lost.id, other.id]);
+    expect(await reopened.position('room:a')).toBe(2);
+    await reopened.close();
+  });
+
+  it('keeps refusing while the disk fails, and appends again as soon as it does not', async () => {
+    const { disk, write } = flakyDisk();
+    const log = await createEmbeddedLog({ file, write });
+    disk.failing = true;
+    for (let i = 0; i < 3; i++) await expect(log.append('room:c', [ev('room:c')])).rejects.toThrow(/EIO/);
+    disk.failing = false;
+    const [e] = await log.append('room:c', [ev('room:c')], { expectedPosition: 0 });
+    expect(e.position).toBe(1);
+    await log.close();
+    expect((await readFile(file, 'utf8')).split('\n').filter(Boolean).length).toBe(1);
+  });
+});

@@ -72,6 +72,23 @@ describe('nats log across instances', () => {
     expect(events.map((e) => e.event.position)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
   });
 
+  it('answers a retry of a stored event past the duplicate window with the stored copy (a publish that timed out but was stored)', async () => {
+    const tag = randomBytes(5).toString('hex');
+    const short = await createNatsLog({ servers: server.url, stream: `T_${tag}`, subjectPrefix: `t${tag}.ev`, duplicateWindowMs: 1_000 });
+    try {
+      const e = ev('recording:late');
+      const [stored] = await short.append('recording:late', [e], { expectedPosition: 0 });
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(await short.append('recording:late', [e], { expectedPosition: 0 })).toEqual([stored]);
+      expect((await readAll(short, { stream: 'recording:late' })).map((x) => x.event.id)).toEqual([e.id]);
+    } finally {
+      await short.close();
+      const nc = await connect({ servers: server.url });
+      await (await jetstreamManager(nc)).streams.delete(`T_${tag}`).catch(() => {});
+      await nc.close();
+    }
+  });
+
   it('answers a duplicate appended through another instance with the stored copy', async () => {
     const e = ev('room:dup');
     const [stored] = await a.append('room:dup', [e]);
