@@ -79,7 +79,7 @@ export async function stopSession(ctx: ApiContext, res: ServerResponse, recordin
   if (!r.accepted && r.reason !== 'rejected') throw new HttpError(404, `unknown recording session ${recordingId}`);
   const done = (await ctx.runtime.waitFor(stream, (s) => s.status === 'done', ctx.stopWaitMs)) ?? ctx.runtime.get(stream)!;
   const jobId: string | null = done.context.compositionJobId;
-  if (done.value === 'stopped' && done.context.compose && jobId) {
+  if (done.value === 'stopped' && done.context.compose && jobId && !(await ctx.runtime.read(compositionStream(jobId)))) {
     // The stopped session requests its composition right after it settles.
     await ctx.runtime.waitFor(compositionStream(jobId), () => true, 5_000);
   }

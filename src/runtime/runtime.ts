@@ -94,6 +94,8 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       const n = busy.get(stream)! - 1;
       if (n === 0) busy.delete(stream);
       else busy.set(stream, n);
+      // Read back or made live for an event it refused: finished still, it leaves again after the grace period.
+      evictor.touch(stream);
     }
   }
 
