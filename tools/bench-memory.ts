@@ -6,7 +6,7 @@
  * and GC again. Prints heap used, RSS and the live actor count after each
  * phase. With eviction the second phase should add about nothing.
  *
- * Usage: npm run bench:memory -- [--meetings 5000] [--grace-ms 1000] [--keep 500] [--no-evict]
+ * Usage: npm run bench:memory -- [--meetings 5000] [--phases 2] [--grace-ms 1000] [--keep 500] [--no-evict]
  * (--no-evict: actors are never evicted, what the runtime did before.)
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -21,6 +21,7 @@ import { shortMeeting } from './lib/short-meeting.js';
 const { values: args } = parseArgs({
   options: {
     meetings: { type: 'string', default: '5000' },
+    phases: { type: 'string', default: '2' },
     'grace-ms': { type: 'string', default: '1000' },
     keep: { type: 'string' },
     'no-evict': { type: 'boolean', default: false },
@@ -73,7 +74,7 @@ try {
   const base = measure(rt);
   print('start', base);
   let prev = base;
-  for (const phase of [1, 2]) {
+  for (let phase = 1; phase <= Number(args.phases); phase++) {
     const started = performance.now();
     for (let i = 0; i < N; i++) await shortMeeting(rt, `p${phase}-room-${i}`, `p${phase}-rec-${i}`);
     const ms = performance.now() - started;

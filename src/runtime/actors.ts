@@ -127,6 +127,8 @@ export function createActorTable(log: EventLog, opts: ActorTableOptions = {}) {
     resync,
     resyncStale,
     get,
+    /** The stream is being read again from the log (not to be evicted half folded). */
+    isReading: (stream: string) => reading.has(stream),
     /** Live and kept actors of one kind. */
     *ofKind(kind: StreamKind): Generator<FoldedActor> {
       for (const a of actors.values()) if (a.kind === kind) yield a;

@@ -51,7 +51,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     // Real time, not the events' clock (tests pin that one).
     clock: Date.now,
     live: (s) => actors.get(s),
-    busy: (s) => busy.has(s),
+    busy: (s) => busy.has(s) || table.isReading(s),
     evict: (s) => table.evict(s),
   });
   const sweeper = Number.isFinite(graceMs) ? setInterval(() => evictor.sweep(), Math.min(1_000, Math.max(20, graceMs / 4))) : null;

@@ -4,7 +4,12 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { createHttpApi } from '../../src/http/index.js';
+import { createNatsLog } from '../../src/log/nats.js';
+import { startNats } from '../../tools/lib/nats-server.js';
 import { createEmbeddedLog } from '../../src/log/embedded.js';
 import type { EventLog } from '../../src/log/types.js';
 import type { Checkpoint } from '../../src/runtime/checkpoint.js';
@@ -97,5 +102,43 @@ describe('evicted sessions and jobs through the HTTP API', () => {
     expect((await s.http.get('/api/recording-sessions')).json).toEqual(sessions);
     expect((await s.http.get('/api/recording-compositions')).json).toEqual(jobs);
     await s.close();
+  });
+
+  it('NATS, two processes: a stream one evicted and the other writes to is read back by the first', async () => {
+    const nats = await startNats();
+    const tag = randomBytes(5).toString('hex');
+    const opts = { servers: nats.url, stream: `T_${tag}`, subjectPrefix: `t${tag}.ev` };
+    const logA = await createNatsLog(opts);
+    const logB = await createNatsLog(opts);
+    const a = createRuntime({ log: logA, logger, actorGraceMs: 50, keepFinished: 0 });
+    const b = createRuntime({ log: logB, logger, actorGraceMs: Infinity });
+    try {
+      await a.load();
+      await b.load();
+      a.follow();
+      b.follow();
+      const m = await shortMeeting(a, 'm1', 'rec1');
+      await eventually(() => a.stats().live === 0 && b.get(m.room)?.value === 'closed', 5_000);
+      expect(a.get(m.room)).toBeUndefined();
+      const closedAt = (await a.read(m.room))!.position;
+      expect(b.position(m.room)).toBe(closedAt);
+      // B opens the room again; A, which evicted it, folds it back at the right position.
+      const again = await b.dispatch({ stream: m.room, type: 'room.member.joined', data: { participantId: 'h2', name: null, nodeId: 'n2' } });
+      expect(again).toMatchObject({ accepted: true, event: { position: closedAt + 1 } });
+      await eventually(() => a.get(m.room)?.value === 'open', 5_000);
+      expect(a.position(m.room)).toBe(closedAt + 1);
+      // And A writes on from there.
+      const left = await a.dispatch({ stream: m.room, type: 'room.member.left', data: { participantId: 'h2', reason: 'left' } });
+      expect(left).toMatchObject({ accepted: true, event: { position: closedAt + 2 } });
+    } finally {
+      await a.close();
+      await b.close();
+      await logA.close();
+      await logB.close();
+      const nc = await connect({ servers: nats.url });
+      await (await jetstreamManager(nc)).streams.delete(opts.stream).catch(() => {});
+      await nc.close();
+      await nats.stop();
+    }
   });
 });
