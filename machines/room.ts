@@ -11,9 +11,13 @@ export interface RoomContext {
   hostId: string | null;
   members: Record<string, Member>;
   activeRecordingId: string | null;
+  /** The room's most recent recording ids, oldest first (at most ROOM_RECORDINGS_KEPT; each session is in its own stream). */
   recordings: string[];
   closedReason: string | null;
 }
+
+/** Recording ids a room's context remembers: a room reused for years must not grow with every recording. */
+export const ROOM_RECORDINGS_KEPT = 50;
 
 type RoomEvent =
   | EventOf<'room.member.joined'>
@@ -161,7 +165,7 @@ export const roomMachine = setup({
           actions: [
             assign({
               activeRecordingId: ({ event }) => event.data.recordingId,
-              recordings: ({ context, event }) => [...context.recordings, event.data.recordingId],
+              recordings: ({ context, event }) => [...context.recordings, event.data.recordingId].slice(-ROOM_RECORDINGS_KEPT),
             }),
             {
               type: 'emit',

@@ -106,6 +106,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     log,
     logger: logger.child({ module: 'runtime' }),
     newId,
+    actorGraceMs: config.actorGraceMs,
     effects: {
       ...recorder.handlers,
       ...compositions.handlers,

@@ -50,6 +50,8 @@ const envSchema = z.object({
   MAX_REOFFERS_PER_MINUTE: z.coerce.number().int().min(0).default(DEFAULT_LIMITS.reoffersPerMinute),
   /** At most a day: the recorder's level windows are bounded by the same day (src/recorder/audio-levels.ts). */
   MAX_RECORDING_SECONDS: z.coerce.number().int().min(1).max(86_400).default(14_400),
+  /** How long a finished actor stays in memory before it is evicted (read back from the log when asked for). */
+  ACTOR_GRACE_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
   /** Turns access control on: tokens are HS256 JWTs signed with it (tools/token.ts). */
   AUTH_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   /** Origins (scheme://host[:port]) besides the server's own that may act on the API and open sockets, and get CORS headers. */
@@ -113,6 +115,8 @@ export interface Config {
   limits: SignalingLimits;
   /** A recording this long is stopped (`limit-reached`) and composed. */
   maxRecordingMs: number;
+  /** Grace period of finished actors in memory (src/runtime/eviction.ts). */
+  actorGraceMs: number;
   auth: {
     /** Unset: access control is off (anyone who can reach the server can record and download). */
     secret: string | undefined;
@@ -174,6 +178,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       reoffersPerMinute: e.MAX_REOFFERS_PER_MINUTE,
     },
     maxRecordingMs: e.MAX_RECORDING_SECONDS * 1000,
+    actorGraceMs: e.ACTOR_GRACE_MS,
     auth: {
       secret: e.AUTH_SECRET,
       allowedOrigins: e.ALLOWED_ORIGINS,

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { parseBody, startRecordingBodySchema } from '../../events/wire.js';
 import { compositionStream, recordingStream, roomStream, stopCompositionJobId } from '../../machines/actions.js';
-import type { Runtime } from '../runtime/runtime.js';
+import type { Runtime, SnapshotOf } from '../runtime/runtime.js';
 import type { Caller } from './access.js';
 import { HttpError, readJson, sendJson, throwIfUnavailable } from './respond.js';
 import { jobView, sessionView, type FileUrlSigner, type StreamTimes } from './views.js';
@@ -20,21 +20,29 @@ export interface ApiContext {
   storageRefusal?: () => Promise<string | null>;
 }
 
-export function sessionOf(ctx: ApiContext, recordingId: string) {
-  const stream = recordingStream(recordingId);
-  const s = ctx.runtime.get(stream);
-  return s ? sessionView(s, ctx.times(stream)) : null;
+const timesOf = (a: { position: number; firstTime: number; lastTime: number }): StreamTimes | undefined =>
+  a.position > 0 ? { first: a.firstTime, last: a.lastTime } : undefined;
+
+/** A session as the API shows it; an evicted one is read back from the log. */
+export async function sessionOf(ctx: ApiContext, recordingId: string) {
+  const a = await ctx.runtime.read(recordingStream(recordingId));
+  return a ? sessionView(a.snapshot, timesOf(a)) : null;
 }
 
-export function jobOf(ctx: ApiContext, jobId: string) {
-  const stream = compositionStream(jobId);
-  const s = ctx.runtime.get(stream);
-  if (!s) return null;
-  const recording = ctx.runtime.get(recordingStream(s.context.recordingId));
+/** A composition job as the API shows it; an evicted one (and its recording) read back from the log. */
+export async function jobOf(ctx: ApiContext, jobId: string) {
+  const a = await ctx.runtime.read(compositionStream(jobId));
+  if (!a) return null;
+  const recording = (await ctx.runtime.read(recordingStream(a.snapshot.context.recordingId)))?.snapshot;
+  return jobViewOf(ctx, a.snapshot, timesOf(a), recording);
+}
+
+/** The job's view from its snapshot and its recording's. */
+export function jobViewOf(ctx: ApiContext, s: SnapshotOf<'composition'>, times: StreamTimes | undefined, recording: SnapshotOf<'recording'> | undefined) {
   const inputs: string[] = (recording?.context.segments ?? []).map((x: { file: string }) => x.file);
   // Times seen since this process started; after a restart, the recording's stop is the best known.
   const stoppedAt: number | null = recording?.context.stoppedAt ?? recording?.context.startedAt ?? null;
-  return jobView(s, ctx.times(stream) ?? (stoppedAt !== null ? { first: stoppedAt, last: stoppedAt } : undefined), inputs, ctx.fileUrl);
+  return jobView(s, times ?? (stoppedAt !== null ? { first: stoppedAt, last: stoppedAt } : undefined), inputs, ctx.fileUrl);
 }
 
 /** POST /api/recording-sessions */
@@ -53,11 +61,11 @@ export async function startSession(ctx: ApiContext, req: IncomingMessage, res: S
   throwIfUnavailable(r);
   if (!r.accepted) {
     const room = r.snapshot ?? ctx.runtime.get(roomStream(connectionId));
-    const active = room?.value === 'open' && room.context.activeRecordingId ? sessionOf(ctx, room.context.activeRecordingId) : null;
+    const active = room?.value === 'open' && room.context.activeRecordingId ? await sessionOf(ctx, room.context.activeRecordingId) : null;
     if (active) throw new HttpError(409, `room ${connectionId} is already recording`, { session: active });
     throw new HttpError(404, `no live room ${connectionId}`);
   }
-  const session = sessionOf(ctx, recordingId);
+  const session = await sessionOf(ctx, recordingId);
   if (!session) throw new HttpError(500, `recording ${recordingId} did not start`);
   ctx.logger.info({ roomId: connectionId, recordingId, layout, format }, 'recording started via API');
   sendJson(res, 201, { success: true, session });
@@ -66,7 +74,7 @@ export async function startSession(ctx: ApiContext, req: IncomingMessage, res: S
 /** DELETE /api/recording-sessions/:id — idempotent: stopping a stopped session answers 200 with it. */
 export async function stopSession(ctx: ApiContext, res: ServerResponse, recordingId: string, compose: boolean, who: Caller) {
   const stream = recordingStream(recordingId);
-  const known = ctx.runtime.get(stream);
+  const known = (await ctx.runtime.read(stream))?.snapshot;
   if (!known) throw new HttpError(404, `unknown recording session ${recordingId}`);
   who.control(known.context.roomId ?? "");
   const r = await ctx.runtime.dispatch(
@@ -77,15 +85,19 @@ export async function stopSession(ctx: ApiContext, res: ServerResponse, recordin
   if (!r.accepted && r.reason !== 'rejected') throw new HttpError(404, `unknown recording session ${recordingId}`);
   const done = (await ctx.runtime.waitFor(stream, (s) => s.status === 'done', ctx.stopWaitMs)) ?? ctx.runtime.get(stream)!;
   const jobId: string | null = done.context.compositionJobId;
-  if (done.value === 'stopped' && done.context.compose && jobId) {
+  if (done.value === 'stopped' && done.context.compose && jobId && !(await ctx.runtime.read(compositionStream(jobId)))) {
     // The stopped session requests its composition right after it settles.
     await ctx.runtime.waitFor(compositionStream(jobId), () => true, 5_000);
   }
   ctx.logger.info({ recordingId, compose, accepted: r.accepted }, 'recording stop via API');
-  sendJson(res, 200, { success: true, session: sessionOf(ctx, recordingId), compositionJob: jobId ? jobOf(ctx, jobId) : null });
+  sendJson(res, 200, { success: true, session: await sessionOf(ctx, recordingId), compositionJob: jobId ? await jobOf(ctx, jobId) : null });
 }
 
-/** GET /api/recording-sessions[?connectionId=] */
+/**
+ * GET /api/recording-sessions[?connectionId=] — the live sessions and the
+ * recently finished ones the runtime keeps (src/runtime/actors.ts); an older
+ * one is still answered by id.
+ */
 export function listSessions(ctx: ApiContext, res: ServerResponse, connectionId: string | null, who: Caller) {
   const sessions = ctx.runtime
     .list('recording')
@@ -96,9 +108,9 @@ export function listSessions(ctx: ApiContext, res: ServerResponse, connectionId:
 }
 
 /** GET /api/recording-sessions/:id */
-export function getSession(ctx: ApiContext, res: ServerResponse, recordingId: string, who: Caller) {
-  const session = sessionOf(ctx, recordingId);
+export async function getSession(ctx: ApiContext, res: ServerResponse, recordingId: string, who: Caller) {
+  const session = await sessionOf(ctx, recordingId);
   if (!session) throw new HttpError(404, `unknown recording session ${recordingId}`);
   who.view(session.connectionId ?? '');
-  sendJson(res, 200, { success: true, session, compositionJob: session.compositionJobId ? jobOf(ctx, session.compositionJobId) : null });
+  sendJson(res, 200, { success: true, session, compositionJob: session.compositionJobId ? await jobOf(ctx, session.compositionJobId) : null });
 }

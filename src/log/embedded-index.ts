@@ -34,6 +34,11 @@ export interface FileIndex {
   needsNewline: boolean;
   positions: Map<string, number>;
   /**
+   * Global sequence of every stream's first event (at most: 1 when not
+   * known), so reading one stream starts at the mark before it.
+   */
+  firsts: Map<string, number>;
+  /**
    * Event id -> byte offset of recent events (none when `window` is 0), in two generations of up to
    * `window` ids each: at least the last `window` events are always known,
    * at most twice that many are kept. (Evicting Map entries one by one from
@@ -45,7 +50,7 @@ export interface FileIndex {
 }
 
 export function emptyIndex(window = DUPLICATE_WINDOW): FileIndex {
-  return { size: 0, seq: 0, lines: 0, needsNewline: false, positions: new Map(), recent: { current: new Map(), previous: new Map() }, window, marks: [] };
+  return { size: 0, seq: 0, lines: 0, needsNewline: false, positions: new Map(), firsts: new Map(), recent: { current: new Map(), previous: new Map() }, window, marks: [] };
 }
 
 /** Byte offset of a recent event with this id (undefined: not appended within the window). */
@@ -62,6 +67,7 @@ export function recordEvent(ix: FileIndex, event: StoredEvent, offset: number, f
   ix.seq++;
   ix.lines++;
   if ((ix.positions.get(event.stream) ?? 0) < event.position) ix.positions.set(event.stream, event.position);
+  if (!ix.firsts.has(event.stream)) ix.firsts.set(event.stream, ix.seq);
   if (ix.window > 0 && (fresh || recentOffset(ix, event.id) === undefined)) {
     ix.recent.current.set(event.id, offset);
     if (ix.recent.current.size >= ix.window) ix.recent = { current: new Map(), previous: ix.recent.current };
@@ -84,6 +90,18 @@ export function markAtOrBefore(ix: FileIndex, seq: number): Mark | null {
   return found;
 }
 
+/**
+ * Where reading one stream starts (the mark at or before its first event)
+ * and the last durable position to read up to; null when the stream has no
+ * durable event.
+ */
+export function streamSpan(ix: FileIndex, stream: string): { from: Mark | null; last: number } | null {
+  const first = ix.firsts.get(stream);
+  const last = ix.positions.get(stream);
+  if (first === undefined || last === undefined) return null;
+  return { from: markAtOrBefore(ix, first), last };
+}
+
 /** Parses one line; null for an empty line; torn or invalid ones are reported. */
 export function checkLine(line: Line, lineNo: number, report: (problem: string) => void): StoredEvent | null {
   if (line.text.length === 0) return null;
@@ -102,6 +120,8 @@ interface IndexFileV1 {
   size: number;
   seq: number;
   positions: [string, number][];
+  /** Absent in indexes saved before per-stream reads: every stream then reads from the start. */
+  firsts?: [string, number][];
   marks: [number, number, number, string][];
 }
 
@@ -122,6 +142,8 @@ async function loadSaved(path: string, log: Logger): Promise<IndexFileV1 | null>
     isCount(saved.seq) &&
     Array.isArray(saved.positions) &&
     saved.positions.every((p) => Array.isArray(p) && typeof p[0] === 'string' && isCount(p[1])) &&
+    (saved.firsts === undefined ||
+      (Array.isArray(saved.firsts) && saved.firsts.every((p) => Array.isArray(p) && typeof p[0] === 'string' && isCount(p[1])))) &&
     Array.isArray(saved.marks) &&
     saved.marks.every((m) => Array.isArray(m) && isCount(m[0]) && isCount(m[1]) && isCount(m[2]) && typeof m[3] === 'string');
   if (!ok) {
@@ -165,6 +187,9 @@ export async function buildIndex(
     else {
       savedSeq = saved.seq;
       ix.positions = new Map(saved.positions);
+      // Streams whose first event the saved index does not name are read from the start.
+      ix.firsts = new Map(saved.firsts ?? []);
+      for (const [stream] of saved.positions) if (!ix.firsts.has(stream)) ix.firsts.set(stream, 1);
       ix.marks = saved.marks.map(([seq, offset, line, id]) => ({ seq, offset, line, id }));
       const resume = markAtOrBefore(ix, saved.seq - window);
       if (resume) {
@@ -196,6 +221,7 @@ export async function saveIndex(ix: FileIndex, indexPath: string): Promise<void>
     size: ix.size,
     seq: ix.seq,
     positions: [...ix.positions],
+    firsts: [...ix.firsts],
     marks: ix.marks.map((m) => [m.seq, m.offset, m.line, m.id]),
   };
   const tmp = `${indexPath}.${process.pid}.tmp`;

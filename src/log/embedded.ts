@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { NewEvent, StoredEvent } from '../../events/envelope.js';
 import { CheckpointMismatchError, ConcurrencyError, eachOf, type AppendOptions, type EventLog, type LoggedEvent, type ReadOptions } from './types.js';
-import { buildIndex, checkLine, markAtOrBefore, recentOffset, recordEvent, saveIndex } from './embedded-index.js';
+import { buildIndex, checkLine, markAtOrBefore, recentOffset, recordEvent, saveIndex, streamSpan } from './embedded-index.js';
 import { readLineAt, readLines } from './lines.js';
 import { parseNewEvents, parseStored, serialize, toStored } from './validate.js';
 
@@ -247,7 +247,11 @@ export async function createEmbeddedLog({ file, fsync = true, duplicateWindow, r
     let start = 0;
     // Reading on from a checkpoint: start at the nearest mark, skip silently up to its event, which must be the one named.
     const skipThrough = after?.seq ?? 0;
-    const mark = after ? markAtOrBefore(ix, after.seq) : null;
+    // One stream: from the mark before its first event, up to its last durable one.
+    const span = stream !== undefined && !after ? streamSpan(ix, stream) : undefined;
+    if (span === null) return;
+    let spanEnded = false;
+    const mark = after ? markAtOrBefore(ix, after.seq) : (span?.from ?? null);
     if (mark) {
       start = mark.offset;
       n = mark.seq - 1;
@@ -269,9 +273,13 @@ export async function createEmbeddedLog({ file, fsync = true, duplicateWindow, r
           batch.push({ seq: n, event });
         }
         if (untilSeq !== undefined && n >= untilSeq) break;
+        if (span && event.stream === stream && event.position >= span.last) {
+          spanEnded = true;
+          break;
+        }
       }
       if (batch.length > 0) yield batch;
-      if (untilSeq !== undefined && n >= untilSeq) return;
+      if ((untilSeq !== undefined && n >= untilSeq) || spanEnded) return;
     }
     if (n < skipThrough) throw new CheckpointMismatchError(after!.seq, after!.eventId, `the log holds only ${n} events`);
   }

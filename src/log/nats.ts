@@ -14,6 +14,7 @@ import { pino, type Logger } from 'pino';
 import type { NewEvent, StoredEvent } from '../../events/envelope.js';
 import { CheckpointMismatchError, ConcurrencyError, eachOf, type AppendOptions, type EventLog, type LoggedEvent, type ReadOptions } from './types.js';
 import { subjectOf } from './subject.js';
+import { boundedMap } from './bounded-map.js';
 import { parseNewEvents, parseStored, serialize, toStored } from './validate.js';
 
 export interface NatsLogOptions {
@@ -43,6 +44,8 @@ const UNMEETABLE = Number.MAX_SAFE_INTEGER;
 const MAX_RACES = 100;
 /** Events per array handed out by readBatches. */
 const READ_BATCH = 1024;
+/** Tips cached (between this and twice this many, of the streams appended to last): a missing one is asked of the server. */
+const TIPS_KEPT = 10_000;
 
 /**
  * Event log on a JetStream stream, one subject per event stream. Appends to one
@@ -72,7 +75,7 @@ export async function createNatsLog({
   }
   const js = jetstream(nc);
 
-  const tips = new Map<string, Tip>();
+  const tips = boundedMap<string, Tip>(TIPS_KEPT);
   const queues = new Map<string, Promise<unknown>>();
   let closing: Promise<void> | null = null;
 

@@ -5,28 +5,31 @@ import { z } from 'zod';
 import { MACHINES_VERSION } from '../../machines/index.js';
 
 /**
- * Every actor's state at one point of the log: a restart restores it and folds
+ * Every live actor's state at one point of the log: a restart restores it and folds
  * only the events after `eventId` (at global sequence `seq`), instead of the
  * whole history. Only ever an optimisation: a checkpoint that does not match
  * the log is ignored and the log is folded from the start, and so is one
  * taken with machines whose contexts had another shape.
  */
+const actorSchema = z.object({
+  stream: z.string(),
+  position: z.number().int().positive(),
+  firstTime: z.number().int().nonnegative(),
+  lastTime: z.number().int().nonnegative(),
+  value: z.unknown(),
+  context: z.record(z.string(), z.unknown()),
+});
+
 export const checkpointSchema = z.object({
   version: z.literal(1),
   machines: z.literal(MACHINES_VERSION, { error: `taken with machines version other than ${MACHINES_VERSION}` }),
   seq: z.number().int().positive(),
   eventId: z.string().min(1),
   takenAt: z.number().int().nonnegative(),
-  actors: z.array(
-    z.object({
-      stream: z.string(),
-      position: z.number().int().positive(),
-      firstTime: z.number().int().nonnegative(),
-      lastTime: z.number().int().nonnegative(),
-      value: z.unknown(),
-      context: z.record(z.string(), z.unknown()),
-    }),
-  ),
+  /** The live actors: those evicted are only in the log. */
+  actors: z.array(actorSchema),
+  /** The recently finished actors the API lists (bounded, see src/runtime/actors.ts); absent in older checkpoints. */
+  kept: z.array(actorSchema).optional(),
 });
 export type Checkpoint = z.infer<typeof checkpointSchema>;
 

@@ -11,6 +11,8 @@ export interface LoaderOptions {
   table: ActorTable;
   notify: (a: AppliedEvent & { type: string }) => void;
   shardedLoad?: ShardedLoadOptions | false;
+  /** A stream read again from the log after a gap in the live feed. */
+  onResynced?: (stream: string) => void;
 }
 
 /**
@@ -52,6 +54,7 @@ export function createLoader(opts: LoaderOptions) {
       let fromCheckpoint = false;
       if (checkpoint) {
         table.restore(checkpoint.actors);
+        table.restoreKept(checkpoint.kept ?? []);
         try {
           n = await table.foldAll(log.readBatches({ after: { seq: checkpoint.seq, eventId: checkpoint.eventId } }, onInvalid));
           if (!cursor.eventId) {
@@ -62,7 +65,7 @@ export function createLoader(opts: LoaderOptions) {
         } catch (err) {
           if (!(err instanceof CheckpointMismatchError)) throw err;
           logger.warn({ err: err.message }, 'checkpoint does not match the log: folding it from the start');
-          table.actors.clear();
+          table.clear();
           n = 0;
         }
       }
@@ -79,6 +82,13 @@ export function createLoader(opts: LoaderOptions) {
         }
         const before = table.fold(event);
         if (before) opts.notify({ type: event.type, event, before, after: table.actors.get(event.stream)!.snapshot, local: false });
+        // A gap: events this table missed, or a stream it evicted that another process wrote to. Read it back now.
+        else if (table.stale.has(event.stream)) {
+          table.resync(event.stream).then(
+            () => opts.onResynced?.(event.stream),
+            (err) => logger.warn({ err, stream: event.stream }, 'could not read a stream again; it is read at its next event'),
+          );
+        }
       });
     },
 

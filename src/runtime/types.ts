@@ -105,6 +105,28 @@ export interface RuntimeOptions {
   effects?: EffectHandlers;
   /** Folding a long file log on several threads at start (false: never). */
   shardedLoad?: ShardedLoadOptions | false;
+  /**
+   * How long a finished actor (closed room or peer, stopped recording whose
+   * composition is done or was not asked for, completed or failed job) stays
+   * in memory before it is evicted and read back from the log when asked for
+   * (default 10 s; Infinity: never).
+   */
+  actorGraceMs?: number;
+  /** Evicted recordings and compositions kept for the API's lists, per kind (default 500, see src/runtime/actors.ts). */
+  keepFinished?: number;
+}
+
+/** What the runtime holds in memory (the soak and memory tools print it). */
+export interface RuntimeStats {
+  /** Live actors, all kinds. */
+  live: number;
+  byKind: Record<StreamKind, number>;
+  /** Evicted recordings and compositions kept for the lists (bounded). */
+  kept: number;
+  /** Live actors that are finished, waiting out the grace period. */
+  finishing: number;
+  /** Actors evicted since start. */
+  evicted: number;
 }
 
 export interface LoadResult {
@@ -140,12 +162,22 @@ export interface Runtime {
   checkpoint(clockNow?: number): Checkpoint | null;
   /** The newest event known durable in the log (what a checkpoint would cover). */
   readonly lastSeq: number;
+  /**
+   * A stream's snapshot while it is in memory: live, or an evicted recording or
+   * composition still kept for the lists. An evicted stream is undefined here:
+   * `read` it.
+   */
   get<K extends StreamKind>(stream: StreamId<K>): SnapshotOf<K> | undefined;
   get(stream: string): AnyMachineSnapshot | undefined;
+  /** A stream's actor from memory, else folded from its events in the log (an evicted one; it is not made live again). */
+  read<K extends StreamKind>(stream: StreamId<K>): Promise<Actor<K> | undefined>;
+  read(stream: string): Promise<Actor | undefined>;
   position(stream: string): number;
-  /** First and last event time of a stream, survives restarts (folded from the log). */
+  /** First and last event time of a stream in memory, survives restarts (folded from the log). */
   times(stream: string): { first: number; last: number } | undefined;
+  /** Live actors of a kind, and the kept evicted ones of a listed kind (recordings, compositions). */
   list<K extends StreamKind>(kind: K): Actor<K>[];
+  stats(): RuntimeStats;
   onEvent(listener: (a: AppliedDomainEvent) => void): () => void;
   /** Resolves with the snapshot once `predicate` holds for the stream (or null after timeoutMs). */
   waitFor<K extends StreamKind>(stream: StreamId<K>, predicate: (s: SnapshotOf<K>) => boolean, timeoutMs: number): Promise<SnapshotOf<K> | null>;

@@ -42,6 +42,25 @@ describe('embedded log file recovery', () => {
     return pino({ level: 'warn' }, sink);
   }
 
+  it('reads a stream whole with an index saved before it named streams\' first events', async () => {
+    const log = await createEmbeddedLog({ file });
+    await log.append('room:old', [ev('room:old'), ev('room:old')]);
+    for (let i = 0; i < 30; i++) await log.append(`peer:x.${i}`, Array.from({ length: 100 }, () => ev(`peer:x.${i}`)));
+    await log.close();
+    const indexFile = `${file}.index.json`;
+    const { firsts, ...older } = JSON.parse(await readFile(indexFile, 'utf8'));
+    expect(firsts).toContainEqual(['room:old', 1]);
+    await writeFile(indexFile, JSON.stringify(older));
+
+    const reopened = await createEmbeddedLog({ file, duplicateWindow: 100 }); // a window shorter than the log: the saved index is used
+    await reopened.append('room:old', [ev('room:old')], { expectedPosition: 2 });
+    expect((await readAll(reopened, { stream: 'room:old' })).map((e) => e.event.position)).toEqual([1, 2, 3]);
+    expect((await readAll(reopened, { stream: 'peer:x.29' })).map((e) => e.seq)).toEqual(
+      (await readAll(reopened)).filter((e) => e.event.stream === 'peer:x.29').map((e) => e.seq),
+    );
+    await reopened.close();
+  });
+
   it('skips a torn last line, reports it, and starts the next append on a fresh line', async () => {
     const log = await createEmbeddedLog({ file });
     await log.append('room:t', [ev('room:t'), ev('room:t')]);

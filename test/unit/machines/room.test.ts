@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ROOM_RECORDINGS_KEPT } from '../../../machines/room.js';
 import { ev, given } from '../../helpers/given.js';
 
 const R = 'room:r1';
@@ -82,5 +83,18 @@ describe('room machine', () => {
     expect(reopened.snapshot.value).toBe('open');
     expect(reopened.snapshot.context.hostId).toBe('h2');
     expect(reopened.snapshot.context.recordings).toEqual(['rec1']);
+  });
+
+  it('remembers only its most recent recording ids, however often it records', () => {
+    const history = [joined('h')];
+    const n = ROOM_RECORDINGS_KEPT + 5;
+    for (let i = 1; i < n; i++) {
+      history.push(ev(R, 'room.recording.requested', { recordingId: `rec${i}`, layout: 'grid', format: 'webm' }));
+      history.push(ev(R, 'room.recording.ended', { recordingId: `rec${i}` }));
+    }
+    const o = given(R, history).when(ev(R, 'room.recording.requested', { recordingId: `rec${n}`, layout: 'grid', format: 'webm' }));
+    expect(o.snapshot.context.recordings).toHaveLength(ROOM_RECORDINGS_KEPT);
+    expect(o.snapshot.context.recordings.at(0)).toBe(`rec${n - ROOM_RECORDINGS_KEPT + 1}`);
+    expect(o.snapshot.context.recordings.at(-1)).toBe(`rec${n}`);
   });
 });
