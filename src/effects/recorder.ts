@@ -41,6 +41,8 @@ const summary = (m: SegmentMeta): SegmentSummary => ({
  */
 export function createRecorderEffects(opts: RecorderEffectsOptions) {
   const live = new Map<string, { offerNumber: number; peer: RecorderPeer; closing?: Promise<SegmentMeta[]> }>();
+  /** Set by closeAll: the process is going away, no new peer is opened (a restart finds the recording interrupted). */
+  let shutDown = false;
 
   function forward(runtime: Runtime, stream: string, offerNumber: number, causationId: string) {
     const lastTotals = new Map<string, { packets: number; bytes: number; lost: number }>();
@@ -109,6 +111,7 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
       const key = `${p.recordingId}.${p.participantId}`;
       const stream = peerStream(p.recordingId, p.participantId);
       const logger = opts.logger.child({ roomId: p.roomId, recordingId: p.recordingId, participantId: p.participantId, offerNumber: p.offerNumber });
+      if (shutDown) return logger.info('shutting down: recorder peer not opened');
       const previous = live.get(key);
       const peer = createRecorderPeer({
         root: opts.root,
@@ -190,11 +193,17 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
 
   return {
     handlers,
-    /** Closes every live peer (shutdown); their files are finalized. */
-    async closeAll() {
+    /**
+     * Closes every live peer (shutdown); their files are finalized, and no
+     * peer opens after this. `skipRemux` (a drain) leaves out the per-file
+     * ffprobe and remux: werift's ending is enough for the composer.
+     */
+    async closeAll(closeOpts: { skipRemux?: boolean } = {}) {
+      shutDown = true;
       const peers = [...live.values()];
       live.clear();
-      await Promise.allSettled(peers.map((e) => e.peer.close('shutdown')));
+      await Promise.allSettled(peers.map((e) => e.peer.close('shutdown', closeOpts)));
+      return peers.length;
     },
     liveCount: () => live.size,
   };

@@ -23,6 +23,8 @@ export interface HttpApiOptions {
   access?: AccessControl;
   /** Whether browsers reach this server over https (the token cookie is then Secure). */
   secureCookies?: boolean;
+  /** True once the process drains (SIGTERM): new recordings get 503. */
+  draining?: () => boolean;
 }
 
 export type HttpApi = ((req: IncomingMessage, res: ServerResponse) => void) & { close(): void };
@@ -43,9 +45,10 @@ export function createHttpApi({
   stopWaitMs = 15_000,
   access = createAccessControl(),
   secureCookies = false,
+  draining,
 }: HttpApiOptions): HttpApi {
   const log = logger.child({ module: 'http' });
-  const ctx: ApiContext = { runtime, logger: log, newId, times: (s) => runtime.times(s), stopWaitMs, fileUrl: access.fileUrl };
+  const ctx: ApiContext = { runtime, logger: log, newId, times: (s) => runtime.times(s), stopWaitMs, fileUrl: access.fileUrl, draining };
 
   /** The method, once it is one this route takes; a state-changing one must pass the cross-site rules. */
   function allow(req: IncomingMessage, methods: string[]) {

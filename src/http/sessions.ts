@@ -16,6 +16,8 @@ export interface ApiContext {
   stopWaitMs: number;
   /** Signs file links when access control is on. */
   fileUrl: FileUrlSigner;
+  /** True while the process drains (SIGTERM): no new recording starts here. */
+  draining?: () => boolean;
 }
 
 export function sessionOf(ctx: ApiContext, recordingId: string) {
@@ -41,6 +43,9 @@ export async function startSession(ctx: ApiContext, req: IncomingMessage, res: S
   if (!parsed.ok) throw new HttpError(400, parsed.error);
   const { connectionId, layout, format } = parsed.body;
   who.control(connectionId);
+  if (ctx.draining?.()) {
+    throw new HttpError(503, 'this server is shutting down: no new recording starts here; retry in a few seconds', {}, { 'retry-after': '5' });
+  }
   const recordingId = ctx.newId();
   const r = await ctx.runtime.dispatch(
     { stream: roomStream(connectionId), type: 'room.recording.requested', data: { recordingId, layout, format } },
