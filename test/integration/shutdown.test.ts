@@ -1,15 +1,26 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sidecarOf } from '../../events/files.js';
+import { roomStream } from '../../events/streams.js';
+import { createHttpApi } from '../../src/http/index.js';
+import { createEmbeddedLog } from '../../src/log/embedded.js';
+import { createRuntime } from '../../src/runtime/runtime.js';
+import { createSignaling } from '../../src/signaling/index.js';
 import { ClipPlayer } from '../../tools/lib/clip-player.js';
 import { encodeClip } from '../../tools/lib/media-clip.js';
 import { LoadParticipant } from '../../tools/lib/participant.js';
 import { probeAll, probeDuration } from '../../tools/lib/results.js';
 import { startServerProcess, type ServerProcess } from '../../tools/lib/server.js';
 import { httpClient } from '../helpers/http.js';
+import { fakeRecorderEffects, PUBLIC_DIR } from '../helpers/test-server.js';
+import { TestClient } from '../helpers/ws-client.js';
 import { poll, sleep } from '../helpers/wait.js';
 
 const PARTICIPANTS = 24;
@@ -56,19 +67,18 @@ describe('SIGTERM while 24 participants record', () => {
       ...(await Promise.all(Array.from({ length: PARTICIPANTS - ROOMS }, (_, k) => LoadParticipant.join(server!.url, roomOf(ROOMS + k), player!, `p${ROOMS + k}`)))),
     );
 
+    // Recording for real: every track has its segment on disk (its first packet reached the recorder).
+    const sidecarsIn = async (room: string) =>
+      (await readdir(join(root, room)).catch(() => [] as string[])).filter((f) => f.endsWith('.json') && !f.endsWith('.levels.json')).length;
+    // One room at a time: 24 DTLS handshakes at once fail now and then on a loaded 2-core machine.
     const recordingIds: string[] = [];
     for (const room of rooms) {
       const r = await http.post('/api/recording-sessions', { connectionId: room });
       expect(r.status, r.text).toBe(201);
       recordingIds.push(r.json.session.id);
+      const tracks = (2 * PARTICIPANTS) / ROOMS;
+      expect(await poll(() => sidecarsIn(room), (n) => n === tracks, { timeoutMs: 20_000, stepMs: 200 }), `tracks recording in ${room}; server: ${server!.problems.join('; ')}; clients: ${participants.flatMap((p) => p.errors).join('; ')}`).toBe(tracks);
     }
-    // Recording for real: every track has its segment on disk (its first packet reached the recorder).
-    const sidecars = async () => {
-      let n = 0;
-      for (const room of rooms) n += (await readdir(join(root, room)).catch(() => [])).filter((f) => f.endsWith('.json') && !f.endsWith('.levels.json')).length;
-      return n;
-    };
-    expect(await poll(sidecars, (n) => n === 2 * PARTICIPANTS, { timeoutMs: 40_000, stepMs: 200 }), 'tracks recording before SIGTERM').toBe(2 * PARTICIPANTS);
     phase(`all ${2 * PARTICIPANTS} tracks recording`);
     await sleep(RECORD_MS);
 
@@ -115,7 +125,7 @@ describe('SIGTERM while 24 participants record', () => {
     const jobs = await poll(
       async () => (await http.get('/api/recording-compositions')).json.jobs.filter((j: any) => recordingIds.includes(j.recordingId)),
       (js: any[]) => js.length === ROOMS && js.every((j) => j.status === 'completed' || j.status === 'failed'),
-      { timeoutMs: 60_000, stepMs: 500 },
+      { timeoutMs: 100_000, stepMs: 500 },
     );
     phase('compositions done');
     for (const job of jobs) {
@@ -131,5 +141,64 @@ describe('SIGTERM while 24 participants record', () => {
       expect(composed.ok, composed.error).toBe(true);
       expect(Math.abs(composed.durationS! * 1000 - recordedMs), `composed ${composed.durationS} s, media ${recordedMs} ms`).toBeLessThan(1_000);
     }
-  }, 120_000);
+  }, 180_000);
+});
+
+/**
+ * The drain flag at the adapters (a real process drains too fast to aim a
+ * request at): while it is set, a socket `connect` to a room without a socket
+ * here gets `error`, POST /api/recording-sessions gets 503; reads and the
+ * rooms already here carry on.
+ */
+describe('while draining', () => {
+  it('refuses new rooms and new recordings, and says why', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'mr-drain-flag-'));
+    const logger = pino({ level: 'silent' });
+    const log = await createEmbeddedLog({ file: join(root, '.eventlog', 'events.jsonl'), fsync: false });
+    const runtime = createRuntime({ log, logger, effects: fakeRecorderEffects() });
+    let draining = false;
+    const api = createHttpApi({ runtime, root, logger, newId: randomUUID, publicDir: PUBLIC_DIR, draining: () => draining });
+    const server = createServer(api);
+    const signaling = createSignaling({ runtime, server, logger, nodeId: 'test-node', newId: randomUUID, draining: () => draining });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const http = httpClient(url);
+    const clients: TestClient[] = [];
+    const client = async () => {
+      const c = await TestClient.open(url.replace('http', 'ws') + '/');
+      clients.push(c);
+      return c;
+    };
+    try {
+      expect((await (await client()).join('open-room', 'Host')).role).toBe('host');
+
+      draining = true;
+      const late = await client();
+      late.send({ type: 'connect', connectionId: 'new-room', name: 'Late' });
+      expect((await late.next('error')).message).toMatch(/new-room refused: this server is shutting down/);
+      await late.none('connect');
+      expect(runtime.get(roomStream('new-room'))).toBeUndefined();
+      // A room already here is not new: its members may still come and go.
+      expect((await (await client()).join('open-room', 'Guest')).role).toBe('participant');
+
+      const refused = await http.post('/api/recording-sessions', { connectionId: 'open-room' });
+      expect(refused.status).toBe(503);
+      expect(refused.json.message).toMatch(/shutting down/);
+      expect(refused.headers['retry-after']).toBe('5');
+      expect(runtime.list('recording')).toEqual([]);
+      expect((await http.get('/api/recording-sessions')).status).toBe(200);
+
+      draining = false;
+      expect((await http.post('/api/recording-sessions', { connectionId: 'open-room' })).status).toBe(201);
+    } finally {
+      for (const c of clients) c.close();
+      await signaling.close();
+      api.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await runtime.close();
+      await log.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
 });
