@@ -43,6 +43,12 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
   const live = new Map<string, { offerNumber: number; peer: RecorderPeer; closing?: Promise<SegmentMeta[]> }>();
   /** Set by closeAll: the process is going away, no new peer is opened (a restart finds the recording interrupted). */
   let shutDown = false;
+  /**
+   * Set by a drain: what the closing peers report is not logged. The next
+   * process reports their segments from the sidecars, as after a crash, and
+   * the recording does not look alive until the drain ended.
+   */
+  let quiet = false;
 
   function forward(runtime: Runtime, stream: string, offerNumber: number, causationId: string) {
     const lastTotals = new Map<string, { packets: number; bytes: number; lost: number }>();
@@ -51,6 +57,7 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
         opts.logger.error({ err, stream, eventType: type }, 'could not record peer event'),
       );
     return (e: RecorderPeerEvent) => {
+      if (quiet) return;
       switch (e.type) {
         case 'connection-changed':
           if (e.state === 'connected') void send('peer.connected', {});
@@ -200,6 +207,7 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
      */
     async closeAll(closeOpts: { skipRemux?: boolean } = {}) {
       shutDown = true;
+      quiet = closeOpts.skipRemux === true;
       const peers = [...live.values()];
       live.clear();
       await Promise.allSettled(peers.map((e) => e.peer.close('shutdown', closeOpts)));
