@@ -33,6 +33,13 @@ export const segmentMetaSchema = z.object({
   bytes: z.number().int().nonnegative(),
   /** Audio only: basename of the audio-level file (see audioLevelsSchema). */
   levelsFile: z.string().max(255).nullable(),
+  /**
+   * true: finalized by a drain (SIGTERM) without the usual ffprobe check and
+   * stream-copy remux. The file is werift's own ending (cues, duration,
+   * clusters of unknown size): ffmpeg reads it as it is, and
+   * `ffmpeg -i f -c copy` tidies it. Absent otherwise.
+   */
+  needsRemux: z.boolean().optional(),
 });
 export type SegmentMeta = z.infer<typeof segmentMetaSchema>;
 

@@ -39,7 +39,15 @@ export interface App {
   /** http://host:port of the signaling/HTTP server (null for a composer-only process). */
   url: string | null;
   server: Server | null;
+  /** Closes everything, finalizing (and, where needed, remuxing) every open track file. Idempotent. */
   stop(): Promise<void>;
+  /**
+   * SIGTERM: refuses new rooms and recordings, closes the sockets (members
+   * are not reported as left), finalizes every open track file without the
+   * remux, then stops. Running recordings stay `recording` in the log: the
+   * next process's recovery stops them as `interrupted` and composes them.
+   */
+  drain(): Promise<void>;
 }
 
 const publicDir = fileURLToPath(new URL('../public', import.meta.url));
@@ -148,6 +156,8 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     logger.info({ workerId, concurrency: config.composerConcurrency }, 'composition worker ready');
   }
 
+  let draining = false;
+  const isDraining = () => draining;
   let server: Server | null = null;
   let signaling: Signaling | null = null;
   let url: string | null = null;
@@ -163,6 +173,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       publicDir,
       access,
       secureCookies,
+      draining: isDraining,
       readiness: createReadiness({ log, appends, disk }),
       storageRefusal: async () => {
         const space = await disk.check();
@@ -179,6 +190,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       pingIntervalMs: opts.pingIntervalMs,
       limits: config.limits,
       access,
+      draining: isDraining,
     });
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
@@ -190,29 +202,42 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     logger.info({ url, recordingDir: config.recordingDir }, 'meeting-recorder listening');
   }
 
-  let stopped = false;
+  /** skipRemux: a drain, where exiting inside the grace period matters more than tidy track files. */
+  async function shutdown({ skipRemux }: { skipRemux: boolean }) {
+    const started = Date.now();
+    await signaling?.close();
+    // Finalize every open file before the runtime stops taking events; the HTTP API still answers meanwhile.
+    const peers = await recorder.closeAll({ skipRemux });
+    const finalizedMs = Date.now() - started;
+    server?.closeAllConnections();
+    await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+    checkpointing.pause();
+    recordingLimit?.close();
+    diskGuard?.close();
+    disk.close();
+    await compositions.stop();
+    await checkpointing.stop();
+    await runtime.close();
+    await queue.close();
+    await log.close();
+    logger.info({ peers, finalizedMs, ms: Date.now() - started, skipRemux }, skipRemux ? 'drained' : 'stopped');
+  }
+
+  let closing: Promise<void> | null = null;
   return {
     runtime,
     log,
     url,
     server,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await signaling?.close();
-      server?.closeAllConnections();
-      await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
-      // Finalize every open file before the runtime stops taking events.
-      await recorder.closeAll();
-      checkpointing.pause();
-      recordingLimit?.close();
-      diskGuard?.close();
-      disk.close();
-      await compositions.stop();
-      await checkpointing.stop();
-      await runtime.close();
-      await queue.close();
-      await log.close();
+    stop() {
+      closing ??= shutdown({ skipRemux: false });
+      return closing;
+    },
+    drain() {
+      draining = true;
+      if (!closing) logger.info('draining: new rooms and recordings are refused; finalizing open track files');
+      closing ??= shutdown({ skipRemux: true });
+      return closing;
     },
   };
 }

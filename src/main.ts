@@ -10,13 +10,19 @@ async function main() {
   const config = loadConfig();
   const app = await startApp(config, { logger });
   let stopping = false;
-  const shutdown = async (signal: string) => {
+  // SIGTERM (a process manager's stop, with a grace period) drains: track files are finalized
+  // without their remux and the next process composes the interrupted recordings.
+  // SIGINT (Ctrl-C) stops with every file remuxed.
+  const shutdown = async (signal: 'SIGINT' | 'SIGTERM') => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: finalizing recordings');
-    const force = setTimeout(() => process.exit(1), 20_000);
+    const force = setTimeout(() => {
+      logger.error({ signal }, 'shutdown did not finish in 20 s: exiting anyway');
+      process.exit(1);
+    }, 20_000);
     force.unref();
-    await app.stop().catch((err) => logger.error({ err }, 'shutdown failed'));
+    await (signal === 'SIGTERM' ? app.drain() : app.stop()).catch((err) => logger.error({ err }, 'shutdown failed'));
     process.exit(0);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));

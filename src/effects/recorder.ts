@@ -41,6 +41,14 @@ const summary = (m: SegmentMeta): SegmentSummary => ({
  */
 export function createRecorderEffects(opts: RecorderEffectsOptions) {
   const live = new Map<string, { offerNumber: number; peer: RecorderPeer; closing?: Promise<SegmentMeta[]> }>();
+  /** Set by closeAll: the process is going away, no new peer is opened (a restart finds the recording interrupted). */
+  let shutDown = false;
+  /**
+   * Set by a drain: what the closing peers report is not logged. The next
+   * process reports their segments from the sidecars, as after a crash, and
+   * the recording does not look alive until the drain ended.
+   */
+  let quiet = false;
 
   function forward(runtime: Runtime, stream: string, offerNumber: number, causationId: string, who: { recordingId: string; participantId: string }) {
     const lastTotals = new Map<string, { packets: number; bytes: number; lost: number }>();
@@ -50,6 +58,7 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
         opts.logger.error({ err, stream, eventType: type }, 'could not record peer event'),
       );
     return (e: RecorderPeerEvent) => {
+      if (quiet) return;
       switch (e.type) {
         case 'connection-changed':
           if (e.state === 'connected') void send('peer.connected', {});
@@ -126,6 +135,7 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
       const key = `${p.recordingId}.${p.participantId}`;
       const stream = peerStream(p.recordingId, p.participantId);
       const logger = opts.logger.child({ roomId: p.roomId, recordingId: p.recordingId, participantId: p.participantId, offerNumber: p.offerNumber });
+      if (shutDown) return logger.info('shutting down: recorder peer not opened');
       const previous = live.get(key);
       const peer = createRecorderPeer({
         root: opts.root,
@@ -219,11 +229,18 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
 
   return {
     handlers,
-    /** Closes every live peer (shutdown); their files are finalized. */
-    async closeAll() {
+    /**
+     * Closes every live peer (shutdown); their files are finalized, and no
+     * peer opens after this. `skipRemux` (a drain) leaves out the per-file
+     * ffprobe and remux: werift's ending is enough for the composer.
+     */
+    async closeAll(closeOpts: { skipRemux?: boolean } = {}) {
+      shutDown = true;
+      quiet = closeOpts.skipRemux === true;
       const peers = [...live.values()];
       live.clear();
-      await Promise.allSettled(peers.flatMap((e) => [e.peer.close('shutdown'), ...(e.closing ? [e.closing] : [])]));
+      await Promise.allSettled(peers.flatMap((e) => [e.peer.close('shutdown', closeOpts), ...(e.closing ? [e.closing] : [])]));
+      return peers.length;
     },
     liveCount: () => live.size,
   };

@@ -27,6 +27,8 @@ export interface HttpApiOptions {
   readiness?: () => Promise<{ ready: boolean; reasons: string[] }>;
   /** Why a new recording cannot be stored now (the disk below the reserve), or null: POST answers 507 with it. */
   storageRefusal?: () => Promise<string | null>;
+  /** True once the process drains (SIGTERM): new recordings get 503. */
+  draining?: () => boolean;
 }
 
 export type HttpApi = ((req: IncomingMessage, res: ServerResponse) => void) & { close(): void };
@@ -49,9 +51,10 @@ export function createHttpApi({
   secureCookies = false,
   readiness = async () => ({ ready: true, reasons: [] }),
   storageRefusal,
+  draining,
 }: HttpApiOptions): HttpApi {
   const log = logger.child({ module: 'http' });
-  const ctx: ApiContext = { runtime, logger: log, newId, times: (s) => runtime.times(s), stopWaitMs, fileUrl: access.fileUrl, storageRefusal };
+  const ctx: ApiContext = { runtime, logger: log, newId, times: (s) => runtime.times(s), stopWaitMs, fileUrl: access.fileUrl, storageRefusal, draining };
 
   /** The method, once it is one this route takes; a state-changing one must pass the cross-site rules. */
   function allow(req: IncomingMessage, methods: string[]) {

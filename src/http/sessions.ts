@@ -18,6 +18,8 @@ export interface ApiContext {
   fileUrl: FileUrlSigner;
   /** Why a new recording cannot be stored now (disk below the reserve), or null. */
   storageRefusal?: () => Promise<string | null>;
+  /** True while the process drains (SIGTERM): no new recording starts here. */
+  draining?: () => boolean;
 }
 
 const timesOf = (a: { position: number; firstTime: number; lastTime: number }): StreamTimes | undefined =>
@@ -51,6 +53,9 @@ export async function startSession(ctx: ApiContext, req: IncomingMessage, res: S
   if (!parsed.ok) throw new HttpError(400, parsed.error);
   const { connectionId, layout, format } = parsed.body;
   who.control(connectionId);
+  if (ctx.draining?.()) {
+    throw new HttpError(503, 'this server is shutting down: no new recording starts here; retry in a few seconds', {}, { 'retry-after': '5' });
+  }
   const refusal = await ctx.storageRefusal?.();
   if (refusal) throw new HttpError(507, `not enough disk space to record: ${refusal}`);
   const recordingId = ctx.newId();

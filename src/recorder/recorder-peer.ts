@@ -366,7 +366,7 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
       await applyCandidate(init);
     },
 
-    close(reason) {
+    close(reason, closeOpts = {}) {
       closing ??= (async () => {
         log.info({ reason }, 'closing recorder peer');
         if (ticker) clearInterval(ticker);
@@ -377,7 +377,7 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
           [...tracks.values()]
             .filter((s) => s.segment)
             .map(async (s) => {
-              const { meta, mediaWritten } = await s.segment!.finalize();
+              const { meta, mediaWritten } = await s.segment!.finalize(closeOpts);
               emit({ type: 'segment-finalized', at: now(), kind: s.kind, trackId: s.trackId, segment: meta, mediaWritten });
               return meta;
             }),

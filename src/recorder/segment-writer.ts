@@ -51,8 +51,17 @@ export interface SegmentWriter {
   meta(): SegmentMeta;
   push(rtp: RtpPacket, extensions: Record<string, unknown> | undefined): void;
   readonly framesWritten: number;
-  /** Stops taking packets, ends the WebM, remuxes if needed and rewrites the sidecar. Idempotent. */
-  finalize(): Promise<FinalizedSegment>;
+  /** Stops taking packets, ends the WebM, remuxes if needed and rewrites the sidecar. Idempotent: the first call's options hold. */
+  finalize(opts?: FinalizeOptions): Promise<FinalizedSegment>;
+}
+
+export interface FinalizeOptions {
+  /**
+   * A drain (SIGTERM): end the file and write the sidecar, but skip the
+   * ffprobe check and the remux (seconds per file when many finalize at once);
+   * the sidecar says `needsRemux: true`.
+   */
+  skipRemux?: boolean;
 }
 
 /**
@@ -187,7 +196,7 @@ export function openSegmentWriter(o: SegmentWriterOptions): SegmentWriter {
     return probe;
   }
 
-  async function finalize(): Promise<FinalizedSegment> {
+  async function finalize({ skipRemux = false }: FinalizeOptions): Promise<FinalizedSegment> {
     const t0 = Date.now();
     try {
       pipeline.end();
@@ -217,8 +226,10 @@ export function openSegmentWriter(o: SegmentWriterOptions): SegmentWriter {
       // First frame's start to last frame's end (of those on disk), as a stream-copy remux reports it.
       const lastMs = sink.error ? media.writtenMs! : (pipeline.lastFrameMs ?? 0);
       durationMs = Math.max(0, lastMs - (pipeline.firstFrameMs ?? 0)) + pipeline.lastFrameDurationMs;
-      const probe = await probeAndRepair(durationMs);
-      if (!probe.ran) {
+      const probe = skipRemux ? null : await probeAndRepair(durationMs);
+      if (!probe) {
+        // Drain: werift's ending is in the file; the composer reads it as it is.
+      } else if (!probe.ran) {
         // No ffprobe/ffmpeg here: keep werift's file as it is and our own measurement.
         log.error({ error: probe.warnings }, 'ffprobe did not run; file kept unverified');
       } else if (!probe.ok || probe.durationMs === null) {
@@ -255,6 +266,7 @@ export function openSegmentWriter(o: SegmentWriterOptions): SegmentWriter {
       endedAt: durationMs !== null ? Math.trunc(base.startedAt + durationMs) : Math.trunc(o.now()),
       finalized: true,
       levelsFile,
+      ...(skipRemux && mediaWritten ? { needsRemux: true } : {}),
     };
     current = meta;
     await writeMeta(meta);
@@ -265,6 +277,7 @@ export function openSegmentWriter(o: SegmentWriterOptions): SegmentWriter {
         frames: pipeline.framesWritten,
         gaps: pipeline.gaps,
         mediaWritten,
+        ...(skipRemux ? { skipRemux } : {}),
         endMs: tEnded - t0,
         finalizeMs: Date.now() - t0,
       },
@@ -293,8 +306,8 @@ export function openSegmentWriter(o: SegmentWriterOptions): SegmentWriter {
     get framesWritten() {
       return pipeline.framesWritten;
     },
-    finalize() {
-      finalizing ??= finalize();
+    finalize(opts = {}) {
+      finalizing ??= finalize(opts);
       return finalizing;
     },
   };

@@ -59,8 +59,8 @@ export interface RecorderPeer {
   handleOffer(sdp: string): Promise<string>;
   /** Buffered until the offer is applied. Rejects with InvalidCandidateError on a bad candidate. */
   addRemoteCandidate(c: CandidateInit): Promise<void>;
-  /** Stops receiving, finalizes every segment and closes the connection. Safe to call twice. */
-  close(reason: string): Promise<SegmentMeta[]>;
+  /** Stops receiving, finalizes every segment and closes the connection. Safe to call twice (the first call's options hold). */
+  close(reason: string, opts?: { skipRemux?: boolean }): Promise<SegmentMeta[]>;
   /** Segment metadata as it stands now (finalized or not). */
   segments(): SegmentMeta[];
 }

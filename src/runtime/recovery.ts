@@ -1,10 +1,11 @@
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { RecordingContext } from '../../machines/recording.js';
 import { stopCompositionJobId } from '../../machines/actions.js';
 import type { Runtime } from './runtime.js';
-import { trackFileOf } from '../../events/files.js';
+import { sidecarOf, trackFileOf } from '../../events/files.js';
+import { segmentMetaSchema } from '../../events/segment.js';
 import { isId } from '../../events/ids.js';
 import { peerStream, recordingStream, roomStream } from '../../events/streams.js';
 
@@ -18,7 +19,11 @@ export interface RecoveryOptions {
   logger: Logger;
 }
 
-/** When an interrupted recording was last known alive: its newest file write, else its streams' last events. */
+/**
+ * When an interrupted recording was last known alive: its newest media (a
+ * finalized segment's end, as its sidecar says — a drain finalizes after the
+ * media stopped; else the file's last write), and its streams' last events.
+ */
 async function lastAlive(runtime: Runtime, root: string, ctx: RecordingContext): Promise<number> {
   let t = runtime.times(recordingStream(ctx.recordingId))?.last ?? 0;
   for (const pid of Object.keys(ctx.participants)) t = Math.max(t, runtime.times(peerStream(ctx.recordingId, pid))?.last ?? 0);
@@ -26,11 +31,19 @@ async function lastAlive(runtime: Runtime, root: string, ctx: RecordingContext):
     const dir = join(root, ctx.roomId);
     for (const f of await readdir(dir).catch(() => [] as string[])) {
       if (trackFileOf(f, ctx.recordingId) !== 'media') continue;
-      const s = await stat(join(dir, f)).catch(() => null);
-      if (s) t = Math.max(t, Math.round(s.mtimeMs));
+      t = Math.max(t, (await finalizedEnd(join(dir, sidecarOf(f)))) ?? Math.round((await stat(join(dir, f)).catch(() => null))?.mtimeMs ?? 0));
     }
   }
   return t;
+}
+
+async function finalizedEnd(sidecar: string): Promise<number | null> {
+  try {
+    const meta = segmentMetaSchema.safeParse(JSON.parse(await readFile(sidecar, 'utf8')));
+    return meta.success && meta.data.finalized ? meta.data.endedAt : null;
+  } catch {
+    return null;
+  }
 }
 
 /**

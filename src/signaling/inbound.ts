@@ -13,6 +13,8 @@ export interface InboundDeps {
   limits?: Pick<SignalingLimits, 'membersPerRoom' | 'liveRooms' | 'reoffersPerMinute'>;
   /** With access control on: who the socket's token says it is (null: refuse everything). */
   principalOf?: (conn: Connection) => Principal | null;
+  /** True while the process drains (SIGTERM): rooms without a socket here are not opened or joined. */
+  draining?: () => boolean;
 }
 
 /**
@@ -21,7 +23,7 @@ export interface InboundDeps {
  * (roles, whether an offer is acceptable) are the machines'; this only reads
  * the dispatch result to word the reply.
  */
-export function createInbound({ runtime, connections, nodeId, newId, limits = DEFAULT_LIMITS, principalOf }: InboundDeps) {
+export function createInbound({ runtime, connections, nodeId, newId, limits = DEFAULT_LIMITS, principalOf, draining }: InboundDeps) {
   const send = (conn: Connection, message: ServerMessage, opts?: { relayed?: boolean }) => connections.send(conn, message, opts);
   const error = (conn: Connection, message: string): void => void send(conn, { type: 'error', message });
 
@@ -45,6 +47,10 @@ export function createInbound({ runtime, connections, nodeId, newId, limits = DE
     if (Math.max(members, connections.countInRoom(roomId)) >= limits.membersPerRoom) {
       conn.log.info({ roomId, limit: limits.membersPerRoom }, 'join refused: room is full');
       return error(conn, `room ${roomId} is full: at most ${limits.membersPerRoom} members`);
+    }
+    if (connections.countInRoom(roomId) === 0 && draining?.()) {
+      conn.log.info({ roomId }, 'join refused: draining');
+      return error(conn, `room ${roomId} refused: this server is shutting down; connect again to reach another one`);
     }
     if (connections.countInRoom(roomId) === 0 && connections.roomCount >= limits.liveRooms) {
       conn.log.warn({ roomId, limit: limits.liveRooms }, 'join refused: too many live rooms');

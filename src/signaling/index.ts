@@ -25,6 +25,8 @@ export interface SignalingOptions {
   limits?: Partial<SignalingLimits>;
   /** Tokens and origin rules for upgrades (default: access control off, any origin). */
   access?: AccessControl;
+  /** True once the process drains (SIGTERM): a `connect` to a new room gets `error`. */
+  draining?: () => boolean;
 }
 
 export interface Signaling {
@@ -47,6 +49,7 @@ export function createSignaling({
   pingIntervalMs = 15_000,
   limits: limitOverrides,
   access = createAccessControl(),
+  draining,
 }: SignalingOptions): Signaling {
   const log = logger.child({ module: 'signaling' });
   const limits: SignalingLimits = { ...DEFAULT_LIMITS, ...limitOverrides };
@@ -60,6 +63,7 @@ export function createSignaling({
     newId,
     limits,
     principalOf: access.enabled ? (conn) => principals.get(conn) ?? null : undefined,
+    draining,
   });
   const perAddress = createAddressCounter(limits.socketsPerAddress);
   const addressOf = (req: IncomingMessage) => req.socket.remoteAddress ?? 'unknown';
