@@ -11,6 +11,9 @@ import { toIdChars } from '../events/ids.js';
 import { createCompositionEffects } from './effects/composition.js';
 import { createRecorderEffects } from './effects/recorder.js';
 import { createHttpApi } from './http/index.js';
+import { createMetrics, type Metrics } from './integrations/metrics.js';
+import { createObjectStore } from './integrations/storage/s3.js';
+import { createUploads } from './integrations/storage/uploads.js';
 import { createEventLog, type EventLog } from './log/index.js';
 import { natsConnectOptions } from './nats-options.js';
 import { createCompositionQueue } from './queue/index.js';
@@ -33,6 +36,8 @@ export interface App {
   /** http://host:port of the signaling/HTTP server (null for a composer-only process). */
   url: string | null;
   server: Server | null;
+  /** The process's Prometheus metrics (GET /metrics); the webhook sender feeds metrics.webhook*. */
+  metrics: Metrics;
   stop(): Promise<void>;
 }
 
@@ -49,7 +54,8 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   const newId = () => crypto.randomUUID();
   const natsOptions = config.natsUrl ? natsConnectOptions(config) : {};
 
-  const log: EventLog = await createEventLog({
+  const metrics = createMetrics();
+  const log: EventLog = metrics.instrumentLog(await createEventLog({
     natsUrl: config.natsUrl,
     natsConnectOptions: natsOptions,
     natsStream: config.nats.eventStream,
@@ -57,7 +63,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     recordingDir: config.recordingDir,
     fsync: config.eventLogFsync,
     logger,
-  });
+  }));
 
   const queue = await createCompositionQueue({
     natsUrl: config.natsUrl,
@@ -82,6 +88,11 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     logger: logger.child({ module: 'composer' }),
   });
   const compositions = createCompositionEffects({ queue, composer, logger: logger.child({ module: 'composition-worker' }) });
+  const objectStore = config.storage ? createObjectStore(config.storage) : null;
+  const uploads =
+    config.storage && objectStore
+      ? createUploads({ store: objectStore, config: config.storage, root: config.recordingDir, workerId: `${config.nodeId}/${process.pid}`, logger })
+      : null;
 
   const runtime = createRuntime({
     log,
@@ -90,8 +101,10 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     effects: {
       ...recorder.handlers,
       ...compositions.handlers,
+      ...uploads?.handlers,
     },
   });
+  const unwatchMetrics = metrics.attach(runtime);
 
   // A checkpoint per process and log: restarts fold only what came after it.
   const checkpoints = createFileCheckpointStore(
@@ -118,6 +131,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       logger: logger.child({ module: 'recovery' }),
     });
   }
+  const unwatchUploads = uploads ? await uploads.attach(runtime) : null;
   const recordingLimit: RecordingLimit | null =
     config.role !== 'composer' ? startRecordingLimit({ runtime, maxMs: config.maxRecordingMs, nodeId: config.nodeId, logger }) : null;
 
@@ -134,7 +148,10 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     const access = createAccessControl(config.auth);
     if (!access.enabled) logger.warn('AUTH_SECRET is not set: access control is OFF, anyone who can reach this server can record and download');
     const secureCookies = config.auth.publicUrl?.startsWith('https:') ?? false;
-    const api = createHttpApi({ runtime, root: config.recordingDir, logger, newId, publicDir, access, secureCookies });
+    const api = createHttpApi({
+      runtime, root: config.recordingDir, logger, newId, publicDir, access, secureCookies,
+      metrics, metricsToken: config.metricsToken, objectUrl: uploads?.presign,
+    });
     server = createServer(api);
     signaling = createSignaling({
       runtime,
@@ -162,6 +179,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     log,
     url,
     server,
+    metrics,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -174,7 +192,10 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       recordingLimit?.close();
       await compositions.stop();
       await checkpointing.stop();
+      unwatchUploads?.();
+      unwatchMetrics();
       await runtime.close();
+      objectStore?.close();
       await queue.close();
       await log.close();
     },

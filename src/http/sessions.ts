@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { parseBody, startRecordingBodySchema } from '../../events/wire.js';
-import { compositionStream, recordingStream, roomStream, stopCompositionJobId } from '../../machines/actions.js';
+import { compositionStream, recordingStream, roomStream, stopCompositionJobId, uploadStream } from '../../machines/actions.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Caller } from './access.js';
 import { HttpError, readJson, sendJson } from './respond.js';
@@ -16,6 +16,8 @@ export interface ApiContext {
   stopWaitMs: number;
   /** Signs file links when access control is on. */
   fileUrl: FileUrlSigner;
+  /** Presigned links of uploaded objects (object storage configured). */
+  objectUrl?: (key: string) => string | null;
 }
 
 export function sessionOf(ctx: ApiContext, recordingId: string) {
@@ -32,7 +34,8 @@ export function jobOf(ctx: ApiContext, jobId: string) {
   const inputs: string[] = (recording?.context.segments ?? []).map((x: { file: string }) => x.file);
   // Times seen since this process started; after a restart, the recording's stop is the best known.
   const stoppedAt: number | null = recording?.context.stoppedAt ?? recording?.context.startedAt ?? null;
-  return jobView(s, ctx.times(stream) ?? (stoppedAt !== null ? { first: stoppedAt, last: stoppedAt } : undefined), inputs, ctx.fileUrl);
+  const upload = ctx.runtime.get(uploadStream(jobId));
+  return jobView(s, ctx.times(stream) ?? (stoppedAt !== null ? { first: stoppedAt, last: stoppedAt } : undefined), inputs, ctx.fileUrl, upload && { snapshot: upload, objectUrl: ctx.objectUrl });
 }
 
 /** POST /api/recording-sessions */
