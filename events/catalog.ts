@@ -4,7 +4,7 @@ import { idSchema } from './ids.js';
 /**
  * Every domain event's `data`, by type. Types are past-tense facts in dot-case;
  * the part before the first dot names the stream kind they belong to
- * (room.*, recording.*, peer.*, composition.*).
+ * (room.*, recording.*, peer.*, composition.*, upload.*).
  */
 const layoutSchema = z.enum(['grid', 'host-led', 'host-only', 'speaker']);
 const formatSchema = z.enum(['webm', 'mp4']);
@@ -151,6 +151,13 @@ export const eventSchemas = {
     packets: z.number().int().nonnegative(),
     bytes: z.number().int().nonnegative(),
     lost: z.number().int().nonnegative(),
+    /** The same, split by kind (metrics); absent in logs written before it was added. */
+    byKind: z
+      .object({
+        audio: z.object({ packets: z.number().int().nonnegative(), bytes: z.number().int().nonnegative(), lost: z.number().int().nonnegative() }).optional(),
+        video: z.object({ packets: z.number().int().nonnegative(), bytes: z.number().int().nonnegative(), lost: z.number().int().nonnegative() }).optional(),
+      })
+      .optional(),
   }),
   'peer.media.stalled': z.object({ offerNumber: z.number().int().positive(), kind: z.enum(['audio', 'video']) }),
   'peer.media.resumed': z.object({ offerNumber: z.number().int().positive(), kind: z.enum(['audio', 'video']) }),
@@ -207,6 +214,41 @@ export const eventSchemas = {
   'composition.requeued': z.object({ reason: z.string().max(200) }),
   /** Timer: a run took longer than allowed. */
   'composition.timed-out': z.object({ attempt: z.number().int().positive() }),
+
+  // ---- upload:<jobId> (the object-storage upload of one composition's files) ----
+  /** A composition completed and a bucket is configured: its files are to be uploaded. */
+  'upload.requested': z.object({
+    jobId: idSchema,
+    recordingId: idSchema,
+    meetingId: idSchema,
+    bucket: z.string().min(1).max(255),
+    files: z
+      .array(z.object({ file: z.string().min(1).max(255), key: z.string().min(1).max(1024), sizeBytes: z.number().int().nonnegative() }))
+      .min(1)
+      .max(500),
+    /** Backoff of the automatic retries (from the configuration when it was asked for). */
+    retry: z.object({ maxAttempts: z.number().int().positive().max(1000), baseMs: z.number().int().positive(), maxMs: z.number().int().positive() }),
+  }),
+  /** An uploader claimed attempt n (the machine refuses a second claim of the same attempt). */
+  'upload.started': z.object({ attempt: z.number().int().positive(), workerId: z.string().max(128) }),
+  /** Every file is in the bucket and verified (size and ETag read back with HeadObject). */
+  'upload.completed': z.object({
+    attempt: z.number().int().positive(),
+    objects: z.array(z.object({ key: z.string().min(1).max(1024), sizeBytes: z.number().int().nonnegative(), etag: z.string().max(200) })).max(500),
+    /** Local files deleted after the verified upload (DELETE_LOCAL_AFTER_UPLOAD=1). */
+    deleteLocal: z.boolean(),
+  }),
+  /** The attempt failed; nothing local was deleted. */
+  'upload.failed': z.object({
+    attempt: z.number().int().positive(),
+    error: z.string().max(4000),
+    /** The object the attempt was at, if any. */
+    key: z.string().max(1024).nullable(),
+  }),
+  /** Timer: the backoff after a failed attempt elapsed. */
+  'upload.retry.due': z.object({}),
+  /** The attempt was lost (process restart): run it again. */
+  'upload.requeued': z.object({ reason: z.string().max(200) }),
 } as const;
 
 export type EventType = keyof typeof eventSchemas;

@@ -41,10 +41,12 @@ export interface EffectParams {
   closeRecorderPeer: { recordingId: string; participantId: string; reason: string };
   enqueueComposition: { jobId: string };
   abortComposition: { jobId: string; attempt: number };
+  /** Upload a job's files (attempt n): the uploader claims it with `upload.started`. */
+  runUpload: { jobId: string; attempt: number };
 }
 export type EffectType = keyof EffectParams;
 
-export { compositionStream, peerStream, recordingStream, roomStream } from '../events/streams.js';
+export { compositionStream, peerStream, recordingStream, roomStream, uploadStream } from '../events/streams.js';
 /**
  * Composition job ids, the one rule: `<recordingId>-c<n>`. n = 1 is the job a
  * stop starts (derived, so machines need no id source and a stop asked twice

@@ -14,8 +14,10 @@ import { createHttpApi } from './http/index.js';
 import { startDiskGuard, type DiskGuard } from './health/disk-guard.js';
 import { createDiskMonitor } from './health/disk.js';
 import { createReadiness, watchAppends } from './health/readiness.js';
-import { createEventLog } from './log/index.js';
-import type { EventLog } from './log/index.js';
+import { createMetrics, type Metrics } from './integrations/metrics.js';
+import { createObjectStore } from './integrations/storage/s3.js';
+import { createUploads } from './integrations/storage/uploads.js';
+import { createEventLog, type EventLog } from './log/index.js';
 import { natsConnectOptions } from './nats-options.js';
 import { createCompositionQueue } from './queue/index.js';
 import { createCheckpointScheduler, createFileCheckpointStore } from './runtime/checkpoint.js';
@@ -39,6 +41,8 @@ export interface App {
   /** http://host:port of the signaling/HTTP server (null for a composer-only process). */
   url: string | null;
   server: Server | null;
+  /** The process's Prometheus metrics (GET /metrics); the webhook sender feeds metrics.webhook*. */
+  metrics: Metrics;
   /** Closes everything, finalizing (and, where needed, remuxing) every open track file. Idempotent. */
   stop(): Promise<void>;
   /**
@@ -64,8 +68,9 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   const natsOptions = config.natsUrl ? natsConnectOptions(config) : {};
 
   // Appends watched: /readyz says when the log stops taking them.
+  const metrics = createMetrics();
   const { log, health: appends } = watchAppends(
-    await createEventLog({
+    metrics.instrumentLog(await createEventLog({
       natsUrl: config.natsUrl,
       natsConnectOptions: natsOptions,
       natsStream: config.nats.eventStream,
@@ -75,7 +80,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       fsync: config.eventLogFsync,
       write: opts.eventLogWrite,
       logger,
-    }),
+    })),
   );
   // MIN_FREE_DISK_MB on the media's filesystem and the log's (when it is another one).
   const disk = createDiskMonitor({
@@ -109,6 +114,11 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     logger: logger.child({ module: 'composer' }),
   });
   const compositions = createCompositionEffects({ queue, composer, logger: logger.child({ module: 'composition-worker' }) });
+  const objectStore = config.storage ? createObjectStore(config.storage) : null;
+  const uploads =
+    config.storage && objectStore
+      ? createUploads({ store: objectStore, config: config.storage, root: config.recordingDir, workerId: `${config.nodeId}/${process.pid}`, logger })
+      : null;
 
   const runtime = createRuntime({
     log,
@@ -118,8 +128,10 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     effects: {
       ...recorder.handlers,
       ...compositions.handlers,
+      ...uploads?.handlers,
     },
   });
+  const unwatchMetrics = metrics.attach(runtime);
 
   // A checkpoint per process and log: restarts fold only what came after it.
   const checkpoints = createFileCheckpointStore(
@@ -146,6 +158,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       logger: logger.child({ module: 'recovery' }),
     });
   }
+  const unwatchUploads = uploads ? await uploads.attach(runtime) : null;
   const recordingLimit: RecordingLimit | null =
     config.role !== 'composer' ? startRecordingLimit({ runtime, maxMs: config.maxRecordingMs, nodeId: config.nodeId, logger }) : null;
   const diskGuard: DiskGuard | null = config.role !== 'composer' ? startDiskGuard({ runtime, monitor: disk, nodeId: config.nodeId, logger }) : null;
@@ -179,6 +192,9 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
         const space = await disk.check();
         return space.ok ? null : space.reasons.join('; ');
       },
+      metrics,
+      metricsToken: config.metricsToken,
+      objectUrl: uploads?.presign,
     });
     server = createServer(api);
     signaling = createSignaling({
@@ -217,7 +233,10 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     disk.close();
     await compositions.stop();
     await checkpointing.stop();
+    unwatchUploads?.();
+    unwatchMetrics();
     await runtime.close();
+    objectStore?.close();
     await queue.close();
     await log.close();
     logger.info({ peers, finalizedMs, ms: Date.now() - started, skipRemux }, skipRemux ? 'drained' : 'stopped');
@@ -229,6 +248,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     log,
     url,
     server,
+    metrics,
     stop() {
       closing ??= shutdown({ skipRemux: false });
       return closing;

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { originOf } from './auth/origin.js';
+import type { StorageConfig } from './integrations/storage/types.js';
 import { iceConfigFromEnv, type IceConfig } from './recorder/ice.js';
 import { DEFAULT_LIMITS, type SignalingLimits } from './signaling/limits.js';
 
@@ -78,6 +79,22 @@ const envSchema = z.object({
   NATS_TOKEN: z.string().min(1).optional(),
   NATS_CREDS: z.string().min(1).optional(),
   NATS_TLS_CA: z.string().min(1).optional(),
+  /** Object storage (README "Object storage"): set a bucket and every composed file is uploaded. */
+  S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name').optional(),
+  S3_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  S3_PREFIX: z.string().max(512).default(''),
+  S3_FORCE_PATH_STYLE: z.enum(['0', '1', 'true', 'false']).default('0'),
+  S3_UPLOAD_TRACKS: z.enum(['0', '1', 'true', 'false']).default('0'),
+  DELETE_LOCAL_AFTER_UPLOAD: z.enum(['0', '1', 'true', 'false']).default('0'),
+  /** Automatic upload attempts and the backoff between them (doubling from the base, at most the max). */
+  S3_UPLOAD_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(20),
+  S3_UPLOAD_RETRY_BASE_MS: z.coerce.number().int().min(1).default(5_000),
+  S3_UPLOAD_RETRY_MAX_MS: z.coerce.number().int().min(1).default(15 * 60_000),
+  /** Bearer token that may read GET /metrics (besides an operator token when AUTH_SECRET is set). */
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
 });
 
 export interface Config {
@@ -124,6 +141,9 @@ export interface Config {
     publicUrl: string | undefined;
     signedUrlTtlSeconds: number;
   };
+  /** Null without S3_BUCKET: nothing is uploaded. */
+  storage: StorageConfig | null;
+  metricsToken: string | undefined;
 }
 
 const yes = (v: string) => v === '1' || v === 'true';
@@ -185,5 +205,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       publicUrl: e.PUBLIC_URL,
       signedUrlTtlSeconds: e.SIGNED_URL_TTL_SECONDS,
     },
+    storage: e.S3_BUCKET
+      ? {
+          bucket: e.S3_BUCKET,
+          endpoint: e.S3_ENDPOINT,
+          region: e.S3_REGION,
+          accessKeyId: e.S3_ACCESS_KEY_ID,
+          secretAccessKey: e.S3_SECRET_ACCESS_KEY,
+          prefix: e.S3_PREFIX,
+          forcePathStyle: yes(e.S3_FORCE_PATH_STYLE),
+          uploadTracks: yes(e.S3_UPLOAD_TRACKS),
+          deleteLocal: yes(e.DELETE_LOCAL_AFTER_UPLOAD),
+          retry: { maxAttempts: e.S3_UPLOAD_MAX_ATTEMPTS, baseMs: e.S3_UPLOAD_RETRY_BASE_MS, maxMs: Math.max(e.S3_UPLOAD_RETRY_MAX_MS, e.S3_UPLOAD_RETRY_BASE_MS) },
+          presignTtlSeconds: e.SIGNED_URL_TTL_SECONDS,
+        }
+      : null,
+    metricsToken: e.METRICS_TOKEN,
   };
 }

@@ -79,14 +79,20 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
           let packets = 0;
           let bytes = 0;
           let lost = 0;
+          const byKind: Partial<Record<'audio' | 'video', { packets: number; bytes: number; lost: number }>> = {};
           for (const t of e.tracks) {
             const prev = lastTotals.get(t.trackId) ?? { packets: 0, bytes: 0, lost: 0 };
-            packets += Math.max(0, t.packets - prev.packets);
-            bytes += Math.max(0, t.bytes - prev.bytes);
-            lost += Math.max(0, t.lost - prev.lost);
+            const d = { packets: Math.max(0, t.packets - prev.packets), bytes: Math.max(0, t.bytes - prev.bytes), lost: Math.max(0, t.lost - prev.lost) };
+            packets += d.packets;
+            bytes += d.bytes;
+            lost += d.lost;
+            const k = (byKind[t.kind] ??= { packets: 0, bytes: 0, lost: 0 });
+            k.packets += d.packets;
+            k.bytes += d.bytes;
+            k.lost += d.lost;
             lastTotals.set(t.trackId, { packets: t.packets, bytes: t.bytes, lost: t.lost });
           }
-          return void send('peer.media.stats', { packets, bytes, lost });
+          return void send('peer.media.stats', { packets, bytes, lost, byKind });
         }
         case 'segment-failed': {
           opts.logger.error({ stream, file: e.file, error: e.error, reason: e.reason }, 'segment write failed');

@@ -6,6 +6,8 @@ import type { Runtime } from '../runtime/runtime.js';
 import { authenticate, cors, preflight, refuseCrossSite, tokenLanding, type Caller } from './access.js';
 import { getComposition, listCompositions, requestComposition } from './compositions.js';
 import { resolveInside, sendFile, sendPublic } from './files.js';
+import type { Metrics } from '../integrations/metrics.js';
+import { serveMetrics } from './metrics.js';
 import { listRecordings, type Person } from './recordings.js';
 import { HttpError, sendError, sendJson } from './respond.js';
 import { getSession, listSessions, startSession, stopSession, type ApiContext } from './sessions.js';
@@ -29,6 +31,11 @@ export interface HttpApiOptions {
   storageRefusal?: () => Promise<string | null>;
   /** True once the process drains (SIGTERM): new recordings get 503. */
   draining?: () => boolean;
+  /** GET /metrics, when given; METRICS_TOKEN may read it besides an operator token. */
+  metrics?: Metrics;
+  metricsToken?: string;
+  /** A presigned link of an uploaded object (object storage configured). */
+  objectUrl?: (key: string) => string | null;
 }
 
 export type HttpApi = ((req: IncomingMessage, res: ServerResponse) => void) & { close(): void };
@@ -52,9 +59,12 @@ export function createHttpApi({
   readiness = async () => ({ ready: true, reasons: [] }),
   storageRefusal,
   draining,
+  metrics,
+  metricsToken,
+  objectUrl,
 }: HttpApiOptions): HttpApi {
   const log = logger.child({ module: 'http' });
-  const ctx: ApiContext = { runtime, logger: log, newId, times: (s) => runtime.times(s), stopWaitMs, fileUrl: access.fileUrl, storageRefusal, draining };
+  const ctx: ApiContext = { runtime, logger: log, newId, times: (s) => runtime.times(s), stopWaitMs, fileUrl: access.fileUrl, storageRefusal, draining, objectUrl };
 
   /** The method, once it is one this route takes; a state-changing one must pass the cross-site rules. */
   function allow(req: IncomingMessage, methods: string[]) {
@@ -102,6 +112,7 @@ export function createHttpApi({
       const r = await readiness();
       return sendJson(res, r.ready ? 200 : 503, { ok: r.ready, reasons: r.reasons });
     }
+    if (pathname === '/metrics' && metrics && allow(req, ['GET'])) return serveMetrics(req, res, metrics, access, metricsToken);
     if (parts[0] !== 'api') {
       allow(req, ['GET']);
       if (pathname === '/' && query.has('token') && access.enabled) return tokenLanding(access, req, res, query, secureCookies);

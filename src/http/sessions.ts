@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { parseBody, startRecordingBodySchema } from '../../events/wire.js';
-import { compositionStream, recordingStream, roomStream, stopCompositionJobId } from '../../machines/actions.js';
+import { compositionStream, recordingStream, roomStream, stopCompositionJobId, uploadStream } from '../../machines/actions.js';
 import type { Runtime, SnapshotOf } from '../runtime/runtime.js';
 import type { Caller } from './access.js';
 import { HttpError, readJson, sendJson, throwIfUnavailable } from './respond.js';
@@ -20,6 +20,8 @@ export interface ApiContext {
   storageRefusal?: () => Promise<string | null>;
   /** True while the process drains (SIGTERM): no new recording starts here. */
   draining?: () => boolean;
+  /** Presigned links of uploaded objects (object storage configured). */
+  objectUrl?: (key: string) => string | null;
 }
 
 const timesOf = (a: { position: number; firstTime: number; lastTime: number }): StreamTimes | undefined =>
@@ -44,7 +46,8 @@ export function jobViewOf(ctx: ApiContext, s: SnapshotOf<'composition'>, times: 
   const inputs: string[] = (recording?.context.segments ?? []).map((x: { file: string }) => x.file);
   // Times seen since this process started; after a restart, the recording's stop is the best known.
   const stoppedAt: number | null = recording?.context.stoppedAt ?? recording?.context.startedAt ?? null;
-  return jobView(s, times ?? (stoppedAt !== null ? { first: stoppedAt, last: stoppedAt } : undefined), inputs, ctx.fileUrl);
+  const upload = ctx.runtime.get(uploadStream(s.context.jobId));
+  return jobView(s, times ?? (stoppedAt !== null ? { first: stoppedAt, last: stoppedAt } : undefined), inputs, ctx.fileUrl, upload && { snapshot: upload, objectUrl: ctx.objectUrl });
 }
 
 /** POST /api/recording-sessions */

@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { AnyMachineSnapshot } from 'xstate';
 import type { CompositionContext } from '../../machines/composition.js';
 import type { RecordingContext } from '../../machines/recording.js';
+import type { UploadContext } from '../../machines/upload.js';
 
 /** Times of a stream's first and last event (ms since epoch), when known. */
 export interface StreamTimes {
@@ -10,6 +11,7 @@ export interface StreamTimes {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
+const filenameOf = (c: CompositionContext) => (c.output ? path.basename(c.output.file) : null);
 
 /** Machine state → the session status of protocol.md section 3. */
 const SESSION_STATUS: Record<string, 'recording' | 'stopped' | 'failed'> = {
@@ -65,8 +67,36 @@ export function sessionView(snapshot: AnyMachineSnapshot, times: StreamTimes | u
 }
 export type SessionView = ReturnType<typeof sessionView>;
 
-export function jobView(snapshot: AnyMachineSnapshot, times: StreamTimes | undefined, inputFiles: string[], sign: FileUrlSigner = unsigned) {
+/** A job's upload to object storage, when one was asked for: its state, and each object's key (with a presigned link once verified). */
+export function uploadView(snapshot: AnyMachineSnapshot, objectUrl?: (key: string) => string | null) {
+  const u = snapshot.context as UploadContext;
+  const state = String(snapshot.value);
+  const verified = new Map(u.objects.map((o) => [o.key, o]));
+  return {
+    state,
+    bucket: u.bucket,
+    attempts: u.attempt,
+    ...(u.error && state !== 'completed' ? { error: u.error } : {}),
+    failures: u.failures,
+    deletedLocal: state === 'completed' && u.deleteLocal,
+    objects: u.files.map((f) => {
+      const o = verified.get(f.key);
+      const url = o ? (objectUrl?.(f.key) ?? null) : null;
+      return { file: f.file, objectKey: f.key, sizeBytes: f.sizeBytes, uploaded: !!o, ...(o ? { etag: o.etag } : {}), ...(url ? { presignedUrl: url } : {}) };
+    }),
+  };
+}
+
+export function jobView(
+  snapshot: AnyMachineSnapshot,
+  times: StreamTimes | undefined,
+  inputFiles: string[],
+  sign: FileUrlSigner = unsigned,
+  upload?: { snapshot: AnyMachineSnapshot; objectUrl?: (key: string) => string | null },
+) {
   const c = snapshot.context as CompositionContext;
+  const up = upload ? uploadView(upload.snapshot, upload.objectUrl) : null;
+  const stored = filenameOf(c) ? up?.objects.find((o) => o.file === filenameOf(c)) : undefined;
   const status = JOB_STATUS[String(snapshot.value)] ?? 'queued';
   const created = times?.first ?? 0;
   const filename = c.output ? path.basename(c.output.file) : null;
@@ -90,9 +120,12 @@ export function jobView(snapshot: AnyMachineSnapshot, times: StreamTimes | undef
             ...fileUrls(c.meetingId, filename, sign),
             durationMs: c.output.durationMs,
             sizeBytes: c.output.sizeBytes,
+            // Object storage: the key once asked for; a presigned link once the upload is verified.
+            ...(stored ? { objectKey: stored.objectKey, uploaded: stored.uploaded, ...(stored.presignedUrl ? { presignedUrl: stored.presignedUrl } : {}) } : {}),
           },
         }
       : {}),
+    ...(up ? { upload: up } : {}),
     progress: c.percent,
     attempts: c.attempt,
     workerId: c.workerId,

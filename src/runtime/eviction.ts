@@ -20,6 +20,7 @@ export function isFinished(a: FoldedActor, live: (stream: string) => FoldedActor
     case 'peer':
       return value === 'closed';
     case 'composition':
+    case 'upload':
       return value === 'completed' || value === 'failed';
     case 'recording': {
       if (value !== 'stopped' && value !== 'failed') return false;
@@ -28,6 +29,8 @@ export function isFinished(a: FoldedActor, live: (stream: string) => FoldedActor
       const job = live(compositionStream(c.compositionJobId));
       return !job || isFinished(job, live);
     }
+    default:
+      return false; // kinds with long lives of their own (a webhook endpoint's cursor) stay
   }
 }
 

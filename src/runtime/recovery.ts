@@ -56,11 +56,12 @@ async function finalizedEnd(sidecar: string): Promise<number | null> {
  *   requests a composition of everything kept;
  * - a recording still stopping is timed out (its peers are gone);
  * - a composition that was running (or queued, with an in-memory queue) is
- *   re-queued; one waiting for its retry backoff is retried now.
+ *   re-queued; one waiting for its retry backoff is retried now;
+ * - an upload that was running here, or waiting for its runner or its backoff, is run again.
  */
 export async function recover(runtime: Runtime, opts: RecoveryOptions) {
   const { logger } = opts;
-  const summary = { roomsClosed: 0, recordingsStopped: 0, compositionsRequeued: 0, compositionsRetried: 0 };
+  const summary = { roomsClosed: 0, recordingsStopped: 0, compositionsRequeued: 0, compositionsRetried: 0, uploadsRequeued: 0 };
   // Taken before anything is dispatched: closing rooms below moves recordings to stopping too.
   const wasStopping = new Set(runtime.list('recording').filter((a) => a.snapshot.value === 'stopping').map((a) => a.stream));
 
@@ -111,6 +112,15 @@ export async function recover(runtime: Runtime, opts: RecoveryOptions) {
       const r = await runtime.dispatch({ stream: job.stream, type: 'composition.retry.due', data: {} });
       if (r.accepted) summary.compositionsRetried++;
     }
+  }
+  // An upload attempt, or the runner or timer a pending/retrying one waited for, died with the process.
+  for (const up of runtime.list('upload')) {
+    const { value, context } = up.snapshot;
+    if (value === 'uploading' && !context.workerId?.startsWith(`${opts.nodeId}/`)) continue;
+    const type = value === 'retrying' ? 'upload.retry.due' : value === 'uploading' || value === 'pending' ? 'upload.requeued' : null;
+    if (!type) continue;
+    const r = await runtime.dispatch({ stream: up.stream, type, data: type === 'upload.requeued' ? { reason: 'server-restart' } : {}, correlationId: context.recordingId });
+    if (r.accepted) summary.uploadsRequeued++;
   }
   logger.info(summary, 'recovery done');
   return summary;

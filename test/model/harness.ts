@@ -1,7 +1,7 @@
 import pino from 'pino';
 import type { AnyStateMachine } from 'xstate';
 import type { StoredEvent } from '../../events/envelope.js';
-import type { StreamKind } from '../../events/streams.js';
+import { STREAM_KINDS, type StreamKind } from '../../events/streams.js';
 import { machines, steppers } from '../../machines/index.js';
 import { createRuntime, type EffectHandlers, type Runtime, type UncheckedEventInput } from '../../src/runtime/runtime.js';
 import { createMemoryLog } from './memory-log.js';
@@ -115,7 +115,7 @@ export async function playTrace(
     for (const s of steps) await world.dispatch(s);
     if (settle) await settle(world);
     await flush();
-    for (const kind of ['room', 'recording', 'peer', 'composition'] as const) {
+    for (const kind of STREAM_KINDS) {
       for (const a of rt.list(kind)) trace.final.set(a.stream, { value: a.snapshot.value, context: a.snapshot.context });
     }
   } finally {

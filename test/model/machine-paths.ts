@@ -110,6 +110,27 @@ const walks: Record<keyof MachineSet, Walk> = {
     limit: 2_000,
     stopWhen: (s) => s.context.attempt >= 4,
   },
+  upload: {
+    stream: 'upload:x',
+    events: (s) => {
+      const a = s.context.attempt ?? 0;
+      return [
+        {
+          type: 'upload.requested',
+          data: { jobId: 'x', recordingId: 'rec1', meetingId: 'r1', bucket: 'b', files: [{ file: 'o.webm', key: 'r1/o.webm', sizeBytes: 1 }], retry: { maxAttempts: 2, baseMs: 1000, maxMs: 4000 } },
+        },
+        { type: 'upload.started', data: { attempt: a + 1, workerId: 'w' } },
+        { type: 'upload.started', data: { attempt: Math.max(a, 1), workerId: 'w2' } },
+        { type: 'upload.completed', data: { attempt: Math.max(a, 1), objects: [{ key: 'r1/o.webm', sizeBytes: 1, etag: '"e"' }], deleteLocal: false } },
+        { type: 'upload.failed', data: { attempt: Math.max(a, 1), error: 'ECONNREFUSED', key: null } },
+        { type: 'upload.retry.due', data: {} },
+        { type: 'upload.requeued', data: { reason: 'server-restart' } },
+      ];
+    },
+    serializeState: (s) => `${val(s)}|${s.context.attempt}`,
+    limit: 2_000,
+    stopWhen: (s) => (s.context.attempt ?? 0) >= 3,
+  },
 };
 
 /**
