@@ -3,10 +3,10 @@ import { ID_CHARS } from './ids.js';
 
 /**
  * Stream ids: every event belongs to one aggregate (a room, a recording
- * session, a recorder peer, a composition job), named `<kind>:<id>`. This
+ * session, a recorder peer, a composition job, a webhook endpoint), named `<kind>:<id>`. This
  * module is the only place that builds or parses them.
  */
-export const STREAM_KINDS = ['room', 'recording', 'peer', 'composition'] as const;
+export const STREAM_KINDS = ['room', 'recording', 'peer', 'composition', 'webhook'] as const;
 export type StreamKind = (typeof STREAM_KINDS)[number];
 export type StreamId<K extends StreamKind = StreamKind> = `${K}:${string}`;
 
@@ -37,6 +37,8 @@ export const recordingStream = (recordingId: string) => streamOf('recording', re
 /** A recorder peer is one participant's within one recording. */
 export const peerStream = (recordingId: string, participantId: string) => streamOf('peer', `${recordingId}.${participantId}`);
 export const compositionStream = (jobId: string) => streamOf('composition', jobId);
+/** One webhook endpoint's deliveries (its id is a hash of its URL). */
+export const webhookStream = (endpointId: string) => streamOf('webhook', endpointId);
 
 /** The recording a peer stream belongs to (the part before the first dot of its id). */
 export function recordingOfPeerStream(stream: string): string | null {

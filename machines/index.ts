@@ -4,8 +4,9 @@ import { compositionMachine } from './composition.js';
 import { peerMachine } from './peer.js';
 import { recordingMachine } from './recording.js';
 import { roomMachine } from './room.js';
+import { webhookMachine } from './webhook.js';
 
-export { compositionMachine, peerMachine, recordingMachine, roomMachine };
+export { compositionMachine, peerMachine, recordingMachine, roomMachine, webhookMachine };
 export * from './actions.js';
 
 /** The machine that owns each kind of stream. */
@@ -14,6 +15,7 @@ export const machines: Record<StreamKind, AnyStateMachine> = {
   recording: recordingMachine,
   peer: peerMachine,
   composition: compositionMachine,
+  webhook: webhookMachine,
 };
 
 /** Each stream kind's machine, by type: what `SnapshotOf` reads. */
@@ -22,6 +24,7 @@ export interface MachineOf {
   recording: typeof recordingMachine;
   peer: typeof peerMachine;
   composition: typeof compositionMachine;
+  webhook: typeof webhookMachine;
 }
 /** The snapshot of a stream of kind K (its context and state values typed). */
 export type SnapshotOf<K extends StreamKind> = SnapshotFrom<MachineOf[K]>;
@@ -50,4 +53,5 @@ export const steppers: Record<StreamKind, ReturnType<typeof createStepper>> = {
   recording: createStepper(recordingMachine),
   peer: createStepper(peerMachine),
   composition: createStepper(compositionMachine),
+  webhook: createStepper(webhookMachine),
 };

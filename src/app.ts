@@ -19,6 +19,9 @@ import { recover } from './runtime/recovery.js';
 import { startRecordingLimit, type RecordingLimit } from './runtime/recording-limit.js';
 import { createRuntime, type Runtime } from './runtime/runtime.js';
 import { createSignaling, type Signaling } from './signaling/index.js';
+import { fileUrls } from './http/views.js';
+import { startAutoRecord } from './integrations/auto-record.js';
+import { startWebhooks, type Webhooks } from './integrations/webhooks/index.js';
 
 export interface AppOptions {
   logger?: Logger;
@@ -130,6 +133,11 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   let server: Server | null = null;
   let signaling: Signaling | null = null;
   let url: string | null = null;
+  let webhooks: Webhooks | null = null;
+  const autoRecord =
+    config.autoRecord && config.role !== 'composer'
+      ? startAutoRecord({ runtime, ...config.autoRecord, newId, logger })
+      : null;
   if (config.role !== 'composer') {
     const access = createAccessControl(config.auth);
     if (!access.enabled) logger.warn('AUTH_SECRET is not set: access control is OFF, anyone who can reach this server can record and download');
@@ -154,6 +162,23 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     url = `http://${host === '[::]' ? '127.0.0.1' : host === '0.0.0.0' ? '127.0.0.1' : host}:${addr.port}`;
     logger.info({ url, recordingDir: config.recordingDir }, 'meeting-recorder listening');
+    if (config.webhooks) {
+      const base = (config.auth.publicUrl ?? url).replace(/\/+$/, '');
+      webhooks = startWebhooks({
+        runtime,
+        log,
+        urls: config.webhooks.urls,
+        secret: config.webhooks.secret,
+        nodeId: config.nodeId,
+        // NATS mode: every node follows the log, the lease holder delivers (the embedded mode is one process).
+        leaseMs: config.natsUrl ? 30_000 : null,
+        timeoutMs: config.webhooks.timeoutMs,
+        retry: config.webhooks.retry,
+        mapping: { fileUrls: (meetingId, filename) => fileUrls(meetingId, filename, (p) => base + access.fileUrl(p)) },
+        logger,
+      });
+      logger.info({ endpoints: webhooks.endpoints.length }, 'webhooks on');
+    }
   }
 
   let stopped = false;
@@ -165,6 +190,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     async stop() {
       if (stopped) return;
       stopped = true;
+      autoRecord?.close();
       await signaling?.close();
       server?.closeAllConnections();
       await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
@@ -173,6 +199,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       checkpointing.pause();
       recordingLimit?.close();
       await compositions.stop();
+      await webhooks?.stop();
       await checkpointing.stop();
       await runtime.close();
       await queue.close();

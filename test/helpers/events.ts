@@ -13,6 +13,7 @@ const ANY: Record<StreamKind, { type: EventType; data: Record<string, unknown> }
   recording: { type: 'recording.participant.left', data: { participantId: 'p' } },
   peer: { type: 'peer.status.reported', data: { status: 'checking' } },
   composition: { type: 'composition.retry.requested', data: {} },
+  webhook: { type: 'webhook.lease.taken', data: { nodeId: 'n1', until: 0 } },
 };
 
 /**
