@@ -138,15 +138,18 @@ export function startEndpoint(o: EndpointOptions) {
     const feed = createFeed({ log: o.log, runtime, endpointId, from: ctx()?.cursor ?? null, mapping: o.mapping, logger: log });
     stopFeed = () => feed.close();
     if (stopping) feed.close();
-    for (let m = await feed.next(); m; m = await feed.next()) {
-      try {
-        await settle(m);
-      } catch (err) {
-        // The log refused an append (it is closing, or failing): the message stays unsettled for the next start.
-        log.error({ err, endpointId, webhookId: m.id }, 'webhook delivery stopped');
-        break;
+    for (let m = await feed.next(); m && !stopping; m = await feed.next()) {
+      for (;;) {
+        try {
+          await settle(m);
+          break;
+        } catch (err) {
+          // The log refused an append: the message stays unsettled (and is tried again) until it takes one.
+          log.error({ err, endpointId, webhookId: m.id }, 'could not record a webhook outcome; trying again');
+          if (stopping) break;
+          await sleep(1_000);
+        }
       }
-      if (stopping) break;
     }
     feed.close();
   })().catch((err) => log.error({ err, endpointId }, 'webhook endpoint stopped'));
