@@ -72,11 +72,19 @@ export function startEndpoint(o: EndpointOptions) {
     }
   }
 
+  /** The endpoint's stream, started once (in NATS mode by whichever node gets there first). */
   async function ensureAdded() {
-    if (runtime.get(stream)?.value === 'active') return;
-    const from = await startingPoint();
-    const r = await runtime.dispatch({ stream, type: 'webhook.endpoint.added', data: { target: o.target, from } });
-    if (r.accepted) log.info({ endpointId, target: o.target, from }, 'webhook endpoint added');
+    while (!stopping && runtime.get(stream)?.value !== 'active') {
+      try {
+        const from = await startingPoint();
+        const r = await runtime.dispatch({ stream, type: 'webhook.endpoint.added', data: { target: o.target, from } });
+        if (r.accepted) log.info({ endpointId, target: o.target, from }, 'webhook endpoint added');
+        else if (runtime.get(stream)?.value !== 'active') await sleep(1_000);
+      } catch (err) {
+        log.warn({ err, endpointId }, 'could not add the webhook endpoint; trying again');
+        await sleep(1_000);
+      }
+    }
   }
 
   /** NATS mode: true while this node may deliver (taking or renewing the lease as needed). */
@@ -135,6 +143,7 @@ export function startEndpoint(o: EndpointOptions) {
   let stopFeed = () => {};
   const done = (async () => {
     await ensureAdded();
+    if (stopping) return;
     const feed = createFeed({ log: o.log, runtime, endpointId, from: ctx()?.cursor ?? null, mapping: o.mapping, logger: log });
     stopFeed = () => feed.close();
     if (stopping) feed.close();
