@@ -4,7 +4,7 @@ import { idSchema } from './ids.js';
 /**
  * Every domain event's `data`, by type. Types are past-tense facts in dot-case;
  * the part before the first dot names the stream kind they belong to
- * (room.*, recording.*, peer.*, composition.*, upload.*).
+ * (room.*, recording.*, peer.*, composition.*, upload.*, webhook.*).
  */
 const layoutSchema = z.enum(['grid', 'host-led', 'host-only', 'speaker']);
 const formatSchema = z.enum(['webm', 'mp4']);
@@ -44,6 +44,20 @@ const candidate = z.object({
 /** Why a write failed: ENOSPC / EDQUOT, EIO. */
 const writeFailureReason = z.enum(['disk-full', 'io-error']);
 export type WriteFailureReason = z.infer<typeof writeFailureReason>;
+/** A place in the global log: the event at this 1-based sequence, with its id (the read API checks both). */
+const logPosition = z.object({ seq: z.number().int().positive(), eventId: z.string().min(1).max(64) });
+/** One webhook message: the source event it was made from, and its place among that event's messages. */
+const webhookMessage = z.object({
+  /** The `webhook-id` header: the same on every attempt (derived from the source event id and the endpoint). */
+  messageId: z.string().min(1).max(64),
+  /** The webhook type (room.started, composition.completed, …). */
+  type: z.string().min(1).max(64),
+  source: logPosition.extend({
+    index: z.number().int().nonnegative(),
+    /** The source event's last message: once settled, the cursor moves past the event. */
+    last: z.boolean(),
+  }),
+});
 
 export const eventSchemas = {
   // ---- room:<roomId> ----
@@ -249,6 +263,28 @@ export const eventSchemas = {
   'upload.retry.due': z.object({}),
   /** The attempt was lost (process restart): run it again. */
   'upload.requeued': z.object({ reason: z.string().max(200) }),
+  // ---- webhook:<endpointId> (src/integrations/webhooks: one stream per endpoint, its delivery cursor) ----
+  /** Deliveries to this endpoint start after `from` (null: from the log's first event). */
+  'webhook.endpoint.added': z.object({ target: z.string().max(500), from: logPosition.nullable() }),
+  /** NATS mode: this node delivers to the endpoint until `until` (ms since epoch); the others wait. */
+  'webhook.lease.taken': z.object({ nodeId: z.string().max(128), until: z.number().int().nonnegative() }),
+  /** The endpoint answered 2xx: the cursor moves past the message. */
+  'webhook.delivered': webhookMessage.extend({
+    attempt: z.number().int().positive(),
+    status: z.number().int().min(100).max(599),
+    ms: z.number().nonnegative(),
+    nodeId: z.string().max(128),
+  }),
+  /** No 2xx (an error status, a timeout, a refused connection): the message is tried again after `retryInMs`. */
+  'webhook.attempt.failed': webhookMessage.extend({
+    attempt: z.number().int().positive(),
+    status: z.number().int().min(100).max(599).nullable(),
+    error: z.string().max(1000),
+    retryInMs: z.number().int().nonnegative(),
+    nodeId: z.string().max(128),
+  }),
+  /** Retried for longer than WEBHOOK_MAX_RETRY_HOURS: given up, the cursor moves past it. */
+  'webhook.abandoned': webhookMessage.extend({ attempts: z.number().int().positive(), error: z.string().max(1000) }),
 } as const;
 
 export type EventType = keyof typeof eventSchemas;

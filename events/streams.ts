@@ -3,10 +3,10 @@ import { ID_CHARS } from './ids.js';
 
 /**
  * Stream ids: every event belongs to one aggregate (a room, a recording
- * session, a recorder peer, a composition job, the upload of a job's files), named `<kind>:<id>`. This
+ * session, a recorder peer, a composition job, the upload of a job's files, a webhook endpoint), named `<kind>:<id>`. This
  * module is the only place that builds or parses them.
  */
-export const STREAM_KINDS = ['room', 'recording', 'peer', 'composition', 'upload'] as const;
+export const STREAM_KINDS = ['room', 'recording', 'peer', 'composition', 'upload', 'webhook'] as const;
 export type StreamKind = (typeof STREAM_KINDS)[number];
 export type StreamId<K extends StreamKind = StreamKind> = `${K}:${string}`;
 
@@ -39,6 +39,8 @@ export const peerStream = (recordingId: string, participantId: string) => stream
 export const compositionStream = (jobId: string) => streamOf('composition', jobId);
 /** The upload of a composition job's files: one per job, named by the job. */
 export const uploadStream = (jobId: string) => streamOf('upload', jobId);
+/** One webhook endpoint's deliveries (its id is a hash of its URL). */
+export const webhookStream = (endpointId: string) => streamOf('webhook', endpointId);
 
 /** The recording a peer stream belongs to (the part before the first dot of its id). */
 export function recordingOfPeerStream(stream: string): string | null {

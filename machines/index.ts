@@ -5,8 +5,9 @@ import { peerMachine } from './peer.js';
 import { recordingMachine } from './recording.js';
 import { roomMachine } from './room.js';
 import { uploadMachine } from './upload.js';
+import { webhookMachine } from './webhook.js';
 
-export { compositionMachine, peerMachine, recordingMachine, roomMachine, uploadMachine };
+export { compositionMachine, peerMachine, recordingMachine, roomMachine, uploadMachine, webhookMachine };
 export * from './actions.js';
 
 /** The machine that owns each kind of stream. */
@@ -16,6 +17,7 @@ export const machines: Record<StreamKind, AnyStateMachine> = {
   peer: peerMachine,
   composition: compositionMachine,
   upload: uploadMachine,
+  webhook: webhookMachine,
 };
 
 /** Each stream kind's machine, by type: what `SnapshotOf` reads. */
@@ -25,6 +27,7 @@ export interface MachineOf {
   peer: typeof peerMachine;
   composition: typeof compositionMachine;
   upload: typeof uploadMachine;
+  webhook: typeof webhookMachine;
 }
 /** The snapshot of a stream of kind K (its context and state values typed). */
 export type SnapshotOf<K extends StreamKind> = SnapshotFrom<MachineOf[K]>;
@@ -54,4 +57,5 @@ export const steppers: Record<StreamKind, ReturnType<typeof createStepper>> = {
   peer: createStepper(peerMachine),
   composition: createStepper(compositionMachine),
   upload: createStepper(uploadMachine),
+  webhook: createStepper(webhookMachine),
 };

@@ -25,6 +25,9 @@ import { recover } from './runtime/recovery.js';
 import { startRecordingLimit, type RecordingLimit } from './runtime/recording-limit.js';
 import { createRuntime, type Runtime } from './runtime/runtime.js';
 import { createSignaling, type Signaling } from './signaling/index.js';
+import { fileUrls } from './http/views.js';
+import { startAutoRecord } from './integrations/auto-record.js';
+import { startWebhooks, type Webhooks } from './integrations/webhooks/index.js';
 
 export interface AppOptions {
   logger?: Logger;
@@ -174,6 +177,11 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   let server: Server | null = null;
   let signaling: Signaling | null = null;
   let url: string | null = null;
+  let webhooks: Webhooks | null = null;
+  const autoRecord =
+    config.autoRecord && config.role !== 'composer'
+      ? startAutoRecord({ runtime, ...config.autoRecord, newId, logger })
+      : null;
   if (config.role !== 'composer') {
     const access = createAccessControl(config.auth);
     if (!access.enabled) logger.warn('AUTH_SECRET is not set: access control is OFF, anyone who can reach this server can record and download');
@@ -216,11 +224,29 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     url = `http://${host === '[::]' ? '127.0.0.1' : host === '0.0.0.0' ? '127.0.0.1' : host}:${addr.port}`;
     logger.info({ url, recordingDir: config.recordingDir }, 'meeting-recorder listening');
+    if (config.webhooks) {
+      const base = (config.auth.publicUrl ?? url).replace(/\/+$/, '');
+      webhooks = startWebhooks({
+        runtime,
+        log,
+        urls: config.webhooks.urls,
+        secret: config.webhooks.secret,
+        nodeId: config.nodeId,
+        // NATS mode: every node follows the log, the lease holder delivers (the embedded mode is one process).
+        leaseMs: config.natsUrl ? 30_000 : null,
+        timeoutMs: config.webhooks.timeoutMs,
+        retry: config.webhooks.retry,
+        mapping: { fileUrls: (meetingId, filename) => fileUrls(meetingId, filename, (p) => base + access.fileUrl(p)) },
+        logger,
+      });
+      logger.info({ endpoints: webhooks.endpoints.length }, 'webhooks on');
+    }
   }
 
   /** skipRemux: a drain, where exiting inside the grace period matters more than tidy track files. */
   async function shutdown({ skipRemux }: { skipRemux: boolean }) {
     const started = Date.now();
+    autoRecord?.close();
     await signaling?.close();
     // Finalize every open file before the runtime stops taking events; the HTTP API still answers meanwhile.
     const peers = await recorder.closeAll({ skipRemux });
@@ -232,6 +258,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     diskGuard?.close();
     disk.close();
     await compositions.stop();
+    await webhooks?.stop();
     await checkpointing.stop();
     unwatchUploads?.();
     unwatchMetrics();

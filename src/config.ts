@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { formatSchema, layoutSchema, type Format, type Layout } from '../events/catalog.js';
 import { originOf } from './auth/origin.js';
 import type { StorageConfig } from './integrations/storage/types.js';
 import { iceConfigFromEnv, type IceConfig } from './recorder/ice.js';
@@ -95,6 +96,28 @@ const envSchema = z.object({
   S3_UPLOAD_RETRY_MAX_MS: z.coerce.number().int().min(1).default(15 * 60_000),
   /** Bearer token that may read GET /metrics (besides an operator token when AUTH_SECRET is set). */
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Standard Webhooks endpoints (comma-separated http(s) URLs) and their signing secret. */
+  WEBHOOK_URLS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const urls = (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      for (const u of urls) if (!/^https?:\/\/[^\s]+$/.test(u) || !URL.canParse(u)) ctx.addIssue({ code: 'custom', message: `${u} is not an http(s) URL` });
+      return urls;
+    }),
+  WEBHOOK_SECRET: z
+    .string()
+    .regex(/^(whsec_)?[A-Za-z0-9+/]{16,}={0,2}$/, 'must be whsec_ followed by base64 (Standard Webhooks)')
+    .optional(),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  /** A message without a 2xx is retried (exponential backoff) this long after its first failure, then given up. */
+  WEBHOOK_MAX_RETRY_HOURS: z.coerce.number().positive().max(24 * 30).default(24),
+  WEBHOOK_RETRY_MIN_MS: z.coerce.number().int().min(10).default(1_000),
+  WEBHOOK_RETRY_MAX_MS: z.coerce.number().int().min(10).default(600_000),
+  /** Record every room from the moment its host joins. */
+  AUTO_RECORD: z.enum(['0', '1', 'true', 'false']).default('0'),
+  AUTO_RECORD_LAYOUT: layoutSchema.default('grid'),
+  AUTO_RECORD_FORMAT: formatSchema.default('webm'),
 });
 
 export interface Config {
@@ -144,6 +167,15 @@ export interface Config {
   /** Null without S3_BUCKET: nothing is uploaded. */
   storage: StorageConfig | null;
   metricsToken: string | undefined;
+  /** Null: no webhooks. */
+  webhooks: {
+    urls: string[];
+    secret: string;
+    timeoutMs: number;
+    retry: { minDelayMs: number; maxDelayMs: number; maxAgeMs: number };
+  } | null;
+  /** Null: rooms are recorded only on request. */
+  autoRecord: { layout: Layout; format: Format } | null;
 }
 
 const yes = (v: string) => v === '1' || v === 'true';
@@ -161,6 +193,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if ([e.NATS_USER, e.NATS_TOKEN, e.NATS_CREDS].filter(Boolean).length > 1) {
     throw new Error('invalid configuration: set one of NATS_USER/NATS_PASSWORD, NATS_TOKEN, NATS_CREDS');
   }
+  if (e.WEBHOOK_URLS.length > 0 && !e.WEBHOOK_SECRET) throw new Error('invalid configuration: WEBHOOK_URLS needs WEBHOOK_SECRET (whsec_…)');
   return {
     port: e.PORT,
     host: e.HOST,
@@ -221,5 +254,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         }
       : null,
     metricsToken: e.METRICS_TOKEN,
+    webhooks:
+      e.WEBHOOK_URLS.length > 0 && e.WEBHOOK_SECRET
+        ? {
+            urls: e.WEBHOOK_URLS,
+            secret: e.WEBHOOK_SECRET,
+            timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+            retry: {
+              minDelayMs: e.WEBHOOK_RETRY_MIN_MS,
+              maxDelayMs: Math.max(e.WEBHOOK_RETRY_MIN_MS, e.WEBHOOK_RETRY_MAX_MS),
+              maxAgeMs: e.WEBHOOK_MAX_RETRY_HOURS * 3_600_000,
+            },
+          }
+        : null,
+    autoRecord: yes(e.AUTO_RECORD) ? { layout: e.AUTO_RECORD_LAYOUT, format: e.AUTO_RECORD_FORMAT } : null,
   };
 }

@@ -12,6 +12,7 @@ import { listRecordings, type Person } from './recordings.js';
 import { HttpError, sendError, sendJson } from './respond.js';
 import { getSession, listSessions, startSession, stopSession, type ApiContext } from './sessions.js';
 import { isId } from '../../events/ids.js';
+import { openApiDocument } from './openapi.js';
 
 export interface HttpApiOptions {
   runtime: Runtime;
@@ -64,6 +65,7 @@ export function createHttpApi({
   objectUrl,
 }: HttpApiOptions): HttpApi {
   const log = logger.child({ module: 'http' });
+  let apiDocument: ReturnType<typeof openApiDocument> | undefined;
   const ctx: ApiContext = { runtime, logger: log, newId, times: (s) => runtime.times(s), stopWaitMs, fileUrl: access.fileUrl, storageRefusal, draining, objectUrl };
 
   /** The method, once it is one this route takes; a state-changing one must pass the cross-site rules. */
@@ -125,6 +127,10 @@ export function createHttpApi({
       const file = await resolveInside(root, [id, rest[0]]);
       if (!/\.(webm|mp4|json)$/.test(file)) throw new HttpError(404, 'not found');
       return sendFile(req, res, file, { download: rest[1] === 'download' });
+    }
+    if (resource === 'openapi.json' && id === undefined) {
+      allow(req, ['GET']);
+      return sendJson(res, 200, (apiDocument ??= openApiDocument({ accessControl: access.enabled })));
     }
     const who: Caller = await authenticate(access, req);
     const one = id !== undefined && rest.length === 0;

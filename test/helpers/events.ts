@@ -14,6 +14,7 @@ const ANY: Record<StreamKind, { type: EventType; data: Record<string, unknown> }
   peer: { type: 'peer.status.reported', data: { status: 'checking' } },
   composition: { type: 'composition.retry.requested', data: {} },
   upload: { type: 'upload.retry.due', data: {} },
+  webhook: { type: 'webhook.lease.taken', data: { nodeId: 'n1', until: 0 } },
 };
 
 /**

@@ -131,6 +131,23 @@ const walks: Record<keyof MachineSet, Walk> = {
     limit: 2_000,
     stopWhen: (s) => (s.context.attempt ?? 0) >= 3,
   },
+  webhook: {
+    stream: 'webhook:x',
+    events: (s) => {
+      const seq = (s.context.cursor?.seq ?? 0) + 1;
+      const msg = { messageId: `m${seq}`, type: 'room.started', source: { seq, eventId: `e${seq}`, index: 0, last: true } };
+      return [
+        { type: 'webhook.endpoint.added', data: { target: 'https://hooks.example/in', from: null } },
+        { type: 'webhook.lease.taken', data: { nodeId: 'n1', until: 30_000 } },
+        { type: 'webhook.delivered', data: { ...msg, attempt: 1, status: 200, ms: 3, nodeId: 'n1' } },
+        { type: 'webhook.attempt.failed', data: { ...msg, attempt: 1, status: 500, error: 'HTTP 500', retryInMs: 1_000, nodeId: 'n1' } },
+        { type: 'webhook.abandoned', data: { ...msg, attempts: 3, error: 'HTTP 500' } },
+      ];
+    },
+    serializeState: (s) => `${val(s)}|${s.context.cursor?.seq ?? 0}|${s.context.pending?.attempts ?? 0}|${s.context.lease?.nodeId ?? ''}`,
+    limit: 500,
+    stopWhen: (s) => (s.context.cursor?.seq ?? 0) >= 2,
+  },
 };
 
 /**

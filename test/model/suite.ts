@@ -36,7 +36,7 @@ export async function runModelSuite(set: MachineSet, opts: { stopWhen?: (problem
           extra: [],
         });
       }
-      for (const kind of ['composition', 'room', 'recording', 'peer', 'upload'] as const) {
+      for (const kind of ['composition', 'room', 'recording', 'peer', 'upload', 'webhook'] as const) {
         for (const p of machinePaths(set, kind)) {
           yield async () => {
             const trace = await playTrace(p.name, p.steps, settle);
