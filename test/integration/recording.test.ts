@@ -1,8 +1,10 @@
+import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { segmentMetaSchema, type SegmentMeta } from '../../events/segment.js';
-import { startTestApp, type TestApp } from '../helpers/app.js';
+import type { TestApp } from '../helpers/app.js';
+import { APP_MODES, startModeApp } from '../helpers/app-modes.js';
 import { probeFile } from '../helpers/media-harness.js';
 import { Participant } from '../helpers/participant.js';
 import { sleep } from '../helpers/wait.js';
@@ -11,8 +13,9 @@ import { sleep } from '../helpers/wait.js';
  * A real meeting over the real socket: werift peers fed by ffmpeg join, the
  * host records, one participant joins late, one leaves early; every track file
  * must exist, decode, and carry the duration and offset of what was sent.
+ * Once with the embedded log and once with the JetStream log and queue.
  */
-describe('recording a meeting end to end (werift senders, loopback)', () => {
+describe.each(APP_MODES)('recording a meeting end to end (werift senders, loopback, %s)', (mode) => {
   let app: TestApp;
   const room = 'standup-1';
   let host: Participant, early: Participant, late: Participant;
@@ -23,7 +26,7 @@ describe('recording a meeting end to end (werift senders, loopback)', () => {
   let metas: SegmentMeta[] = [];
 
   beforeAll(async () => {
-    app = await startTestApp();
+    app = await startModeApp(mode);
     host = await Participant.join(app.url, room, { name: 'Host' });
     early = await Participant.join(app.url, room, { name: 'Early Leaver' });
     expect(host.role).toBe('host');
@@ -55,6 +58,10 @@ describe('recording a meeting end to end (werift senders, loopback)', () => {
   afterAll(async () => {
     await Promise.allSettled([host, early, late].map((p) => p?.close()));
     await app?.cleanup();
+  });
+
+  it(`logs to the ${mode} log`, () => {
+    expect(existsSync(join(app.root, '.eventlog', 'events.jsonl'))).toBe(mode === 'embedded');
   });
 
   it('wrote an audio and a video segment for every participant', () => {
