@@ -14,7 +14,7 @@ export interface TestApp extends App {
 /** The real app (werift recorder, ffmpeg composer, embedded log unless NATS_URL is given) on a free loopback port. */
 export async function startTestApp(env: Record<string, string> = {}, opts: AppOptions & { root?: string } = {}): Promise<TestApp> {
   const root = opts.root ?? (await tempDir('mr-app-'));
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', RECORDING_DIR: root, RECORDER_ICE_LOOPBACK: '1', EVENTLOG_FSYNC: '0', ...env });
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', RECORDING_DIR: root, RECORDER_ICE_LOOPBACK: '1', EVENTLOG_FSYNC: '0', MIN_FREE_DISK_MB: '64', ...env });
   const app = await startApp(config, { logger: pino({ level: process.env.LOG_LEVEL ?? 'warn' }), ...opts });
   const url = app.url!;
   return {
