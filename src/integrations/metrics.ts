@@ -17,7 +17,12 @@ export function createMetrics(opts: { logger?: Logger; defaultMetrics?: boolean 
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const registers = [registry];
   let runtime: Runtime | null = null;
-  let webhookBacklog: () => number = () => 0;
+  /** Default: how many log events the slowest endpoint's cursor is behind (read from the runtime's webhook actors). */
+  let webhookBacklog: () => number = () => {
+    if (!runtime) return 0;
+    const last = runtime.lastSeq;
+    return runtime.list('webhook').reduce((n, a) => Math.max(n, last - (a.snapshot.context.cursor?.seq ?? 0)), 0);
+  };
 
   const statesOf = (kind: StreamKind) => Object.keys(machines[kind].root.states);
   /** Actors of a kind counted by state (every state present, zeros included). */
@@ -98,7 +103,7 @@ export function createMetrics(opts: { logger?: Logger; defaultMetrics?: boolean 
   backlog('mr_upload_backlog_files', 'Files of uploads not yet completed', (f) => f.length);
   new Gauge({
     name: 'mr_webhook_backlog',
-    help: 'Webhook messages not yet delivered (fed by the webhook sender through metrics.webhookBacklog)',
+    help: 'Log events the slowest webhook endpoint has not yet settled (its cursor behind the log)',
     registers,
     collect() {
       this.set(webhookBacklog());
@@ -193,6 +198,16 @@ export function createMetrics(opts: { logger?: Logger; defaultMetrics?: boolean 
         break;
       case 'upload.failed':
         uploads.inc({ outcome: 'failed' });
+        break;
+      // Webhook outcomes are events of the endpoint's stream (the node that delivered appended them).
+      case 'webhook.delivered':
+        webhooks.inc({ outcome: 'delivered' });
+        break;
+      case 'webhook.attempt.failed':
+        webhooks.inc({ outcome: 'failed' });
+        break;
+      case 'webhook.abandoned':
+        webhooks.inc({ outcome: 'abandoned' });
         break;
       default:
         break;

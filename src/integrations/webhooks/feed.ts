@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AnyMachineSnapshot } from 'xstate';
-import { kindOf, type StreamKind } from '../../../events/streams.js';
+import { kindOf, STREAM_KINDS, type StreamKind } from '../../../events/streams.js';
 import type { EventLog, LoggedEvent } from '../../log/types.js';
 import { foldEvent, initialState } from '../../runtime/fold.js';
 import type { Runtime } from '../../runtime/runtime.js';
@@ -40,7 +40,7 @@ export interface Feed {
 export function createFeed(opts: FeedOptions): Feed {
   const { log, endpointId, logger } = opts;
   const states = new Map<string, { snapshot: AnyMachineSnapshot; position: number }>();
-  for (const kind of ['room', 'recording', 'composition'] as StreamKind[]) {
+  for (const kind of STREAM_KINDS) {
     if (!makesWebhooks(kind)) continue;
     for (const a of opts.runtime.list(kind)) states.set(a.stream, { snapshot: a.snapshot, position: a.position });
   }

@@ -5,6 +5,7 @@ import { parseStream, recordingStream, type StreamKind } from '../../../events/s
 import type { CompositionContext } from '../../../machines/composition.js';
 import type { RecordingContext } from '../../../machines/recording.js';
 import type { RoomContext } from '../../../machines/room.js';
+import type { UploadContext } from '../../../machines/upload.js';
 import type { StopReason, WebhookPayload, WebhookType } from './types.js';
 
 /**
@@ -12,10 +13,9 @@ import type { StopReason, WebhookPayload, WebhookType } from './types.js';
  * stream's state before and after it (folded in log order by feed.ts), and
  * may look up other streams (the recording a composition composed).
  *
- * A new source of webhooks (the upload job's `upload.completed` /
- * `upload.failed`) plugs in here: a mapper for its stream kind, named in
- * `mappers` (the feed then folds that kind's events too, to hand the mapper
- * its before/after snapshots).
+ * A new source of webhooks plugs in here: a mapper for its stream kind, named
+ * in `mappers` (the feed then folds that kind's events too, to hand the mapper
+ * its before/after snapshots); the upload job's is the latest.
  */
 export interface MappingOptions {
   /** Another stream's state (the feed's fold, else the runtime's). */
@@ -168,8 +168,20 @@ function composition({ event: e, before, after }: Required<AppliedSource>, o: Ma
   return [];
 }
 
+function upload({ event: e, before, after }: Required<AppliedSource>): Made[] {
+  const c = after.context as UploadContext;
+  const base = { jobId: c.jobId, recordingId: c.recordingId, meetingId: c.meetingId, bucket: c.bucket, attempt: c.attempt };
+  if (e.type === 'upload.completed' && after.value === 'completed' && before.value !== 'completed') {
+    return [{ type: 'upload.completed', data: { ...base, objects: c.objects, deleteLocal: c.deleteLocal } }];
+  }
+  if (e.type === 'upload.failed' && before.value === 'uploading' && after.value !== 'uploading') {
+    return [{ type: 'upload.failed', data: { ...base, error: d(e).error, key: d(e).key ?? null, maxAttempts: c.retry.maxAttempts, willRetry: after.value !== 'failed' } }];
+  }
+  return [];
+}
+
 /** The stream kinds that make webhooks, each with its mapper. */
-const mappers: Partial<Record<StreamKind, Mapper>> = { room, recording, composition };
+const mappers: Partial<Record<StreamKind, Mapper>> = { room, recording, composition, upload };
 
 /** Whether events of this stream kind can make webhooks (the feed folds these and skips the others). */
 export const makesWebhooks = (kind: StreamKind) => mappers[kind] !== undefined;

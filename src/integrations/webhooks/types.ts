@@ -13,7 +13,7 @@ export const WEBHOOK_TYPES = [
   'composition.started',
   'composition.completed',
   'composition.failed',
-  // Reserved: made from the upload job's events once uploads are events (see mapping.ts).
+  // Made from the upload job's events (mapping.ts).
   'upload.completed',
   'upload.failed',
 ] as const;

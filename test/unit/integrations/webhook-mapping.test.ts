@@ -157,3 +157,32 @@ describe('webhook mapping: domain events → Standard Webhooks payloads', () => 
     expect(webhooksOf({ event: { ...ev('peer:rec1.h', 'peer.status.reported', { status: 'x' }), position: 1 } as StoredEvent }, { lookup: () => undefined, fileUrls: () => ({ downloadUrl: '', streamUrl: '' }) })).toEqual([]);
   });
 });
+
+describe('upload webhooks', () => {
+  const U = 'upload:rec1-c1';
+  const requested = ev(U, 'upload.requested', {
+    jobId: 'rec1-c1', recordingId: 'rec1', meetingId: 'r1', bucket: 'b',
+    files: [{ file: '9-rec1-composed.mp4', key: 'p/r1/9-rec1-composed.mp4', sizeBytes: 10 }],
+    retry: { maxAttempts: 2, baseMs: 1000, maxMs: 4000 },
+  });
+  const start = (attempt: number) => ev(U, 'upload.started', { attempt, workerId: 'w1' });
+  const failed = (attempt: number) => ev(U, 'upload.failed', { attempt, error: 'connect ECONNREFUSED', key: 'p/r1/9-rec1-composed.mp4' });
+
+  it('upload.completed with the objects; upload.failed says whether it will be retried', () => {
+    const w = webhooks([
+      requested, start(1), failed(1), ev(U, 'upload.retry.due'), start(2),
+      ev(U, 'upload.completed', { attempt: 2, objects: [{ key: 'p/r1/9-rec1-composed.mp4', sizeBytes: 10, etag: '"e"' }], deleteLocal: false }),
+    ]);
+    expect(w.map((x) => x.type)).toEqual(['upload.failed', 'upload.completed']);
+    expect(w[0].data).toMatchObject({ jobId: 'rec1-c1', attempt: 1, error: 'connect ECONNREFUSED', willRetry: true });
+    expect(w[1].data).toMatchObject({ jobId: 'rec1-c1', recordingId: 'rec1', bucket: 'b', attempt: 2, objects: [{ key: 'p/r1/9-rec1-composed.mp4', sizeBytes: 10 }] });
+  });
+
+  it('the last failed attempt is not retried', () => {
+    const w = webhooks([requested, start(1), failed(1), ev(U, 'upload.retry.due'), start(2), failed(2)]);
+    expect(w.map((x) => [x.type, x.data.willRetry])).toEqual([
+      ['upload.failed', true],
+      ['upload.failed', false],
+    ]);
+  });
+});
