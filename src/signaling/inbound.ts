@@ -2,6 +2,7 @@ import type { ClientMessage, ClientMessageOf, ServerMessage, ServerMessageOf } f
 import { peerStream, roomStream } from '../../machines/actions.js';
 import { mayHost, mayJoin, memberName, type Principal } from '../auth/index.js';
 import type { DispatchResult, Runtime } from '../runtime/runtime.js';
+import type { EventDataInput } from '../runtime/types.js';
 import type { Connection, Connections, LeaveReason } from './connections.js';
 import { DEFAULT_LIMITS, type SignalingLimits } from './limits.js';
 
@@ -135,7 +136,9 @@ export function createInbound({ runtime, connections, nodeId, newId, limits = DE
   type RecordingMessage = ClientMessageOf<'recording-offer' | 'recording-candidate' | 'recording-status'>;
 
   /** Dispatches to the socket's own recorder peer; the participantId the message claims is ignored. */
-  async function toPeer(conn: Connection, msg: RecordingMessage, type: string, data: object, rejected: string | null) {
+  /** The peer events a client's recording message becomes (typed by the catalog). */
+  type PeerInput = 'peer.offer.received' | 'peer.candidate.received' | 'peer.status.reported';
+  async function toPeer<T extends PeerInput>(conn: Connection, msg: RecordingMessage, type: T, data: EventDataInput<T>, rejected: string | null) {
     const roomId = conn.roomId!;
     const participantId = conn.participantId!;
     const { recordingId } = msg.data;
@@ -147,7 +150,7 @@ export function createInbound({ runtime, connections, nodeId, newId, limits = DE
       conn.log.info({ recordingId, limit: limits.reoffersPerMinute }, 'recording-offer refused: too many re-offers');
       return error(conn, `recording-offer refused: at most ${limits.reoffersPerMinute} re-offers per recorder peer per minute`);
     }
-    const r = await runtime.dispatch({ stream: peerStream(recordingId, participantId), type, data }, { mustExist: true, command: true });
+    const r = await runtime.dispatch<T>({ stream: peerStream(recordingId, participantId), type, data }, { mustExist: true, command: true });
     if (r.accepted && isOffer) conn.offers.record(recordingId);
     if (r.accepted) return;
     if (r.reason === 'unavailable') return error(conn, r.message);
