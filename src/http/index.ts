@@ -164,8 +164,9 @@ export function createHttpApi({
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     route(req, res).catch((err: unknown) => {
       if (err instanceof HttpError) {
-        // 507: a refusal the disk monitor already reported, not a fault of this request.
-        if (err.status >= 500 && err.status !== 507) log.error({ err, url: req.url }, 'request failed');
+        // 503 (log unavailable, draining) and 507 (disk low) are refusals whose cause is already reported elsewhere.
+        if (err.status === 503 || err.status === 507) log.warn({ status: err.status, why: err.message, method: req.method, url: req.url }, 'request refused');
+        else if (err.status >= 500) log.error({ err, url: req.url }, 'request failed');
         return sendError(res, err);
       }
       log.error({ err, method: req.method, url: req.url }, 'request failed');
