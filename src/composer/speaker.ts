@@ -62,13 +62,16 @@ export function speakerTimeline(tracks: readonly SpeakerTrack[], options: Speake
   const out: SpeakerInterval[] = [];
   let current: string | null = o.fallback;
   let since = 0;
+  // The hold protects a speaker who took the stage by speaking; a fallback placed there holds nothing.
+  let earned = false;
   let challenger: string | null = null;
   let challengerSince = 0;
-  const switchTo = (next: string | null, at: number) => {
+  const switchTo = (next: string | null, at: number, bySpeech: boolean) => {
     if (next === current) return;
     out.push({ participantId: current, start: since, end: at });
     current = next;
     since = at;
+    earned = bySpeech;
     challenger = null;
   };
 
@@ -77,11 +80,12 @@ export function speakerTimeline(tracks: readonly SpeakerTrack[], options: Speake
     const level = (id: string) => (present(id, t) ? levels.get(id)![k]! : SILENT);
     const speaking = ids.filter((id) => level(id) >= o.thresholdDb).sort((a, b) => level(b) - level(a));
     const loudest = speaking[0] ?? null;
+    if (!earned && current !== null && speaking.includes(current)) earned = true; // the fallback spoke: it holds from when it was placed
 
     if (!present(current, t)) {
       const next = loudest ?? (present(o.fallback, t) ? o.fallback : (ids.find((id) => present(id, t)) ?? null));
       if (next !== null) {
-        switchTo(next, t);
+        switchTo(next, t, next === loudest);
         continue;
       }
     }
@@ -96,9 +100,9 @@ export function speakerTimeline(tracks: readonly SpeakerTrack[], options: Speake
       challenger = loudest;
       challengerSince = t;
     }
-    const holdEnds = since + o.minHoldMs;
+    const holdEnds = earned ? since + o.minHoldMs : since;
     if (t + step - challengerSince >= o.switchAfterMs && t + step >= holdEnds) {
-      switchTo(loudest, Math.max(challengerSince, holdEnds));
+      switchTo(loudest, Math.max(challengerSince, holdEnds), true);
     }
   }
   out.push({ participantId: current, start: since, end: o.durationMs });

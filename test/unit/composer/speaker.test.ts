@@ -46,6 +46,11 @@ describe('speakerTimeline', () => {
     expect(who(t)).toEqual([['host', 0, 2000], ['a', 2000, 10_000]]);
   });
 
+  it('a fallback who never spoke holds nothing: the first speaker takes the stage as they start', () => {
+    const t = speakerTimeline([track('host', []), track('a', [[500, 10_000]])], { durationMs: 10_000, fallback: 'host', minHoldMs: 2000 });
+    expect(who(t)).toEqual([['host', 0, 500], ['a', 500, 10_000]]);
+  });
+
   it('does not flicker when two people alternate quickly', () => {
     const a: [number, number][] = [];
     const b: [number, number][] = [];
