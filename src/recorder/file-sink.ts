@@ -23,7 +23,7 @@ export interface WebmFileSink {
    * the file is a complete, shorter WebM. Only overwrites or frees bytes the
    * file already holds: works on a full disk. Never rejects.
    */
-  salvage(durationElement: Buffer): Promise<void>;
+  salvage(durationElement: Buffer | null): Promise<void>;
   /** Flushes, closes the file. Never rejects. */
   close(): Promise<void>;
 }
@@ -113,11 +113,14 @@ export function createWebmFileSink(path: string, onError: (e: Error) => void): W
     async salvage(durationElement) {
       while (draining) await draining;
       const h = handle as FileHandle | null;
-      if (!h || closed || bytes < DurationPosition + durationElement.length) return;
+      if (!h || closed) return;
       try {
         await h.truncate(bytes);
-        await h.write(durationElement, 0, durationElement.length, DurationPosition);
+        if (durationElement && bytes >= DurationPosition + durationElement.length) {
+          await h.write(durationElement, 0, durationElement.length, DurationPosition);
+        }
         const size = replaceSegmentSize(bytes);
+        if (bytes < SegmentSizePosition + size.length) return; // not even the segment header was written whole
         await h.write(size, 0, size.length, SegmentSizePosition);
       } catch {
         // the file stays as the failed write left it; the composer probes what it can

@@ -207,10 +207,10 @@ export function openSegmentWriter(o: SegmentWriterOptions): SegmentWriter {
       // Cut back to whole output and say how long that is, in the header (no new space needed).
       media.settle(sink.bytes);
       const writtenMs = media.writtenMs;
-      if (writtenMs !== null && eol) {
-        const ms = Math.max(0, writtenMs - (pipeline.firstFrameMs ?? 0)) + pipeline.lastFrameDurationMs;
-        await sink.salvage(durationElementOf(eol.durationElement, ms));
-      }
+      // Always cut back to whole output (a partial block at the end is what a failed write leaves);
+      // the header's duration is patched only when werift's template for it and a whole frame are known.
+      const ms = writtenMs !== null ? Math.max(0, writtenMs - (pipeline.firstFrameMs ?? 0)) + pipeline.lastFrameDurationMs : null;
+      await sink.salvage(eol && ms !== null ? durationElementOf(eol.durationElement, ms) : null);
     } else if (pipeline.framesWritten > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([sink.ended, new Promise<void>((r) => (timer = setTimeout(r, END_WAIT_MS)))]);
