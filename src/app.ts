@@ -188,6 +188,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     const secureCookies = config.auth.publicUrl?.startsWith('https:') ?? false;
     const api = createHttpApi({
       runtime,
+      log,
       root: config.recordingDir,
       logger,
       newId,

@@ -13,9 +13,13 @@ import { HttpError, sendError, sendJson } from './respond.js';
 import { getSession, listSessions, startSession, stopSession, type ApiContext } from './sessions.js';
 import { isId } from '../../events/ids.js';
 import { openApiDocument } from './openapi.js';
+import { getTimeline } from './timeline.js';
+import type { EventLog } from '../log/types.js';
 
 export interface HttpApiOptions {
   runtime: Runtime;
+  /** The event log: a recording's timeline is folded from it (without one, the timeline route answers 503). */
+  log?: EventLog;
   /** The recordings root (protocol.md section 5). */
   root: string;
   logger: Logger;
@@ -50,6 +54,7 @@ const FILE_ROUTE = /^(stream|download)$/;
  */
 export function createHttpApi({
   runtime,
+  log: eventLog,
   root,
   logger,
   newId,
@@ -143,6 +148,11 @@ export function createHttpApi({
       if (!isId(id)) throw new HttpError(404, `unknown recording session ${id.slice(0, 128)}`);
       if (allow(req, ['GET', 'DELETE']) === 'DELETE') return stopSession(ctx, res, id, query.get('compose') !== 'false', who);
       return getSession(ctx, res, id, who);
+    }
+    if (resource === 'recording-sessions' && id !== undefined && rest.length === 1 && rest[0] === 'timeline') {
+      allow(req, ['GET']);
+      if (!eventLog) throw new HttpError(503, 'no event log to build the timeline from');
+      return getTimeline({ runtime, log: eventLog, root, logger: log }, res, id, who);
     }
     if (resource === 'recording-compositions' && none) {
       if (allow(req, ['GET', 'POST']) === 'POST') return requestComposition(ctx, req, res, who);

@@ -118,6 +118,66 @@ export const recordingSchema = z
   })
   .meta({ id: 'Recording' });
 
+const span = { startMs: z.number(), endMs: z.number() };
+const mark = z.looseObject({
+  kind: z.enum(['no-media', 'no-offer', 'failed-peer', 'gap', 'composition-failed', 'recording-failed', 'interrupted', 'write-failed']),
+  atMs: z.number(),
+  endMs: z.number().nullable().optional(),
+  title: z.string(),
+  detail: z.array(z.string()),
+  events: z
+    .array(z.looseObject({ seq: z.number().int(), time: z.string(), stream: z.string(), type: z.string(), summary: z.string() }))
+    .describe('the causation chain the replay report prints, oldest first, then the event itself'),
+});
+export const timelineSchema = z
+  .looseObject({
+    recordingId: z.string(),
+    roomId: z.string().nullable(),
+    state: z.string(),
+    layout: z.string().nullable(),
+    format: z.string().nullable(),
+    startedAt: z.number().nullable().describe('ms since epoch; every other time is ms from it'),
+    stoppedAt: z.number().nullable(),
+    stopReason: z.string().nullable(),
+    durationMs: z.number(),
+    endMs: z.number().describe('the right edge: the recording and its compositions'),
+    lanes: z.array(
+      z.looseObject({
+        participantId: z.string(),
+        name: z.string().nullable(),
+        role: z.enum(['host', 'participant']),
+        presence: z.array(z.looseObject({ ...span, began: z.enum(['at-start', 'joined', 'rejoined']), leftReason: z.string().nullable() })),
+        segments: z.array(z.looseObject({ ...span, kind: z.enum(['audio', 'video']), file: z.string(), segmentIndex: z.number().int(), codec: z.string(), open: z.boolean() })),
+        cameraOff: z.array(z.looseObject(span)),
+        speech: z.array(z.looseObject(span)).describe('from the audio-level files the recorder writes'),
+        marks: z.array(mark),
+        peer: z.looseObject({ state: z.string(), packets: z.number(), bytes: z.number(), lost: z.number() }).nullable(),
+      }),
+    ),
+    compositions: z.array(
+      z.looseObject({
+        jobId: z.string(),
+        layout: z.string(),
+        format: z.string(),
+        state: z.string(),
+        output: z.string().nullable(),
+        attempts: z.array(
+          z.looseObject({
+            ...span,
+            jobId: z.string(),
+            attempt: z.number().int(),
+            outcome: z.enum(['running', 'completed', 'failed', 'timed-out', 'lost']),
+            percent: z.number(),
+            error: z.string().nullable(),
+          }),
+        ),
+      }),
+    ),
+    marks: z.array(mark),
+    events: z.number().int(),
+  })
+  .meta({ id: 'RecordingTimeline' });
+
 const ok = <S extends z.core.$ZodLooseShape>(shape: S) => z.looseObject({ success: z.literal(true), ...shape });
 
 export interface Param {
@@ -196,6 +256,18 @@ export const ROUTES: Route[] = [
     secured: true,
     responses: {
       200: { description: 'the session', schema: ok({ session: sessionSchema, compositionJob: jobSchema.nullable() }) },
+      404: err('unknown session'),
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/recording-sessions/{recordingId}/timeline',
+    summary: "A recording's timeline: one lane per participant (presence, track segments, camera off, speech, problems with the events behind them) and its composition attempts",
+    params: [recordingId],
+    secured: true,
+    responses: {
+      200: { description: 'the timeline', schema: ok({ timeline: timelineSchema }) },
+      400: err('a malformed recording id'),
       404: err('unknown session'),
     },
   },

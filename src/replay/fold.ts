@@ -17,6 +17,32 @@ export interface ReplayOptions {
    * memory.
    */
   onEntry?: (entry: TimelineEntry) => void;
+  /**
+   * Sees every shown event with the states around it, the problem found at it
+   * (if any) and its causation chain on demand: the timeline picture
+   * (timeline.ts) is drawn from what this fold sees, not from a second fold.
+   */
+  observe?: (shown: ShownEvent) => void;
+}
+
+/** One event of the causation chain the report prints under a problem. */
+export interface LedTo {
+  seq: number;
+  stream: string;
+  type: string;
+  summary: string;
+}
+
+/** What `observe` is handed for each shown event. */
+export interface ShownEvent {
+  seq: number;
+  event: StoredEvent;
+  before: AnyMachineSnapshot;
+  after: AnyMachineSnapshot;
+  /** The problem this event is (the same object as in ReplayResult.problems), or null. */
+  problem: Problem | null;
+  /** The events that led to this one: the chain a problem prints, for any event (computed when called, during observe only). */
+  ledTo(): LedTo[];
 }
 
 /** Events kept for following causation chains back from a problem: at least the last this many. */
@@ -49,7 +75,7 @@ export interface Problem {
   what: string;
   detail: string[];
   /** The events that led to it: the causation chain, oldest first, then the stream's recent history. */
-  ledTo: { seq: number; stream: string; type: string; summary: string }[];
+  ledTo: LedTo[];
 }
 
 export interface ReplayResult {
@@ -134,24 +160,28 @@ export async function replay(events: AsyncIterable<LoggedEvent> | Iterable<Logge
     shownCount++;
     if (opts.onEntry) opts.onEntry(entryOf({ seq, event: e, before, after }));
     else shown.push({ seq, event: e, before, after });
+    const ledTo = () => chainOf(seq, e, history);
     const p = problemOf(e, before, after);
-    if (p) {
-      // The stream's recent history, and what caused each of those events, back to the start.
-      const recent = history.slice(-7).filter((x) => x.seq !== seq);
-      const found = new Map<number, { seq: number; event: StoredEvent }>(recent.map((x) => [x.seq, x]));
-      for (const start of [{ seq, event: e }, ...recent]) {
-        let cause = causeOf(start.event.causationId);
-        for (let depth = 0; cause && depth < 10; depth++) {
-          found.set(cause.seq, cause);
-          cause = causeOf(cause.event.causationId);
-        }
+    const problem: Problem | null = p ? { seq, stream: e.stream, what: p.what, detail: p.detail.filter(Boolean), ledTo: ledTo() } : null;
+    if (problem) problems.push(problem);
+    opts.observe?.({ seq, event: e, before, after, problem, ledTo });
+  }
+
+  /** The stream's recent history, and what caused each of those events, back to the start. */
+  function chainOf(seq: number, e: StoredEvent, history: { seq: number; event: StoredEvent }[]): LedTo[] {
+    const recent = history.slice(-7).filter((x) => x.seq !== seq);
+    const found = new Map<number, { seq: number; event: StoredEvent }>(recent.map((x) => [x.seq, x]));
+    for (const start of [{ seq, event: e }, ...recent]) {
+      let cause = causeOf(start.event.causationId);
+      for (let depth = 0; cause && depth < 10; depth++) {
+        found.set(cause.seq, cause);
+        cause = causeOf(cause.event.causationId);
       }
-      const ledTo = [...found.values()]
-        .sort((a, b) => a.seq - b.seq)
-        .slice(-12)
-        .map((x) => ({ seq: x.seq, stream: x.event.stream, type: x.event.type, summary: summarize(x.event) }));
-      problems.push({ seq, stream: e.stream, what: p.what, detail: p.detail.filter(Boolean), ledTo });
     }
+    return [...found.values()]
+      .sort((a, b) => a.seq - b.seq)
+      .slice(-12)
+      .map((x) => ({ seq: x.seq, stream: x.event.stream, type: x.event.type, summary: summarize(x.event) }));
   }
 
   const finals = [...actors.entries()]

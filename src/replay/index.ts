@@ -8,3 +8,6 @@ export { CAUSES_KEPT, replay, type Problem, type ReplayOptions, type ReplayResul
 export { problemOf } from './problems.js';
 export { formatEntry, formatOutcome, formatReplay } from './report.js';
 export { stateOf, summarize } from './summary.js';
+export { type LedTo, type ShownEvent } from './fold.js';
+export { createTimelineBuilder, holesOf, recordingTimeline, unionOf, type Lane, type Mark, type MarkKind, type Timeline } from './timeline.js';
+export { speechSpans, withSpeech } from './speech.js';

@@ -65,7 +65,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Run
   const runtime = createRuntime({ log, logger, effects: opts.effects ?? fakeRecorderEffects() });
   const events: StoredEvent[] = [];
   runtime.onEvent(({ event }) => events.push(event));
-  const api = createHttpApi({ runtime, root, logger, newId: randomUUID, publicDir: PUBLIC_DIR, stopWaitMs: opts.stopWaitMs });
+  const api = createHttpApi({ runtime, log, root, logger, newId: randomUUID, publicDir: PUBLIC_DIR, stopWaitMs: opts.stopWaitMs });
   const server = createServer(api);
   const signaling = createSignaling({
     runtime,
