@@ -4,15 +4,19 @@
  * actor, and the first thing that went wrong.
  *
  *   npm run replay -- [--file recordings/.eventlog/events.jsonl] [--recording ID] [--until SEQ] [--json]
+ *   npm run replay -- --html report.html [--recording ID] [--recordings DIR]   the timeline picture as one self-contained page
  *   NATS_URL=nats://127.0.0.1:4222 npm run replay -- [--stream MR_EVENTS] [--recording ID]
  */
 import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { parseArgs } from 'node:util';
 import { createEmbeddedLog } from '../src/log/embedded.js';
 import { createNatsLog } from '../src/log/nats.js';
 import type { EventLog } from '../src/log/types.js';
-import { formatEntry, formatOutcome, replay, type TimelineEntry } from '../src/replay/index.js';
+import { allTimelines, formatEntry, formatOutcome, recordingTimeline, replay, timelineReportHtml, withSpeech, type TimelineEntry } from '../src/replay/index.js';
+import { readRecordingLevels } from '../src/replay/levels.js';
 
 const { values } = parseArgs({
   options: {
@@ -20,6 +24,8 @@ const { values } = parseArgs({
     recording: { type: 'string' },
     until: { type: 'string' },
     json: { type: 'boolean', default: false },
+    html: { type: 'string' },
+    recordings: { type: 'string' },
     stream: { type: 'string' },
     prefix: { type: 'string' },
     help: { type: 'boolean', default: false },
@@ -27,7 +33,7 @@ const { values } = parseArgs({
 });
 
 if (values.help) {
-  console.log('usage: npm run replay -- [--file PATH | (NATS_URL set) --stream NAME] [--recording ID] [--until SEQ] [--json]');
+  console.log('usage: npm run replay -- [--file PATH | (NATS_URL set) --stream NAME] [--recording ID] [--until SEQ] [--json | --html FILE [--recordings DIR]]');
   process.exit(0);
 }
 
@@ -42,6 +48,7 @@ async function main() {
     : await createEmbeddedLog({ file, readOnly: true });
   const problems: string[] = [];
   try {
+    if (values.html !== undefined) return await writeHtml(log, values.html, until);
     // The timeline is printed as it is folded, so a long log replays in bounded memory.
     if (!values.json) console.log('TIMELINE');
     const onEntry = values.json ? (t: TimelineEntry) => console.log(JSON.stringify({ kind: 'event', ...t })) : (t: TimelineEntry) => console.log(formatEntry(t));
@@ -58,6 +65,29 @@ async function main() {
   } finally {
     await log.close();
   }
+}
+
+/** The timeline picture of the recording (or of every recording in the log) as one self-contained HTML file. */
+async function writeHtml(log: EventLog, out: string, until: number | undefined) {
+  if (out === '') throw new Error('--html takes the file to write');
+  const root = values.recordings ?? process.env.RECORDING_DIR ?? 'recordings';
+  const logger = pino({ level: 'silent' });
+  const read = () => log.read({ untilSeq: until });
+  let timelines;
+  if (values.recording) {
+    const t = await recordingTimeline(read(), values.recording);
+    if (!t) throw new Error(`the log holds no recording ${values.recording}`);
+    timelines = [t];
+  } else {
+    timelines = await allTimelines(read());
+  }
+  timelines = await Promise.all(timelines.map(async (t) => withSpeech(t, t.roomId ? await readRecordingLevels(root, t.roomId, t.recordingId, logger) : [])));
+  const { problems } = await replay(read(), { recordingId: values.recording, untilSeq: until, onEntry: () => {} });
+  const rendererSource = await readFile(new URL('../public/console-timeline.js', import.meta.url), 'utf8');
+  const source = values.file ?? (process.env.NATS_URL ? `JetStream ${values.stream ?? 'MR_EVENTS'}` : 'the event log');
+  const title = values.recording ? `Recording ${values.recording}` : 'Recordings timeline';
+  await writeFile(out, timelineReportHtml({ timelines, problems, rendererSource, title, source }));
+  console.log(`wrote ${out}: ${timelines.length} recording(s), ${problems.length} problem(s)`);
 }
 
 main().catch((err) => {

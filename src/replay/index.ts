@@ -11,3 +11,5 @@ export { stateOf, summarize } from './summary.js';
 export { type LedTo, type ShownEvent } from './fold.js';
 export { createTimelineBuilder, holesOf, recordingTimeline, unionOf, type Lane, type Mark, type MarkKind, type Timeline } from './timeline.js';
 export { speechSpans, withSpeech } from './speech.js';
+export { allTimelines } from './timeline.js';
+export { timelineReportHtml } from './html.js';

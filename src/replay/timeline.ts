@@ -182,6 +182,8 @@ export function createTimelineBuilder(recordingId: string) {
 
   function observe(s: ShownEvent) {
     const e: StoredEvent = s.event;
+    // A fold of the whole log shows every recording's events: this builder takes its own recording's.
+    if (e.correlationId !== recordingId && e.stream !== recordingStream(recordingId) && recordingOfPeerStream(e.stream) !== recordingId) return;
     count++;
     times.set(s.seq, new Date(e.time).toISOString());
     lastTime = Math.max(lastTime, e.time);
@@ -347,4 +349,21 @@ export async function recordingTimeline(events: AsyncIterable<LoggedEvent> | Ite
     },
   });
   return seen ? b.build() : null;
+}
+
+/** Every recording's timeline in a log, in the order they started, from one fold of it. */
+export async function allTimelines(events: AsyncIterable<LoggedEvent> | Iterable<LoggedEvent>): Promise<Timeline[]> {
+  const builders = new Map<string, ReturnType<typeof createTimelineBuilder>>();
+  await replay(events, {
+    onEntry: () => {},
+    observe: (s) => {
+      if (s.event.type === 'recording.started' && !builders.has(parseStream(s.event.stream).id)) {
+        builders.set(parseStream(s.event.stream).id, createTimelineBuilder(parseStream(s.event.stream).id));
+      }
+      const { kind, id } = parseStream(s.event.stream);
+      const owner = kind === 'recording' ? id : kind === 'peer' ? recordingOfPeerStream(s.event.stream) : s.event.correlationId;
+      if (owner) builders.get(owner)?.observe(s);
+    },
+  });
+  return [...builders.values()].map((b) => b.build());
 }

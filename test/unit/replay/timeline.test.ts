@@ -1,4 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -6,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventType } from '../../../events/catalog.js';
 import { createEmbeddedLog } from '../../../src/log/embedded.js';
 import type { LoggedEvent } from '../../../src/log/types.js';
-import { formatReplay, recordingTimeline, replay, speechSpans, withSpeech, type Timeline } from '../../../src/replay/index.js';
+import { allTimelines, formatReplay, recordingTimeline, replay, speechSpans, withSpeech, type Timeline } from '../../../src/replay/index.js';
 import { createRuntime, type EventInput } from '../../../src/runtime/runtime.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mr-timeline-'));
@@ -199,4 +201,26 @@ describe('a recording timeline, from the replay fold', () => {
     expect(laneOf(t, 'carol').speech).toHaveLength(2);
     expect(laneOf(t, 'alice').speech).toEqual([]);
   });
+});
+
+describe('npm run replay -- --html', () => {
+  it('writes one self-contained page with every recording’s timeline and the problems', async () => {
+    const out = join(dir, 'report.html');
+    const tsx = join(process.cwd(), 'node_modules', '.bin', 'tsx');
+    const r = await promisify(execFile)(tsx, ['tools/replay.ts', '--file', file, '--html', out, '--recordings', dir]);
+    expect(r.stdout).toContain('2 recording(s)');
+    const page = readFileSync(out, 'utf8');
+    // nothing is fetched: no src/href attribute, no import, no fetch, no url(), no address but the SVG namespace's name
+    expect(page.replaceAll("'http://www.w3.org/2000/svg'", '')).not.toMatch(/\s(src|href)=|^\s*import\b|import\(|fetch\(|url\(|https?:\/\//m);
+    expect(page).toContain('export function renderTimeline');
+    const data = JSON.parse(/<script type="application\/json" id="timelines">([^]*?)<\/script>/.exec(page)![1]!);
+    expect(data).toEqual(JSON.parse(JSON.stringify(await allTimelines(events))));
+    expect(data.map((t: Timeline) => t.recordingId)).toEqual(['rec1', 'rec2']);
+    expect(page).toContain('participant bob of recording rec1 never sent its recorder offer');
+    const one = await promisify(execFile)(tsx, ['tools/replay.ts', '--file', file, '--html', out, '--recording', 'rec1']);
+    expect(one.stdout).toContain('1 recording(s)');
+    await expect(promisify(execFile)(tsx, ['tools/replay.ts', '--file', file, '--html', out, '--recording', 'nope'])).rejects.toMatchObject({
+      stderr: expect.stringContaining('the log holds no recording nope'),
+    });
+  }, 60_000);
 });
