@@ -190,7 +190,7 @@ export function renderTimeline(container, timeline) {
   return draw;
 }
 
-/** The CSS the picture needs (the console's stylesheet holds the same rules; the report inlines this). */
+/** The CSS the picture needs: the console and the report both add it to their page. */
 export const TIMELINE_CSS = `
 .tl-svg { display: block; max-width: 100%; font: 12px system-ui, sans-serif; }
 .tl-grid { stroke: #e3e6ea; }

@@ -84,14 +84,21 @@ export function refuseCrossSite(access: AccessControl, req: IncomingMessage): vo
  * the browser to the same page without it (so it is not left in history,
  * logs or Referer). Other query parameters (room, name) are kept.
  */
-export async function tokenLanding(access: AccessControl, req: IncomingMessage, res: ServerResponse, query: URLSearchParams, secure: boolean): Promise<void> {
+export async function tokenLanding(
+  access: AccessControl,
+  req: IncomingMessage,
+  res: ServerResponse,
+  query: URLSearchParams,
+  secure: boolean,
+  page: '/' | '/console' = '/',
+): Promise<void> {
   const check = await access.verify(query.get('token'));
   if (!check.ok) throw new HttpError(401, check.message);
   const rest = new URLSearchParams(query);
   rest.delete('token');
   const maxAge = Math.max(0, check.principal.exp - Math.floor(Date.now() / 1000));
   const cookie = [`${TOKEN_COOKIE}=${query.get('token')}`, 'HttpOnly', 'SameSite=Strict', 'Path=/', `Max-Age=${maxAge}`, ...(secure ? ['Secure'] : [])];
-  const location = rest.size > 0 ? `/?${rest}` : '/';
+  const location = rest.size > 0 ? `${page}?${rest}` : page;
   res.writeHead(303, { location, 'set-cookie': cookie.join('; '), 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' });
   res.end();
 }

@@ -14,6 +14,7 @@ import { getSession, listSessions, startSession, stopSession, type ApiContext } 
 import { isId } from '../../events/ids.js';
 import { openApiDocument } from './openapi.js';
 import { getTimeline } from './timeline.js';
+import { createConsoleFeed, requireOperator } from './console.js';
 import type { EventLog } from '../log/types.js';
 
 export interface HttpApiOptions {
@@ -71,6 +72,7 @@ export function createHttpApi({
 }: HttpApiOptions): HttpApi {
   const log = logger.child({ module: 'http' });
   let apiDocument: ReturnType<typeof openApiDocument> | undefined;
+  const consoleFeed = createConsoleFeed({ runtime, logger: log, accessControl: access.enabled });
   const ctx: ApiContext = { runtime, logger: log, newId, times: (s) => runtime.times(s), stopWaitMs, fileUrl: access.fileUrl, storageRefusal, draining, objectUrl };
 
   /** The method, once it is one this route takes; a state-changing one must pass the cross-site rules. */
@@ -120,6 +122,18 @@ export function createHttpApi({
       return sendJson(res, r.ready ? 200 : 503, { ok: r.ready, reasons: r.reasons });
     }
     if (pathname === '/metrics' && metrics && allow(req, ['GET'])) return serveMetrics(req, res, metrics, access, metricsToken);
+    if (pathname === '/console') {
+      allow(req, ['GET']);
+      if (!access.enabled) return sendPublic(req, res, publicDir, '/console.html');
+      if (query.has('token')) {
+        const check = await access.verify(query.get('token'));
+        if (check.ok && check.principal.role !== 'operator') throw new HttpError(403, 'the console needs an operator token');
+        return tokenLanding(access, req, res, query, secureCookies, '/console');
+      }
+      if (!tokenOf(req)) throw new HttpError(401, 'the console needs an operator token: open /console?token=<operator token> (npm run token -- --role operator --room "*")');
+      requireOperator(await authenticate(access, req));
+      return sendPublic(req, res, publicDir, '/console.html');
+    }
     if (parts[0] !== 'api') {
       allow(req, ['GET']);
       if (pathname === '/' && query.has('token') && access.enabled) return tokenLanding(access, req, res, query, secureCookies);
@@ -140,6 +154,11 @@ export function createHttpApi({
     const who: Caller = await authenticate(access, req);
     const one = id !== undefined && rest.length === 0;
     const none = id === undefined;
+    if (resource === 'console' && (id === 'events' || id === 'state') && rest.length === 0) {
+      allow(req, ['GET']);
+      requireOperator(who);
+      return id === 'events' ? consoleFeed.serve(req, res) : sendJson(res, 200, { success: true, ...consoleFeed.view() });
+    }
     if (resource === 'recording-sessions' && none) {
       if (allow(req, ['GET', 'POST']) === 'POST') return startSession(ctx, req, res, who);
       return listSessions(ctx, res, query.get('connectionId'), who);
@@ -183,5 +202,5 @@ export function createHttpApi({
       sendError(res, new HttpError(500, 'internal error'));
     });
   };
-  return Object.assign(handler, { close: () => {} });
+  return Object.assign(handler, { close: () => consoleFeed.close() });
 }

@@ -223,6 +223,27 @@ export const ROUTES: Route[] = [
   },
   {
     method: 'get',
+    path: '/console',
+    summary: 'The operator console (public/console.html); with access control on it needs an operator token (`?token=` sets the cookie)',
+    secured: true,
+    responses: { 200: { description: 'the page', media: ['text/html'] }, 303: { description: 'from `?token=`: the cookie is set, on to /console' } },
+  },
+  {
+    method: 'get',
+    path: '/api/console/events',
+    summary: "The console's live view as server-sent events: `event: state` with the same body as /api/console/state, at once and after every change",
+    secured: true,
+    responses: { 200: { description: 'an endless event stream', media: ['text/event-stream'] } },
+  },
+  {
+    method: 'get',
+    path: '/api/console/state',
+    summary: "The console's live view now: open rooms and their members, running recordings with each recorder peer's state, bitrate and packets lost per track, composition jobs",
+    secured: true,
+    responses: { 200: { description: 'the live view', schema: ok({ now: z.number(), accessControl: z.boolean(), rooms: z.array(z.looseObject({ roomId: z.string() })), recordings: z.array(z.looseObject({ recordingId: z.string() })), compositions: z.array(z.looseObject({ jobId: z.string() })) }) } },
+  },
+  {
+    method: 'get',
     path: '/api/openapi.json',
     summary: 'This document',
     responses: { 200: { description: 'OpenAPI 3.1', media: ['application/json'] } },
