@@ -72,7 +72,9 @@ export function createHttpApi({
 }: HttpApiOptions): HttpApi {
   const log = logger.child({ module: 'http' });
   let apiDocument: ReturnType<typeof openApiDocument> | undefined;
-  const consoleFeed = createConsoleFeed({ runtime, logger: log, accessControl: access.enabled });
+  // Made on the first console request: a server nobody watches pays nothing for it.
+  let consoleFeed: ReturnType<typeof createConsoleFeed> | null = null;
+  const feed = () => (consoleFeed ??= createConsoleFeed({ runtime, logger: log, accessControl: access.enabled }));
   const ctx: ApiContext = { runtime, logger: log, newId, times: (s) => runtime.times(s), stopWaitMs, fileUrl: access.fileUrl, storageRefusal, draining, objectUrl };
 
   /** The method, once it is one this route takes; a state-changing one must pass the cross-site rules. */
@@ -157,7 +159,7 @@ export function createHttpApi({
     if (resource === 'console' && (id === 'events' || id === 'state') && rest.length === 0) {
       allow(req, ['GET']);
       requireOperator(who);
-      return id === 'events' ? consoleFeed.serve(req, res) : sendJson(res, 200, { success: true, ...consoleFeed.view() });
+      return id === 'events' ? feed().serve(req, res) : sendJson(res, 200, { success: true, ...feed().view() });
     }
     if (resource === 'recording-sessions' && none) {
       if (allow(req, ['GET', 'POST']) === 'POST') return startSession(ctx, req, res, who);
@@ -202,5 +204,5 @@ export function createHttpApi({
       sendError(res, new HttpError(500, 'internal error'));
     });
   };
-  return Object.assign(handler, { close: () => consoleFeed.close() });
+  return Object.assign(handler, { close: () => consoleFeed?.close() });
 }
