@@ -155,6 +155,8 @@ export function createTimelineBuilder(recordingId: string) {
   let format: string | null = null;
   let segments: (Omit<SegmentSpan, 'startMs' | 'endMs' | 'open'> & { participantId: string; offsetMs: number; durationMs: number | null })[] = [];
   const pendingLeft = new Map<string, string>();
+  /** The chain behind each segment's recording.segment.recorded: a gap found between segments shows the segments' events. */
+  const segmentChains = new Map<string, Mark['events']>();
   let count = 0;
 
   const rel = (t: number) => Math.max(0, t - (startedAt ?? t));
@@ -205,6 +207,11 @@ export function createTimelineBuilder(recordingId: string) {
       } else if (e.type === 'recording.participant.left') {
         depart(lane(d.participantId), rel(e.time), pendingLeft.get(d.participantId) ?? 'left');
         pendingLeft.delete(d.participantId);
+      } else if (e.type === 'recording.segment.recorded') {
+        segmentChains.set(d.segment.file, chain(s));
+      } else if (e.type === 'recording.peer.closed') {
+        const c = chain(s);
+        for (const x of d.segments) if (!segmentChains.has(x.file)) segmentChains.set(x.file, c);
       } else if (e.type === 'recording.stop.requested' && s.after !== s.before) {
         stopReason = d.reason;
       }
@@ -293,7 +300,22 @@ export function createTimelineBuilder(recordingId: string) {
         const within = presence.map((p) => ({ startMs: Math.max(p.startMs, since), endMs: p.endMs })).filter((p) => p.endMs > p.startMs);
         for (const h of holesOf(within, audio, AUDIO_GAP_MS)) {
           if (marks.some((m) => m.kind === 'gap' && m.atMs <= h.endMs && (m.endMs ?? durationMs) >= h.startMs)) continue;
-          marks.push({ kind: 'gap', atMs: h.startMs, endMs: h.endMs, title: `no audio recorded for ${Math.round((h.endMs - h.startMs) / 100) / 10} s while present`, detail: ['no segment covers this time'], events: [] });
+          // the events behind the segments on either side of the hole
+          const before = audio.findLast((x) => x.endMs <= h.startMs + 1);
+          const after = audio.find((x) => x.startMs >= h.endMs - 1);
+          const events = [...(before ? (segmentChains.get(before.file) ?? []) : []), ...(after ? (segmentChains.get(after.file) ?? []) : [])];
+          const seen = new Set<number>();
+          marks.push({
+            kind: 'gap',
+            atMs: h.startMs,
+            endMs: h.endMs,
+            title: `no audio recorded for ${Math.round((h.endMs - h.startMs) / 100) / 10} s while present`,
+            detail: [
+              before ? `the audio segment before ends at ${Math.round(before.endMs)} ms (${before.file})` : 'no audio segment before it',
+              after ? `the next begins at ${Math.round(after.startMs)} ms (${after.file})` : 'no audio segment after it',
+            ],
+            events: events.filter((x) => !seen.has(x.seq) && seen.add(x.seq)).sort((a, b) => a.seq - b.seq),
+          });
         }
       }
       out.push({

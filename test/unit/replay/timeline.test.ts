@@ -30,7 +30,7 @@ const seg = (file: string, kind: 'audio' | 'video', segmentIndex: number, offset
  * Alice hosts and records from t=0 with Bob, who never sends his offer; Carol
  * joins at 10 s, her video stalls from 20 to 24 s, she leaves at 30 s and
  * comes back at 40 s, then Alice turns her camera off at 50 s (a new audio
- * segment, no video); stop at 60 s; the composition fails once, then completes.
+ * segment, no video, whose audio starts only at 53 s); stop at 60 s; the composition fails once, then completes.
  */
 beforeAll(async () => {
   const log = await createEmbeddedLog({ file, fsync: false });
@@ -78,7 +78,7 @@ beforeAll(async () => {
   await d('peer:rec1.alice', 'peer.offer.received', { sdp: 'v=0 audio only' });
   at(60);
   await d('recording:rec1', 'recording.stop.requested', { reason: 'api', compose: true, compositionJobId: 'job1' });
-  await d('peer:rec1.alice', 'peer.closed', { reason: 'recording-stopped', segments: [seg('a-a1.webm', 'audio', 1, 50_100, 9_900)] });
+  await d('peer:rec1.alice', 'peer.closed', { reason: 'recording-stopped', segments: [seg('a-a1.webm', 'audio', 1, 53_000, 7_000)] });
   await d('peer:rec1.bob', 'peer.closed', { reason: 'recording-stopped', segments: [] });
   await d('peer:rec1.carol', 'peer.closed', { reason: 'recording-stopped', segments: [seg('c-a1.webm', 'audio', 1, 40_000, 20_000)] });
   at(61);
@@ -132,7 +132,7 @@ describe('a recording timeline, from the replay fold', () => {
     expect(alice.segments.map((s) => [s.kind, s.segmentIndex, s.startMs, s.endMs])).toEqual([
       ['audio', 0, 0, 50_000],
       ['video', 0, 0, 50_000],
-      ['audio', 1, 50_100, 60_000],
+      ['audio', 1, 53_000, 60_000],
     ]);
     expect(alice.cameraOff).toEqual([{ startMs: 50_000, endMs: 60_000 }]);
     // Carol came back without video; Bob never sent any
@@ -156,7 +156,14 @@ describe('a recording timeline, from the replay fold', () => {
     expect(gaps).toHaveLength(1);
     expect(gaps[0]).toMatchObject({ atMs: 20_000, endMs: 24_000, title: 'video stopped arriving' });
     expect(gaps[0]!.events.at(-1)!.type).toBe('peer.media.stalled');
-    expect(laneOf(t, 'alice').marks).toEqual([]);
+    // Alice's audio missing from 50 to 53 s: a gap found from the segments, with their events
+    const [hole] = laneOf(t, 'alice').marks;
+    expect(laneOf(t, 'alice').marks).toHaveLength(1);
+    expect(hole).toMatchObject({ kind: 'gap', atMs: 50_000, endMs: 53_000, title: 'no audio recorded for 3 s while present' });
+    expect(hole!.detail).toEqual(['the audio segment before ends at 50000 ms (a-a0.webm)', 'the next begins at 53000 ms (a-a1.webm)']);
+    // the chains of both segments (each with its stream's recent history, as the report's chains are)
+    expect(hole!.events.map((e) => e.summary)).toEqual(expect.arrayContaining(['audio a-a0.webm at +0 ms, 50000 ms', 'alice: closed, 3 segment(s)']));
+    expect(hole!.events.map((e) => e.seq)).toEqual([...new Set(hole!.events.map((e) => e.seq))].sort((a, b) => a - b));
 
     expect(t.marks.map((m) => [m.kind, m.atMs])).toEqual([['composition-failed', 62_000]]);
     expect(t.marks[0]!.detail).toContain('ffmpeg: [vp8 @ 0x1] Invalid data found');
