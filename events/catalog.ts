@@ -59,6 +59,23 @@ const webhookMessage = z.object({
   }),
 });
 
+/**
+ * `<kind>.action.failed`: an action a transition of this stream named failed
+ * (an effect handler threw, an emitted or timer event could not be dispatched).
+ * Reported by the runtime (src/runtime/effects.ts) on the stream whose event
+ * named it, with that event as its cause; the other actions of the transition
+ * ran regardless. The machines keep their state; replay lists it as a problem.
+ */
+const actionFailed = z.object({
+  /** The effect's name (openRecorderPeer, closeRecorderPeer, enqueueComposition, emit, scheduleTimer, …). */
+  action: z.string().min(1).max(64),
+  error: z.string().max(2000),
+  /** What it was about, where the name does not say: an emit's target, a timer's key. */
+  detail: z.string().max(300).optional(),
+  /** The runtime tries it again (enqueueComposition); reported on the first failure only. */
+  retrying: z.boolean(),
+});
+
 export const eventSchemas = {
   // ---- room:<roomId> ----
   /** The room decides the role: the first member of an absent or closed room opens it as host. */
@@ -285,6 +302,13 @@ export const eventSchemas = {
   }),
   /** Retried for longer than WEBHOOK_MAX_RETRY_HOURS: given up, the cursor moves past it. */
   'webhook.abandoned': webhookMessage.extend({ attempts: z.number().int().positive(), error: z.string().max(1000) }),
+
+  // ---- <kind>.action.failed, on every kind whose machine names actions (see actionFailed above) ----
+  'room.action.failed': actionFailed,
+  'recording.action.failed': actionFailed,
+  'peer.action.failed': actionFailed,
+  'composition.action.failed': actionFailed,
+  'upload.action.failed': actionFailed,
 } as const;
 
 export type EventType = keyof typeof eventSchemas;

@@ -47,7 +47,8 @@ type CompositionEvent =
   | EventOf<'composition.retry.due'>
   | EventOf<'composition.retry.requested'>
   | EventOf<'composition.requeued'>
-  | EventOf<'composition.timed-out'>;
+  | EventOf<'composition.timed-out'>
+  | EventOf<'composition.action.failed'>;
 
 const ofThisRun = ({ context, event }: { context: CompositionContext; event: CompositionEvent }) =>
   'attempt' in event.data && event.data.attempt === context.attempt;
@@ -123,6 +124,11 @@ export const compositionMachine = setup({
     failures: [],
     spaceWaits: 0,
   }),
+  on: {
+    // A failed action the runtime reports (events/catalog.ts actionFailed): kept in the log for the
+    // operator; the state stays. assign({}) copies the context, so the step is recorded, not refused.
+    'composition.action.failed': { actions: assign({}) },
+  },
   initial: 'new',
   states: {
     new: {

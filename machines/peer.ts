@@ -80,7 +80,8 @@ type PeerEvent =
   | EventOf<'peer.offer.timed-out'>
   | EventOf<'peer.media.timed-out'>
   | EventOf<'peer.close.requested'>
-  | EventOf<'peer.closed'>;
+  | EventOf<'peer.closed'>
+  | EventOf<'peer.action.failed'>;
 
 const current = ({ context, event }: { context: PeerContext; event: PeerEvent }) =>
   'data' in event && (event.data as { offerNumber?: number }).offerNumber === context.offers;
@@ -224,6 +225,9 @@ export const peerMachine = effects.extend({
     // Segments of a replaced or closing peer keep arriving after the fact: always keep them.
     'peer.segment.finalized': { actions: 'recordSegment' },
     'peer.media.stats': { guard: 'isCurrentOffer', actions: 'recordStats' },
+    // A failed action the runtime reports (events/catalog.ts actionFailed): kept in the log for the
+    // operator; the state stays. assign({}) copies the context, so the step is recorded, not refused.
+    'peer.action.failed': { actions: assign({}) },
   },
   states: {
     idle: {

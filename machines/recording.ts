@@ -46,7 +46,8 @@ type RecordingEvent =
   | EventOf<'recording.segment.recorded'>
   | EventOf<'recording.write.failed'>
   | EventOf<'recording.stop.timed-out'>
-  | EventOf<'recording.failed'>;
+  | EventOf<'recording.failed'>
+  | EventOf<'recording.action.failed'>;
 
 const requestPeer = (ctx: RecordingContext, m: Member, segmentBase: number): EmitSpec => ({
   stream: peerStream(ctx.recordingId, m.participantId),
@@ -152,6 +153,11 @@ export const recordingMachine = setup({
     segments: [],
     error: null,
   }),
+  on: {
+    // A failed action the runtime reports (events/catalog.ts actionFailed): kept in the log for the
+    // operator; the state stays. assign({}) copies the context, so the step is recorded, not refused.
+    'recording.action.failed': { actions: assign({}) },
+  },
   initial: 'starting',
   states: {
     starting: {

@@ -24,7 +24,8 @@ type RoomEvent =
   | EventOf<'room.member.left'>
   | EventOf<'room.closed'>
   | EventOf<'room.recording.requested'>
-  | EventOf<'room.recording.ended'>;
+  | EventOf<'room.recording.ended'>
+  | EventOf<'room.action.failed'>;
 
 const stopActive = (ctx: RoomContext, reason: 'host-left' | 'interrupted'): EmitSpec[] =>
   ctx.activeRecordingId
@@ -75,6 +76,11 @@ export const roomMachine = setup({
     recordings: [],
     closedReason: null,
   }),
+  on: {
+    // A failed action the runtime reports (events/catalog.ts actionFailed): kept in the log for the
+    // operator; the state stays. assign({}) copies the context, so the step is recorded, not refused.
+    'room.action.failed': { actions: assign({}) },
+  },
   initial: 'absent',
   states: {
     absent: {

@@ -27,7 +27,8 @@ type UploadEvent =
   | EventOf<'upload.completed'>
   | EventOf<'upload.failed'>
   | EventOf<'upload.retry.due'>
-  | EventOf<'upload.requeued'>;
+  | EventOf<'upload.requeued'>
+  | EventOf<'upload.action.failed'>;
 
 const ofThisAttempt = ({ context, event }: { context: UploadContext; event: UploadEvent }) =>
   'attempt' in event.data && event.data.attempt === context.attempt;
@@ -81,6 +82,11 @@ export const uploadMachine = setup({
     error: null,
     failures: [],
   }),
+  on: {
+    // A failed action the runtime reports (events/catalog.ts actionFailed): kept in the log for the
+    // operator; the state stays. assign({}) copies the context, so the step is recorded, not refused.
+    'upload.action.failed': { actions: assign({}) },
+  },
   initial: 'new',
   states: {
     new: {

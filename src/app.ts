@@ -21,6 +21,7 @@ import { createEventLog, type EventLog } from './log/index.js';
 import { natsConnectOptions } from './nats-options.js';
 import { createCompositionQueue } from './queue/index.js';
 import { createCheckpointScheduler, createFileCheckpointStore } from './runtime/checkpoint.js';
+import { openOutboxFile } from './runtime/outbox-file.js';
 import { recover } from './runtime/recovery.js';
 import { startRecordingLimit, type RecordingLimit } from './runtime/recording-limit.js';
 import { createRuntime, type Runtime } from './runtime/runtime.js';
@@ -123,8 +124,14 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       ? createUploads({ store: objectStore, config: config.storage, root: config.recordingDir, workerId: `${config.nodeId}/${process.pid}`, logger })
       : null;
 
+  // Per process and log, beside the checkpoints: events the log refused survive this process.
+  const outboxFile = await openOutboxFile({
+    file: join(config.eventLogDir, `outbox-${config.natsUrl ? `nats-${config.nats.eventStream}` : 'embedded'}-${toIdChars(config.nodeId)}.jsonl`),
+    logger: logger.child({ module: 'outbox' }),
+  });
   const runtime = createRuntime({
     log,
+    outboxFile,
     logger: logger.child({ module: 'runtime' }),
     newId,
     actorGraceMs: config.actorGraceMs,
@@ -151,6 +158,8 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     { events: folded, fromCheckpoint, ms: Date.now() - loadStarted, mode: config.natsUrl ? 'nats' : 'embedded', nodeId: config.nodeId },
     'event log loaded',
   );
+  // What the previous process decided but could not append (the log was down when it died): appended now, before recovery reads the state.
+  await runtime.redeliver();
   const checkpointing = createCheckpointScheduler({ runtime, store: checkpoints, logger });
   await checkpointing.start();
   if (config.role !== 'composer') {
@@ -264,6 +273,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     unwatchUploads?.();
     unwatchMetrics();
     await runtime.close();
+    await outboxFile.close();
     objectStore?.close();
     await queue.close();
     await log.close();

@@ -16,9 +16,12 @@
  * (/proc/<pid>/status VmRSS), file descriptors (/proc/<pid>/fd), UDP and TCP
  * sockets (/proc/<pid>/net/* matched to its socket inodes), threads; heap and
  * libuv handles from a Node diagnostic report (only for a server it started
- * itself, with --report-on-signal: there is no debug endpoint); and the
- * sessions and composition jobs the API still lists (the nearest thing to
- * live actors the server exposes). Without --url it starts src/main.ts in a
+ * itself, with --report-on-signal: there is no debug endpoint); the
+ * sessions and composition jobs the API still lists; and the actors the
+ * runtime holds in memory (GET /metrics, `mr_runtime_actors`). Growth is
+ * judged between the points where every room is closed (a minute's sample may
+ * fall mid-wave), and the descriptors there apart from the pipes of a
+ * composition still running. Without --url it starts src/main.ts in a
  * temporary RECORDING_DIR (tools/lib/server.ts). Bounded: it stops by itself.
  *
  * Other options: --wave-seconds 40 --interval 60 --video-kbps 500 --seed 1
@@ -155,6 +158,8 @@ async function main() {
   player.start();
   const tag = Math.random().toString(36).slice(2, 7);
   const closedChecks: string[] = [];
+  /** Figures with every room closed, one per wave: the like-for-like points for growth (a minute's sample may fall mid-wave). */
+  const idle: ServerFigures[] = [];
   let wave = 0;
   const counts = { joins: 0, leaves: 0, renegotiations: 0, restarts: 0, recordings: 0, errors: 0 };
 
@@ -233,7 +238,12 @@ async function main() {
       await sleep(2000);
       const closed = await sample(`rooms closed ${wave}`);
       const diff = (k: 'fds' | 'udp' | 'tcpEstablished') => `${k} ${closed[k]} (baseline ${baseline[k]}${closed[k] === baseline[k] ? ', back' : `, ${closed[k] > baseline[k] ? '+' : ''}${closed[k] - baseline[k]}`})`;
-      closedChecks.push(`wave ${wave}: ${diff('fds')}, ${diff('udp')}, ${diff('tcpEstablished')}, rss ${closed.rssMb.toFixed(1)} MB`);
+      // A composition still running (the composer's backlog outlives the rooms) holds its ffmpeg child's pipes: not a room's.
+      const childPipes = closed.children > baseline.children ? Math.max(0, closed.pipes - baseline.pipes) : 0;
+      const fdsBack = closed.fds - childPipes === baseline.fds;
+      const fdsNote = childPipes > 0 ? ` [${fdsBack ? 'back' : 'not back'} apart from ${childPipes} pipes of ${closed.children - baseline.children} composer child(ren) still running]` : '';
+      closedChecks.push(`wave ${wave}: ${diff('fds')}${fdsNote}, ${diff('udp')}, ${diff('tcpEstablished')}, rss ${closed.rssMb.toFixed(1)} MB, heap ${closed.heap ? `${closed.heap.usedMb.toFixed(1)} MB` : 'n/a'}, jobs open ${closed.api?.jobsOpen ?? '?'}, actors ${closed.actors ? `${closed.actors.live} live, ${closed.actors.kept} kept` : 'n/a'}`);
+      idle.push(closed);
       log(`every room closed after wave ${wave}: ${closedChecks.at(-1)}`);
     }
   } finally {
@@ -244,6 +254,7 @@ async function main() {
 
   const minutes = samples.filter((s) => s.label === 'minute' || s.label === 'end');
   const after5 = samples.find((s) => s.f.at - t0 >= 5 * 60_000);
+  const idleAfter5 = idle.filter((f) => f.at - t0 >= 5 * 60_000);
   console.log(
     [
       '',
@@ -253,10 +264,14 @@ async function main() {
       `activity: ${counts.joins} joins, ${counts.leaves} leaves, ${counts.renegotiations} renegotiations, ${counts.restarts} stop+start, ${counts.recordings} recordings, ${counts.errors} errors`,
       `rss: baseline ${baseline.rssMb.toFixed(1)} MB → end ${last.rssMb.toFixed(1)} MB (${(last.rssMb - baseline.rssMb).toFixed(1)} MB)` +
         (after5 ? `; after minute 5 ${after5.f.rssMb.toFixed(1)} MB → end: ${(last.rssMb - after5.f.rssMb).toFixed(1)} MB [target < 5 MB: ${last.rssMb - after5.f.rssMb < 5 ? 'MET' : 'MISSED'}]` : '; run shorter than 5 minutes: the after-minute-5 target is not measured'),
-      `per minute: ${minutes.map((s) => `${s.f.rssMb.toFixed(0)}MB/${s.f.fds}fd/${s.f.udp}udp`).join(' ')}`,
+      idleAfter5.length >= 2
+        ? `rss with every room closed, after minute 5: ${idleAfter5[0]!.rssMb.toFixed(1)} MB → ${idleAfter5.at(-1)!.rssMb.toFixed(1)} MB (${(idleAfter5.at(-1)!.rssMb - idleAfter5[0]!.rssMb).toFixed(1)} MB over ${((idleAfter5.at(-1)!.at - idleAfter5[0]!.at) / 60_000).toFixed(1)} min; heap ${idleAfter5[0]!.heap?.usedMb.toFixed(1) ?? '?'} → ${idleAfter5.at(-1)!.heap?.usedMb.toFixed(1) ?? '?'} MB; jobs open ${idleAfter5[0]!.api?.jobsOpen ?? '?'} → ${idleAfter5.at(-1)!.api?.jobsOpen ?? '?'}) [target < 5 MB: ${idleAfter5.at(-1)!.rssMb - idleAfter5[0]!.rssMb < 5 ? 'MET' : 'MISSED'}]`
+        : 'rss with every room closed after minute 5: fewer than two such points (a longer run, or shorter waves)',
+      `per minute: ${minutes.map((s) => `${s.f.rssMb.toFixed(0)}MB/${s.f.heap ? `${s.f.heap.usedMb.toFixed(0)}MBheap/` : ''}${s.f.fds}fd/${s.f.udp}udp/${s.f.actors?.live ?? '?'}actors`).join(' ')}`,
       'with every room closed:',
       ...closedChecks.map((c) => `  ${c}`),
-      `not exposed by the server: live actors (no debug endpoint; sessions/jobs listed by the API shown instead)${reportDir ? '' : ', heap and handles (server not started by this tool)'}`,
+      ...(reportDir ? [] : ['not available: heap and handles (server not started by this tool)']),
+      ...(last.actors ? [] : ['not available: actors (GET /metrics not readable: METRICS_TOKEN or access control)']),
     ].join('\n'),
   );
   await cleanup();

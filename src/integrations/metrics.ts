@@ -61,6 +61,20 @@ export function createMetrics(opts: { logger?: Logger; defaultMetrics?: boolean 
       this.set(n);
     },
   });
+  // What the runtime holds in memory (the soak tool reads it): live actors by kind, the evicted ones kept for the lists.
+  new Gauge({
+    name: 'mr_runtime_actors',
+    help: 'Actors in memory: live ones by stream kind; kind "kept": evicted recordings and compositions kept for the API lists; kind "finishing": live finished ones waiting out ACTOR_GRACE_MS',
+    labelNames: ['kind'],
+    registers,
+    collect() {
+      if (!runtime) return;
+      const s = runtime.stats();
+      for (const [kind, n] of Object.entries(s.byKind)) this.set({ kind }, n);
+      this.set({ kind: 'kept' }, s.kept);
+      this.set({ kind: 'finishing' }, s.finishing);
+    },
+  });
   stateGauge('mr_recordings', 'Recording sessions by machine state', 'recording');
   stateGauge('mr_recorder_peers', 'Recorder peers by machine state', 'peer');
   stateGauge('mr_compositions', 'Composition jobs by machine state', 'composition');

@@ -1,5 +1,6 @@
 import { pino, type Logger } from 'pino';
-import { FAILED_ITEM_DELAY_MS, type CompositionQueue, type QueueEntry, type QueueItem } from './types.js';
+import { handleItem, startConsumer } from './consume.js';
+import type { CompositionQueue, QueueEntry, QueueItem } from './types.js';
 
 export interface MemoryQueueOptions {
   /** An item neither settled nor kept alive for this long is delivered again (default 30 s). */
@@ -104,32 +105,20 @@ export function createMemoryQueue(opts: MemoryQueueOptions = {}): CompositionQue
       offer({ entry: { jobId: entry.jobId, position: entry.position }, deliveries: 0 });
     },
     consume(handler, concurrency) {
-      let stopped = false;
-      const loops = Array.from({ length: concurrency }, async () => {
-        while (!stopped && !closing) {
-          const p = ready.shift();
-          if (!p) {
-            await new Promise<void>((r) => waiters.add(r));
-            continue;
+      return startConsumer(
+        concurrency,
+        async (running) => {
+          while (running()) {
+            const p = ready.shift();
+            if (!p) {
+              await new Promise<void>((r) => waiters.add(r));
+              continue;
+            }
+            await handleItem(handOut(p), handler, logger);
           }
-          const item = handOut(p);
-          try {
-            await handler(item);
-            item.ack();
-          } catch (err) {
-            logger.error({ err, jobId: item.jobId }, 'work item failed; handing it back');
-            item.nak(FAILED_ITEM_DELAY_MS);
-          }
-        }
-      });
-      const stop = async () => {
-        stopped = true;
-        wake();
-        await Promise.allSettled(loops);
-        stoppers.delete(stop);
-      };
-      stoppers.add(stop);
-      return stop;
+        },
+        { stoppers, closing: () => closing !== null, onStop: wake },
+      );
     },
     close() {
       closing ??= (async () => {

@@ -2,7 +2,8 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy,
 import { connect, nanos, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { pino, type Logger } from 'pino';
 import { isId } from '../../events/ids.js';
-import { FAILED_ITEM_DELAY_MS, type CompositionQueue, type QueueEntry, type QueueItem } from './types.js';
+import { handleItem, startConsumer } from './consume.js';
+import type { CompositionQueue, QueueEntry, QueueItem } from './types.js';
 
 export interface NatsQueueOptions {
   servers: string | string[];
@@ -104,33 +105,36 @@ export async function createNatsQueue(opts: NatsQueueOptions): Promise<Compositi
       await js.publish(subject, JSON.stringify({ jobId: entry.jobId, position: entry.position }), { msgID: dedupeId });
     },
     consume(handler, concurrency) {
-      let stopped = false;
       const idle = (ms: number) => new Promise((r) => setTimeout(r, ms));
       // One pull loop per slot; whatever breaks it (no connection, the consumer or the stream gone), it starts again.
-      const loops = Array.from({ length: concurrency }, async () => {
-        let delay = 500;
-        while (!stopped && !closing) {
-          try {
-            await pull();
-            delay = 500;
-          } catch (err) {
-            if (stopped || closing) break;
-            logger.warn({ err: (err as Error).message, retryInMs: delay }, 'compose queue consumer failed; starting it again');
-            await idle(delay);
-            delay = Math.min(10_000, delay * 2);
+      return startConsumer(
+        concurrency,
+        async (running) => {
+          let delay = 500;
+          while (running()) {
+            try {
+              await pull(running);
+              delay = 500;
+            } catch (err) {
+              if (!running()) break;
+              logger.warn({ err: (err as Error).message, retryInMs: delay }, 'compose queue consumer failed; starting it again');
+              await idle(delay);
+              delay = Math.min(10_000, delay * 2);
+            }
           }
-        }
-      });
-      async function pull() {
+        },
+        { stoppers, closing: () => closing !== null },
+      );
+      async function pull(running: () => boolean) {
         const consumer = await js.consumers.get(name, DURABLE);
         let failures = 0;
-        while (!stopped && !closing) {
+        while (running()) {
           let msg: JsMsg | null = null;
           try {
             msg = await consumer.next({ expires: 1_000 });
             failures = 0;
           } catch (err) {
-            if (stopped || closing) break;
+            if (!running()) break;
             // Again and again: look the consumer up afresh (the outer loop).
             if (++failures >= 3) throw err;
             logger.warn({ err: (err as Error).message }, 'compose queue fetch failed; retrying');
@@ -144,23 +148,9 @@ export async function createNatsQueue(opts: NatsQueueOptions): Promise<Compositi
             msg.term();
             continue;
           }
-          const item = itemOf(msg, entry, logger);
-          try {
-            await handler(item);
-            item.ack();
-          } catch (err) {
-            logger.error({ err, jobId: entry.jobId }, 'compose work item failed; handing it back');
-            item.nak(FAILED_ITEM_DELAY_MS);
-          }
+          await handleItem(itemOf(msg, entry, logger), handler, logger);
         }
       }
-      const stop = async () => {
-        stopped = true;
-        await Promise.allSettled(loops);
-        stoppers.delete(stop);
-      };
-      stoppers.add(stop);
-      return stop;
     },
     close() {
       closing ??= (async () => {

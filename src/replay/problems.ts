@@ -2,7 +2,7 @@ import type { AnyMachineSnapshot } from 'xstate';
 import type { StoredEvent } from '../../events/envelope.js';
 import { parseStream } from '../../events/streams.js';
 
-/** What went wrong at this event, if anything did: a failed or timed-out composition, a peer or recording that failed. */
+/** What went wrong at this event, if anything did: a failed or timed-out composition, a peer or recording that failed, an action that failed. */
 export function problemOf(e: StoredEvent, before: AnyMachineSnapshot, after: AnyMachineSnapshot): { what: string; detail: string[] } | null {
   const { kind, id } = parseStream(e.stream);
   const ctx = after.context as Record<string, any>;
@@ -22,6 +22,10 @@ export function problemOf(e: StoredEvent, before: AnyMachineSnapshot, after: Any
   }
   if (kind === 'recording' && before.value !== after.value && after.value === 'failed') {
     return { what: `recording ${id} failed`, detail: [ctx.error ?? ''] };
+  }
+  if (e.type === `${kind}.action.failed`) {
+    const d = e.data as { action: string; error: string; detail?: string; retrying: boolean };
+    return { what: `${d.action} failed for ${e.stream}${d.retrying ? ' (tried again until it passes)' : ''}`, detail: [d.error, ...(d.detail ? [d.detail] : [])] };
   }
   if (kind === 'recording' && e.type === 'recording.stop.requested' && (e.data as any).reason === 'interrupted') {
     return { what: `recording ${id} was interrupted by a server restart`, detail: ['its kept tracks are composed'] };

@@ -8,6 +8,7 @@ import type { ExecutableAction } from '../../machines/step.js';
 import { ConcurrencyError, type EventLog } from '../log/types.js';
 import type { ActorTable } from './actors.js';
 import { newActor } from './fold.js';
+import type { KeptEvent, OutboxFile } from './outbox-file.js';
 import { createOutbox, LOG_UNAVAILABLE, type OutboxEntry } from './outbox.js';
 import type { AppliedEvent, DispatchOptions, DispatchResult, UncheckedEventInput } from './types.js';
 
@@ -23,6 +24,8 @@ export interface DispatcherOptions {
   isClosed: () => boolean;
   /** Outbox retry pacing (tests). */
   outbox?: { minDelayMs?: number; maxDelayMs?: number };
+  /** Where the outbox keeps its events on disk (see outbox-file.ts). */
+  outboxFile?: OutboxFile | null;
 }
 
 /** Correlation: the recording an event belongs to, where there is one. */
@@ -65,15 +68,23 @@ export function createDispatcher(opts: DispatcherOptions) {
   const outbox = createOutbox({
     log,
     logger,
+    file: opts.outboxFile,
     ...opts.outbox,
     async conflicted(stream, entries) {
       await resyncKeeping(stream);
       for (const e of entries) {
-        const r = await dispatch({ stream, type: e.draft.type, data: e.draft.data, causationId: e.draft.causationId, correlationId: e.draft.correlationId });
+        const r = await dispatch(asInput(e), { original: e.draft });
         if (!r.accepted) logger.error({ stream, eventType: e.draft.type, eventId: e.draft.id, why: r.message }, 'outbox event refused on fresh state');
+        settleUnlessWaiting(e);
       }
     },
   });
+  /** A kept event as a dispatch's input (with `original: draft`, stepped again under its own id). */
+  const asInput = (e: KeptEvent): UncheckedEventInput => ({ stream: e.stream, type: e.draft.type, data: e.draft.data, causationId: e.draft.causationId, correlationId: e.draft.correlationId });
+  /** Handled: off the disk, unless the log refused it again and it waits once more. */
+  const settleUnlessWaiting = (e: KeptEvent) => {
+    if (!outbox.holds(e.stream, e.draft.id)) outbox.settle(e.draft.id);
+  };
 
   const unavailable = (message = LOG_UNAVAILABLE): DispatchResult => ({ accepted: false, reason: 'unavailable', message });
 
@@ -120,10 +131,10 @@ export function createDispatcher(opts: DispatcherOptions) {
     }
     // The log assigns the position (the one expected below); the machines never read it.
     const draft: NewEvent = {
-      id: newId(),
+      id: options.original?.id ?? newId(),
       type: input.type,
       stream: input.stream,
-      time: clock(),
+      time: options.original?.time ?? clock(),
       causationId: input.causationId ?? null,
       correlationId: input.correlationId !== undefined ? input.correlationId : correlationFor(v.kind, v.id, actor.snapshot, v.data),
       version: SCHEMA_VERSION,
@@ -151,8 +162,8 @@ export function createDispatcher(opts: DispatcherOptions) {
       notify({ type: event.type, event, before, after, local: true });
       await act(event, actions);
     };
-    const keep = (): DispatchResult => {
-      outbox.add({ stream: input.stream, draft, expectedPosition, appended: applied });
+    const keep = async (): Promise<DispatchResult> => {
+      await outbox.add({ stream: input.stream, draft, expectedPosition, appended: applied });
       // Decided and kept: an effect's result is accepted (it is appended later); a client is told to ask again.
       if (options.command) return unavailable(`${LOG_UNAVAILABLE} (the request is kept and applied once the log recovers)`);
       return { accepted: true, event: { ...draft, position: expectedPosition + 1 } as StoredEvent, snapshot: after };
@@ -183,6 +194,8 @@ export function createDispatcher(opts: DispatcherOptions) {
   return {
     dispatch,
     outbox,
+    asInput,
+    settleUnlessWaiting,
     /** Dispatches under way and events not yet durable: a checkpoint waits for both. */
     get inflight() {
       return inflight + outbox.size;

@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
+import { isEventType } from '../../events/catalog.js';
 import type { StoredEvent } from '../../events/envelope.js';
+import { parseStream } from '../../events/streams.js';
 import type { EffectParams, EffectType, EmitSpec } from '../../machines/index.js';
 import type { ExecutableAction } from '../../machines/step.js';
 import type { DispatchResult, EffectContext, EffectHandlers, Runtime, UncheckedEventInput } from './types.js';
@@ -23,7 +25,9 @@ const RETRY_MAX_MS = 15_000;
  * dispatches further events, `scheduleTimer` / `cancelTimer` keep one timer
  * per stream and key (firing dispatches the timer's event), and everything
  * else goes to the effect handlers. One action that fails is logged with its
- * ids and never stops the others of the transition; a handler in RETRIED
+ * ids, reported as `<kind>.action.failed` on the stream whose event named it
+ * (the operator's replay lists it), and never stops the others of the
+ * transition; a handler in RETRIED
  * (enqueueComposition: a job must not stay queued forever) is tried again
  * with backoff until it passes or the runtime closes.
  */
@@ -35,12 +39,27 @@ export function createEffectRunner(opts: EffectRunnerOptions) {
 
   const idsOf = (event: StoredEvent) => ({ stream: event.stream, eventId: event.id, eventType: event.type, recordingId: event.correlationId });
 
+  /** A failed action as an event of the stream whose event named it, caused by that event (not for a kind without one). */
+  function report(cause: StoredEvent, action: string, err: unknown, more: { detail?: string; retrying?: boolean } = {}) {
+    if (closed) return;
+    const type = `${parseStream(cause.stream).kind}.action.failed`;
+    if (!isEventType(type)) return;
+    const error = (err instanceof Error ? err.message : String(err)).slice(0, 2000);
+    const data = { action: action.slice(0, 64), error, retrying: more.retrying ?? false, ...(more.detail ? { detail: more.detail.slice(0, 300) } : {}) };
+    dispatch({ stream: cause.stream, type, data, causationId: cause.id, correlationId: cause.correlationId })
+      .then((r) => {
+        if (!r.accepted) logger.warn({ ...idsOf(cause), action, why: r.message }, 'failed action not recorded: the stream does not take the report');
+      })
+      .catch((e) => logger.error({ err: e, ...idsOf(cause), action }, 'failed action could not be recorded'));
+  }
+
   async function act(event: StoredEvent, actions: readonly ExecutableAction[]) {
     for (const a of actions) {
       try {
         await actOne(event, a);
       } catch (err) {
         logger.error({ err, effect: a.type, ...idsOf(event) }, 'action failed; the others of this transition still run');
+        report(event, a.type, err);
       }
     }
   }
@@ -53,6 +72,7 @@ export function createEffectRunner(opts: EffectRunnerOptions) {
           await emit(event, spec);
         } catch (err) {
           logger.error({ err, ...idsOf(event), emitStream: spec.stream, emitType: spec.type }, 'emitted event failed');
+          report(event, 'emit', err, { detail: `${spec.type} to ${spec.stream}` });
         }
       }
     } else if (type === 'scheduleTimer') {
@@ -64,9 +84,10 @@ export function createEffectRunner(opts: EffectRunnerOptions) {
         setTimeout(() => {
           timers.delete(key);
           // A log that is down keeps the timer's event in the outbox: it is appended once the log is back.
-          dispatch({ stream: event.stream, type: p.type, data: p.data, causationId: event.id }).catch((err) =>
-            logger.error({ err, ...idsOf(event), timer: p.key }, 'timer event failed'),
-          );
+          dispatch({ stream: event.stream, type: p.type, data: p.data, causationId: event.id }).catch((err) => {
+            logger.error({ err, ...idsOf(event), timer: p.key }, 'timer event failed');
+            report(event, 'scheduleTimer', err, { detail: `${p.key}: ${p.type}` });
+          });
         }, p.delayMs),
       );
     } else if (type === 'cancelTimer') {
@@ -83,6 +104,8 @@ export function createEffectRunner(opts: EffectRunnerOptions) {
             const retry = RETRIED.has(type) && !closed;
             const delayMs = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(attempt, 10));
             logger.error({ err, effect: type, ...idsOf(event), attempt, ...(retry ? { retryInMs: delayMs } : {}) }, 'effect failed');
+            // Once per action: the retries of a RETRIED one are in the process log.
+            if (attempt === 1) report(event, type, err, { retrying: retry });
             if (!retry) return;
             const t = setTimeout(() => {
               retries.delete(t);

@@ -8,6 +8,7 @@ import { createEffectRunner } from './effects.js';
 import { ACTOR_GRACE_MS, createEvictor } from './eviction.js';
 import { toCheckpointActors, type FoldedActor } from './fold.js';
 import { createLoader } from './load.js';
+import { redeliverKept } from './outbox.js';
 import type { Actor, AppliedDomainEvent, AppliedEvent, DispatchOptions, DispatchResult, Runtime, RuntimeOptions, RuntimeStats, UncheckedEventInput } from './types.js';
 
 export type {
@@ -114,6 +115,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     notify,
     act: effects.act,
     isClosed: () => closed,
+    outboxFile: opts.outboxFile,
   });
   const loader = createLoader({ log, logger, table, notify, shardedLoad: opts.shardedLoad, onResynced: (s) => evictor.touch(s) });
 
@@ -128,6 +130,16 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       return r;
     },
     follow: loader.follow,
+    redeliver() {
+      return redeliverKept({
+        kept: opts.outboxFile?.pending() ?? [],
+        log,
+        logger,
+        dispatch: (e) => dispatch(dispatcher.asInput(e), { original: e.draft }),
+        waits: (e) => dispatcher.outbox.holds(e.stream, e.draft.id),
+        settle: (e) => dispatcher.outbox.settle(e.draft.id),
+      });
+    },
     checkpoint(clockNow = clock()): Checkpoint | null {
       if (busy.size > 0 || dispatcher.inflight > 0 || cursor.seq === 0) return null;
       return {

@@ -7,6 +7,7 @@ import type { StreamId, StreamKind } from '../../events/streams.js';
 import type { EffectParams, EffectType, SnapshotOf } from '../../machines/index.js';
 import type { EventLog } from '../log/types.js';
 import type { Checkpoint } from './checkpoint.js';
+import type { OutboxFile } from './outbox-file.js';
 import type { ShardedLoadOptions } from './shard-load.js';
 
 export type { SnapshotOf };
@@ -47,6 +48,12 @@ export interface DispatchOptions {
    */
   command?: boolean;
   retried?: boolean;
+  /**
+   * An event decided before but never made durable (the outbox's, or an earlier
+   * process's outbox file): stepped again under its own id and time, so the log
+   * can tell it from a new one.
+   */
+  original?: { id: string; time: number };
 }
 
 export type DispatchResult<S extends AnyMachineSnapshot = AnyMachineSnapshot> =
@@ -114,6 +121,8 @@ export interface RuntimeOptions {
   actorGraceMs?: number;
   /** Evicted recordings and compositions kept for the API's lists, per kind (default 500, see src/runtime/actors.ts). */
   keepFinished?: number;
+  /** The outbox on disk: events the log refused survive a crash (`redeliver` hands them back at start). Opened and closed by the caller. */
+  outboxFile?: OutboxFile | null;
 }
 
 /** What the runtime holds in memory (the soak and memory tools print it). */
@@ -127,6 +136,20 @@ export interface RuntimeStats {
   finishing: number;
   /** Actors evicted since start. */
   evicted: number;
+}
+
+/** What `redeliver` did with an earlier process's kept events. */
+export interface RedeliverSummary {
+  kept: number;
+  /** Stored after all (an append that timed out): not appended again. */
+  inLog: number;
+  appended: number;
+  /** The log refused them again: in the outbox (and on disk) once more. */
+  waiting: number;
+  /** The state in the log no longer takes them (reported). */
+  refused: number;
+  /** Not handed back (the log could not be read): on disk for the next start. */
+  left: number;
 }
 
 export interface LoadResult {
@@ -153,6 +176,12 @@ export interface Runtime {
    * that matches the log, restores it and folds only the events after it.
    */
   load(onInvalid?: (problem: string) => void, checkpoint?: Checkpoint | null): Promise<LoadResult>;
+  /**
+   * After `load`: the events an earlier process decided but the log never took
+   * (the outbox file), stepped again in order per stream and appended once (one
+   * the log already holds is skipped); their actions run. Before recovery.
+   */
+  redeliver(): Promise<RedeliverSummary>;
   /**
    * Follows the log: events other processes append are folded in (NATS mode),
    * and every durable event advances what a checkpoint covers.

@@ -157,38 +157,57 @@ async function decodeErrors(file: string): Promise<string> {
     .join('\n');
 }
 
-describe('disk below the reserve (MIN_FREE_DISK_MB)', () => {
-  let mount: Mount | string;
-  let logDir: string;
-  let app: TestApp | null = null;
-  const people: Participant[] = [];
-
+/**
+ * One scenario's fixture: the recordings root on a tmpfs of `sizeMb`, the event
+ * log apart on the ordinary disk, an app with MIN_FREE_DISK_MB `minFreeMb`.
+ * `mount` is the reason, as a string, where mounting is refused.
+ */
+function onSmallDisk(sizeMb: number, minFreeMb: number) {
+  const s = { mount: '' as Mount | string, logDir: '', app: null as TestApp | null, people: [] as Participant[] };
   beforeAll(async () => {
-    mount = await mountTmpfs(64);
-    logDir = await tempDir('mr-disk-log-');
-    if (typeof mount === 'string') return;
-    app = await startTestApp(
-      { EVENTLOG_DIR: logDir, MIN_FREE_DISK_MB: '16', DISK_CHECK_INTERVAL_MS: '200' },
-      { root: path.join(mount.dir, 'rec'), peerOptions: { statsIntervalMs: 1000 } },
+    s.mount = await mountTmpfs(sizeMb);
+    s.logDir = await tempDir('mr-disk-log-');
+    if (typeof s.mount === 'string') return;
+    s.app = await startTestApp(
+      { EVENTLOG_DIR: s.logDir, MIN_FREE_DISK_MB: String(minFreeMb), DISK_CHECK_INTERVAL_MS: '200' },
+      { root: path.join(s.mount.dir, 'rec'), peerOptions: { statsIntervalMs: 1000 } },
     );
   });
   afterAll(async () => {
-    await Promise.allSettled(people.map((p) => p.close()));
-    await app?.cleanup();
-    if (typeof mount !== 'string') await mount.unmount();
-    await removeDir(logDir);
+    await Promise.allSettled(s.people.map((p) => p.close()));
+    await s.app?.cleanup();
+    if (typeof s.mount !== 'string') await s.mount.unmount();
+    await removeDir(s.logDir);
   });
+  return s;
+}
+
+/** An earlier recording, and what it holds now: the disk filling up later must change none of it. */
+async function untouched(a: TestApp, people: Participant[], dummy: string) {
+  const earlierId = await earlierRecording(a, 'earlier-room', people);
+  const before = { session: (await session(a, earlierId)).session, files: await filesUnder(a.root, dummy) };
+  return {
+    async check() {
+      expect((await session(a, earlierId)).session).toEqual(before.session);
+      const after = await filesUnder(a.root, dummy);
+      for (const [f, size] of Object.entries(before.files)) expect(after[f], f).toBe(size);
+    },
+  };
+}
+
+describe('disk below the reserve (MIN_FREE_DISK_MB)', () => {
+  const disk = onSmallDisk(64, 16);
 
   it('stops the recording (disk-low) and composes it, refuses new ones (507), /readyz says why; freed space lets recording resume', async (ctx) => {
+    const { mount, people } = disk;
     if (typeof mount === 'string') return ctx.skip(mount);
-    const a = app!;
+    const a = disk.app!;
     const dummy = path.join(mount.dir, 'dummy.bin');
-    const earlierId = await earlierRecording(a, 'earlier-room', people);
-    const before = { session: (await session(a, earlierId)).session, files: await filesUnder(a.root, dummy) };
+    const earlier = await untouched(a, people, dummy);
     expect((await a.http.get('/readyz')).status).toBe(200);
     // the log lives apart from the media
-    expect((await readdir(logDir)).some((f) => f === 'events.jsonl')).toBe(true);
-    expect(Object.keys(before.files).filter((f) => f.includes('.eventlog'))).toEqual([]);
+    expect((await readdir(disk.logDir)).some((f) => f === 'events.jsonl')).toBe(true);
+    expect(Object.keys(await filesUnder(a.root, dummy)).filter((f) => f.includes('.eventlog'))).toEqual([]);
 
     const id = await recordingWithMedia(a, 'disk-room', people);
     await sleep(1000);
@@ -222,9 +241,7 @@ describe('disk below the reserve (MIN_FREE_DISK_MB)', () => {
     expect((await a.http.get('/')).status).toBe(200);
 
     // nothing else changed: the earlier session and its files
-    expect((await session(a, earlierId)).session).toEqual(before.session);
-    const after = await filesUnder(a.root, dummy);
-    for (const [f, size] of Object.entries(before.files)) expect(after[f], f).toBe(size);
+    await earlier.check();
     expect((await a.http.get('/api/recording-sessions')).json.totalCount).toBe(2);
 
     // space back: ready again, and a new recording starts
@@ -239,33 +256,14 @@ describe('disk below the reserve (MIN_FREE_DISK_MB)', () => {
 });
 
 describe('a write that fails anyway (ENOSPC, no reserve)', () => {
-  let mount: Mount | string;
-  let logDir: string;
-  let app: TestApp | null = null;
-  const people: Participant[] = [];
-
-  beforeAll(async () => {
-    mount = await mountTmpfs(48);
-    logDir = await tempDir('mr-disk-log-');
-    if (typeof mount === 'string') return;
-    app = await startTestApp(
-      { EVENTLOG_DIR: logDir, MIN_FREE_DISK_MB: '0', DISK_CHECK_INTERVAL_MS: '200' },
-      { root: path.join(mount.dir, 'rec'), peerOptions: { statsIntervalMs: 1000 } },
-    );
-  });
-  afterAll(async () => {
-    await Promise.allSettled(people.map((p) => p.close()));
-    await app?.cleanup();
-    if (typeof mount !== 'string') await mount.unmount();
-    await removeDir(logDir);
-  });
+  const disk = onSmallDisk(48, 0);
 
   it('finalizes every segment with what was written, the session shows disk-full, the composition waits for space', async (ctx) => {
+    const { mount, people } = disk;
     if (typeof mount === 'string') return ctx.skip(mount);
-    const a = app!;
+    const a = disk.app!;
     const dummy = path.join(mount.dir, 'dummy.bin');
-    const earlierId = await earlierRecording(a, 'earlier-room', people);
-    const before = { session: (await session(a, earlierId)).session, files: await filesUnder(a.root, dummy) };
+    const earlier = await untouched(a, people, dummy);
 
     const id = await recordingWithMedia(a, 'full-room', people);
     await sleep(1000);
@@ -295,9 +293,7 @@ describe('a write that fails anyway (ENOSPC, no reserve)', () => {
 
     // no crash; nothing else changed
     expect((await a.http.get('/healthz')).status).toBe(200);
-    expect((await session(a, earlierId)).session).toEqual(before.session);
-    const after = await filesUnder(a.root, dummy);
-    for (const [f, size] of Object.entries(before.files)) expect(after[f], f).toBe(size);
+    await earlier.check();
 
     // space back: the retry (asked for now rather than after its long backoff) composes it
     await rm(dummy);

@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,8 +10,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createNatsLog } from '../../src/log/nats.js';
 import type { LoggedEvent } from '../../src/log/types.js';
 import { createNatsQueue } from '../../src/queue/nats.js';
+import { startServerProcess, type ServerProcess } from '../../tools/lib/server.js';
 import { ev } from '../helpers/events.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
+import { httpClient } from '../helpers/http.js';
 import { probeFile } from '../helpers/media-harness.js';
 import { Participant } from '../helpers/participant.js';
 import { poll, sleep } from '../helpers/wait.js';
@@ -240,5 +242,93 @@ describe('the embedded event log cannot write for a while (failing disk at the f
       up: async () => void (disk.failing = false),
     };
     await recordThroughOutage(app, outage, 10_000, 'outage-embedded', ['--file', join(app.root, '.eventlog', 'events.jsonl')], base);
+  }, 240_000);
+});
+
+describe('the server process dies (SIGKILL) while the NATS log is down', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mr-outage-crash-'));
+  const root = join(dir, 'recordings');
+  let nats: Awaited<ReturnType<typeof ownNats>> | undefined;
+  let server: ServerProcess | undefined;
+  afterAll(async () => {
+    await server?.kill();
+    await nats?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('appends what waited in its outbox once, after the restart, and the recording completes', async () => {
+    nats = await ownNats(join(dir, 'store'));
+    const env = {
+      RECORDING_DIR: root,
+      NODE_ID: 'outbox-node',
+      NATS_URL: nats.url,
+      NATS_EVENT_STREAM: 'T_OUTBOX_EV',
+      NATS_SUBJECT_PREFIX: 'toutbox.ev',
+      NATS_COMPOSE_STREAM: 'T_OUTBOX_CO',
+    };
+    const start = () => startServerProcess(env, { inheritNatsUrl: false, timeoutMs: 30_000 });
+    server = await start();
+    const http = httpClient(() => server!.url);
+    const room = 'outbox-crash';
+    const host = await Participant.join(server.url, room, { name: 'Host' });
+    const guest = await Participant.join(server.url, room, { name: 'Guest' });
+    let recordingId: string;
+    try {
+      const started = await http.post('/api/recording-sessions', { connectionId: room });
+      expect(started.status).toBe(201);
+      recordingId = started.json.session.id as string;
+      await Promise.all([host, guest].map((p) => p.client.next('recording-answer', () => true, 10_000)));
+      await sleep(2_000);
+
+      await nats.kill();
+      // the peers' periodic results (media stats) meet the outage: kept in the outbox, on disk
+      const first = server;
+      await poll(async () => first.lines.filter((l) => l.msg === 'event kept in the outbox until the log takes it').length, (n) => n >= 2, { timeoutMs: 30_000, stepMs: 200 });
+      expect(await first.kill('SIGKILL')).toBe(null);
+    } finally {
+      await Promise.allSettled([host.close(), guest.close()]);
+    }
+    const file = join(root, '.eventlog', 'outbox-nats-T_OUTBOX_EV-outbox-node.jsonl');
+    const kept = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.op === 'kept')
+      .map((l) => l.draft.id as string);
+    expect(kept.length).toBeGreaterThanOrEqual(2);
+
+    await nats.start();
+    server = await start();
+    const handedBack = server.lines.find((l) => l.msg === 'outbox file: events of an earlier process handed back');
+    expect(handedBack).toMatchObject({ kept: kept.length, refused: 0, waiting: 0, left: 0 });
+    expect(handedBack.appended + handedBack.inLog).toBe(kept.length);
+    // handed back before recovery closed the room
+    expect(server.lines.findIndex((l) => l.msg === 'recovery done')).toBeGreaterThan(server.lines.indexOf(handedBack));
+
+    const session = (await poll(() => http.get(`/api/recording-sessions/${recordingId}`), (r) => r.json.session?.status === 'stopped', { timeoutMs: 30_000, stepMs: 500 })).json.session;
+    expect(session.stopReason).toBe('interrupted');
+    const job = await poll(
+      async () => (await http.get(`/api/recording-compositions?meetingId=${room}`)).json.jobs.find((j: any) => j.recordingId === recordingId),
+      (j) => j?.status === 'completed' || j?.status === 'failed',
+      { timeoutMs: 120_000, stepMs: 1_000 },
+    );
+    expect(job?.status, JSON.stringify(job)).toBe('completed');
+    const composed = await probeFile(join(root, room, job.output.filename));
+    expect(composed.decodeErrors).toBe('');
+    const recordedMs = Date.parse(session.stoppedAt) - Date.parse(session.startedAt);
+    expect(Math.abs(composed.durationMs! - recordedMs), `composed ${composed.durationMs} ms vs recorded ${recordedMs} ms`).toBeLessThan(500);
+
+    // each kept event is in the log exactly once, and nothing is there twice
+    const log = await createNatsLog({ servers: nats.url, stream: 'T_OUTBOX_EV', subjectPrefix: 'toutbox.ev' });
+    const ids: string[] = [];
+    try {
+      for await (const { event } of log.read()) ids.push(event.id);
+    } finally {
+      await log.close();
+    }
+    for (const id of kept) expect(ids.filter((x) => x === id), id).toHaveLength(1);
+    expect(new Set(ids).size).toBe(ids.length);
+    // and the file is cut back: nothing waits
+    await poll(async () => readFileSync(file, 'utf8'), (t) => t === '', { timeoutMs: 10_000, stepMs: 200 });
   }, 240_000);
 });

@@ -33,6 +33,7 @@ const walks: Record<keyof MachineSet, Walk> = {
       { type: 'room.recording.ended', data: { recordingId: 'rec1' } },
       { type: 'room.closed', data: { reason: 'server-restart' } },
       { type: 'room.closed', data: { reason: 'host-left' } },
+      { type: 'room.action.failed', data: { action: 'emit', error: 'log gone', retrying: false } },
     ],
     serializeState: (s) => `${val(s)}|${Object.keys(s.context.members).sort()}|${s.context.hostId}|${s.context.activeRecordingId}|${s.context.recordings.length}`,
     limit: 5_000,
@@ -54,6 +55,7 @@ const walks: Record<keyof MachineSet, Walk> = {
       { type: 'recording.stop.timed-out', data: {} },
       { type: 'recording.failed', data: { error: 'disk full' } },
       { type: 'recording.write.failed', data: { participantId: 'p', file: 'f.webm', reason: 'disk-full', error: 'ENOSPC' } },
+      { type: 'recording.action.failed', data: { action: 'emit', error: 'log gone', retrying: false } },
     ],
     serializeState: (s) =>
       `${val(s)}|${Object.entries(s.context.participants).map(([k, p]: [string, any]) => `${k}:${p.active}:${Math.min(p.requests, 2)}`).sort()}|${s.context.segments.length}|${s.context.compose}`,
@@ -83,6 +85,7 @@ const walks: Record<keyof MachineSet, Walk> = {
         { type: 'peer.media.timed-out', data: {} },
         { type: 'peer.close.requested', data: { reason: 'recording-stopped' } },
         { type: 'peer.closed', data: { reason: 'recording-stopped', segments: [] } },
+        { type: 'peer.action.failed', data: { action: 'emit', error: 'log gone', retrying: false } },
       ];
     },
     serializeState: (s) => `${val(s)}|${Math.min(s.context.offers, 2)}|${s.context.stalled}|${s.context.problem ?? ''}|${s.context.segments.length}|${s.context.tracks.length > 0}`,
@@ -104,6 +107,7 @@ const walks: Record<keyof MachineSet, Walk> = {
         { type: 'composition.retry.due', data: {} },
         { type: 'composition.retry.requested', data: {} },
         { type: 'composition.requeued', data: { reason: 'server-restart' } },
+        { type: 'composition.action.failed', data: { action: 'emit', error: 'log gone', retrying: false } },
       ];
     },
     serializeState: (s) => `${val(s)}|${s.context.attempt}|${s.context.percent}|${s.context.maxAttempts}`,
@@ -125,6 +129,7 @@ const walks: Record<keyof MachineSet, Walk> = {
         { type: 'upload.failed', data: { attempt: Math.max(a, 1), error: 'ECONNREFUSED', key: null } },
         { type: 'upload.retry.due', data: {} },
         { type: 'upload.requeued', data: { reason: 'server-restart' } },
+        { type: 'upload.action.failed', data: { action: 'emit', error: 'log gone', retrying: false } },
       ];
     },
     serializeState: (s) => `${val(s)}|${s.context.attempt}`,

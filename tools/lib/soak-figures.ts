@@ -4,18 +4,22 @@
  * libuv handles by type) when the process was started with
  * `--report-on-signal` (only a server the tool started itself: the signal's
  * default action would end any other process), and what the HTTP API lists
- * (sessions and composition jobs the server still holds). The server has no
- * debug endpoint: heap and live actors are not otherwise exposed.
+ * (sessions and composition jobs the server still holds), and the actors its
+ * runtime holds in memory (the `mr_runtime_actors` gauge of GET /metrics).
  */
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { procFigures } from './soak-proc.js';
+import { childPids, procFigures } from './soak-proc.js';
 
 export interface ServerFigures {
   at: number;
   rssMb: number;
   fds: number;
+  /** Of the fds: pipes (a running ffmpeg child holds two). */
+  pipes: number;
+  /** Live child processes (ffmpeg compositions, remuxes). */
+  children: number;
   udp: number;
   tcpEstablished: number;
   threads: number;
@@ -25,6 +29,34 @@ export interface ServerFigures {
   handles: Record<string, number> | null;
   /** What GET /api/recording-sessions and /api/recording-compositions list. */
   api: { sessions: number; recording: number; jobs: number; jobsOpen: number } | null;
+  /** Actors in the runtime's memory, from GET /metrics (null: not readable, e.g. METRICS_TOKEN set). */
+  actors: { live: number; byKind: Record<string, number>; kept: number; finishing: number } | null;
+}
+
+/** Pure: the runtime's actor counts from the text of GET /metrics (null when the gauge is absent). */
+export function parseActors(metricsText: string): ServerFigures['actors'] {
+  const byKind: Record<string, number> = {};
+  let kept = 0;
+  let finishing = 0;
+  let found = false;
+  for (const m of metricsText.matchAll(/^mr_runtime_actors\{kind="([a-z-]+)"\} (\d+(?:\.\d+)?)$/gm)) {
+    found = true;
+    const n = Number(m[2]);
+    if (m[1] === 'kept') kept = n;
+    else if (m[1] === 'finishing') finishing = n;
+    else byKind[m[1]!] = n;
+  }
+  if (!found) return null;
+  return { live: Object.values(byKind).reduce((a, b) => a + b, 0), byKind, kept, finishing };
+}
+
+async function actorCounts(baseUrl: string): Promise<ServerFigures['actors']> {
+  try {
+    const r = await httpJson(baseUrl, 'GET', '/metrics', undefined, 10_000);
+    return r.status === 200 && typeof r.json === 'string' ? parseActors(r.json) : null;
+  } catch {
+    return null;
+  }
 }
 
 const mb = (bytes: number) => bytes / 1024 / 1024;
@@ -116,12 +148,15 @@ export async function serverFigures(pid: number, baseUrl: string, reportDir: str
     at: Date.now(),
     rssMb: p.rssKb / 1024,
     fds: p.fds,
+    pipes: p.pipes,
+    children: childPids(pid).length,
     udp: p.udp,
     tcpEstablished: p.tcp.established,
     threads: p.threads,
     heap: report?.heap ?? null,
     handles: report?.handles ?? null,
     api: await apiCounts(baseUrl),
+    actors: await actorCounts(baseUrl),
   };
 }
 
@@ -135,5 +170,12 @@ export function formatFigures(label: string, f: ServerFigures): string {
         .join(' ')}`
     : 'handles n/a';
   const api = f.api ? `sessions ${f.api.sessions} (${f.api.recording} live), jobs ${f.api.jobs} (${f.api.jobsOpen} open)` : 'api n/a';
-  return `${label} rss ${f.rssMb.toFixed(1)} MB | ${heap} | fds ${f.fds} | udp ${f.udp} | tcp ${f.tcpEstablished} | threads ${f.threads} | ${handles} | ${api}`;
+  const a = f.actors;
+  const actors = a
+    ? `actors ${a.live} live (${Object.entries(a.byKind)
+        .filter(([, n]) => n > 0)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ') || 'none'}; ${a.finishing} finishing), ${a.kept} kept`
+    : 'actors n/a';
+  return `${label} rss ${f.rssMb.toFixed(1)} MB | ${heap} | fds ${f.fds} (${f.pipes} pipes, ${f.children} children) | udp ${f.udp} | tcp ${f.tcpEstablished} | threads ${f.threads} | ${handles} | ${api} | ${actors}`;
 }
