@@ -20,7 +20,7 @@ const run = promisify(execFile);
 const RECORD_MS = 4_000;
 
 /** A real process: NATS mode only when the test says so. */
-const startServer = (env: Record<string, string>) => startServerProcess(env, { inheritNatsUrl: false, timeoutMs: 30_000 });
+const startServer = (env: Record<string, string>) => startServerProcess(env, { inheritNatsUrl: false, timeoutMs: 60_000 });
 
 /**
  * Nothing recorded is lost on a process crash: a real server process is
