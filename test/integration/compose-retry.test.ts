@@ -150,7 +150,7 @@ describe.concurrent.each(APP_MODES)('a composition whose ffmpeg fails (%s)', (mo
       expect(job.error).toContain(`${FAILURE_LINE} 3`); // ffmpeg's last stderr line
       expect(job.output).toBeUndefined();
       // the job keeps ffmpeg's stderr of its last run (the API shows its last line as `error`)
-      expect(m.app.runtime.get(compositionStream(m.jobId))?.context.stderr).toEqual(stderrOfRun(3));
+      expect((await m.app.runtime.read(compositionStream(m.jobId)))?.snapshot.context.stderr).toEqual(stderrOfRun(3));
 
       const events = await jobEvents(m.app.log, m.jobId);
       expectBackoff(events, 3, expect);

@@ -102,11 +102,12 @@ describe('RecorderPeer with a synthetic sender', () => {
     expect(pair.ofType('segment-started')).toHaveLength(2);
     expect(pair.ofType('segment-finalized').every((e) => e.mediaWritten)).toBe(true);
     expect(pair.ofType('closed')).toEqual([expect.objectContaining({ reason: 'test done', segments: 2 })]);
-    // ~7 s connected: one or two stats samples, never an event per packet.
+    // One stats sample per 5 s the peer lived (~7 s here, longer on a loaded machine), never an event per packet.
     const stats = pair.ofType('stats-sampled');
+    const livedMs = pair.ofType('closed')[0]!.at - recordingStartedAt;
     expect(stats.length).toBeGreaterThanOrEqual(1);
-    expect(stats.length).toBeLessThanOrEqual(2);
-    expect(pair.events.length).toBeLessThan(20);
+    expect(stats.length).toBeLessThanOrEqual(Math.floor(livedMs / 5_000));
+    expect(pair.events.length - stats.length).toBeLessThan(18);
     expect(stats[0]!.tracks.find((t) => t.kind === 'video')!.lost).toBe(0);
 
     // close() is idempotent.
@@ -161,8 +162,9 @@ describe('RecorderPeer with a synthetic sender', () => {
     const root = await newRoot();
     const sender = track({ video: 'vp8', audio: true, durationMs: 10_000, width: 320, height: 240, dropVideoKeyframes: true });
     const pair = await connectSender(sender, { root, recordingStartedAt: Date.now() });
-    await sleep(2500);
-    expect(sender.stats.video!.droppedKeyframePackets).toBeGreaterThan(0);
+    // Media flows for a while (both tracks reach the recorder) while every keyframe is withheld.
+    const flowing = () => pair.peer.segments().filter((m) => m.packets > 0).length === 2 && sender.stats.video!.droppedKeyframePackets > 0;
+    await expect.poll(flowing, { timeout: 10_000 }).toBe(true);
     await sender.stopMedia();
     await poll(async () => pair.peer.segments().reduce((n, m) => n + m.packets, 0), (n) => n >= ((sender.stats.audio?.packets ?? 0) + (sender.stats.video?.packets ?? 0)), { timeoutMs: 3000, stepMs: 20 }); // every packet sent has reached its segment (or 3 s)
     const started = Date.now();

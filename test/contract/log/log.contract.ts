@@ -181,8 +181,12 @@ export function eventLogContract(name: string, harness: LogHarness): void {
       await eventually(() => seen.length === 3);
       expect(seen).toEqual(await readAll(log));
       unsubscribe();
+      // A subscriber that stays is the marker: once it has the next event, the one that left would have had it too.
+      const after: LoggedEvent[] = [];
+      const stay = log.subscribe((e) => after.push(e));
       await log.append('room:s', [ev('room:s')]);
-      await new Promise((r) => setTimeout(r, 200));
+      await eventually(() => after.length === 1);
+      stay();
       expect(seen).toHaveLength(3);
     });
 

@@ -52,7 +52,8 @@ function setup(tracks: { kind: string; readyState: string }[] = [{ kind: 'audio'
   const stream = { getTracks: () => tracks } as unknown as MediaStream;
   const client = createRecorderClient({ socket, getLocalStream: () => stream, RTCPeerConnectionImpl: FakePeer as never, logger: { warn: () => {} } });
   const emit = (m: object) => listener?.({ data: JSON.stringify(m) });
-  const settle = () => new Promise((r) => setTimeout(r, 10));
+  // The client and the fake peer use no timers: one macrotask turn runs every promise chain a message started.
+  const settle = () => new Promise((r) => setImmediate(r));
   emit({ type: 'connect', connectionId: 'room', polite: true, role: 'participant', participantId: 'me' });
   const request = { type: 'recording-peer-request', connectionId: 'room', recordingId: 'rec', status: 'recording', layout: 'grid', format: 'webm', startedAt: new Date(0).toISOString(), mediaMode: 'webrtc-sendonly' };
   return { client, sent, emit, settle, request };

@@ -1,3 +1,4 @@
+import { eventually } from '../../helpers/wait.js';
 import { RtpPacket } from 'werift';
 import { describe, expect, it } from 'vitest';
 import { ClipPlayer } from '../../../tools/lib/clip-player.js';
@@ -110,7 +111,8 @@ describe('ClipPlayer fan-out', () => {
     player.addAudio(a1.track, 3);
     player.addAudio(a2.track, null);
     player.start();
-    await new Promise((r) => setTimeout(r, 200));
+    // ~200 ms of media, however late a loaded machine runs the player's ticks
+    await eventually(() => v1.got.length > 8 && a1.got.length >= 10, 10_000);
     player.stop();
 
     expect(v1.got.length).toBeGreaterThan(8);
