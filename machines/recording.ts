@@ -14,6 +14,8 @@ export interface RecordingParticipant {
   userId?: string;
   /** host-userInfo's avatar. */
   avatar?: string;
+  /** host-userInfo's data as sent (the composed file's metadata keeps it). */
+  userInfo?: Record<string, unknown>;
   /** Times a recorder peer was requested for this participant (rejoins add one). */
   requests: number;
   /** A recorder peer is open or being opened. */
@@ -68,7 +70,12 @@ const requestPeer = (ctx: RecordingContext, m: Member, segmentBase: number): Emi
 });
 
 /** What a participant entry keeps of a member's identity. */
-const identityOf = (m: Member) => ({ name: m.name, ...(m.userId ? { userId: m.userId } : {}), ...(m.avatar ? { avatar: m.avatar } : {}) });
+const identityOf = (m: Member) => ({
+  name: m.name,
+  ...(m.userId ? { userId: m.userId } : {}),
+  ...(m.avatar ? { avatar: m.avatar } : {}),
+  ...(m.userInfo ? { userInfo: m.userInfo } : {}),
+});
 
 const addSegments = (ctx: RecordingContext, participantId: string, segs: SegmentSummary[]) => {
   const known = new Set(ctx.segments.map((s) => s.file));
