@@ -252,6 +252,22 @@ describe('recording messages', () => {
     expect(late.received[0].type).toBe('connect');
   });
 
+  it('passes host-userInfo on to the running recording: the composition names and groups by it', async () => {
+    const [, p] = await room(2);
+    const recordingId = await startRecording();
+    await p.c.next('recording-peer-request');
+    p.c.send({ type: 'host-userInfo', data: { userId: 'u-ada', name: 'Ada', avatar: 'ada.png' } });
+    const snap = await server.runtime.waitFor(`recording:${recordingId}`, (s) => s.context.participants[p.participantId]?.userId === 'u-ada', 5000);
+    expect(snap?.context.participants[p.participantId]).toMatchObject({ name: 'Ada', userId: 'u-ada', avatar: 'ada.png', active: true });
+    // A rejoin under a new socket says who it is again: both participantIds carry the same userId.
+    p.c.send({ type: 'disconnect', connectionId: 'room-1' });
+    const again = await client();
+    const back = await again.join('room-1');
+    again.send({ type: 'host-userInfo', data: { userId: 'u-ada', name: 'Ada' } });
+    const after = await server.runtime.waitFor(`recording:${recordingId}`, (s) => s.context.participants[back.participantId]?.userId === 'u-ada', 5000);
+    expect(after?.context.participants[p.participantId]?.userId).toBe('u-ada');
+  });
+
   it('sends recording-stopped to every member on DELETE', async () => {
     const members = await room(3);
     const recordingId = await startRecording();
