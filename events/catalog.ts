@@ -24,7 +24,29 @@ const sdp = z.string().min(1).max(MAX_SDP_LENGTH);
 const role = z.enum(['host', 'participant']);
 /** `userId`: the token's `sub` when access control is on (absent without it). */
 const userId = z.string().min(1).max(200);
-const member = z.object({ participantId: idSchema, role, name: z.string().max(200).nullable(), userId: userId.optional() });
+/** host-userInfo's `data` (the field's user info) lands in the log and in metadata: kept small. */
+export const MAX_USER_INFO_JSON = 4096;
+/** The sender's user info: userId, name and avatar are typed; any other field is kept as given. */
+export const userInfoSchema = z
+  .looseObject({
+    userId: userId.optional(),
+    name: z.string().max(200).optional(),
+    avatar: z.string().max(2048).optional(),
+  })
+  .refine((v) => JSON.stringify(v).length <= MAX_USER_INFO_JSON, { message: `must be at most ${MAX_USER_INFO_JSON} characters of JSON` });
+export type UserInfo = z.infer<typeof userInfoSchema>;
+const member = z.object({
+  participantId: idSchema,
+  role,
+  name: z.string().max(200).nullable(),
+  userId: userId.optional(),
+  /** The name / userId came from the access token: host-userInfo does not override them. */
+  nameFromToken: z.boolean().optional(),
+  userIdFromToken: z.boolean().optional(),
+  avatar: z.string().max(2048).optional(),
+  /** host-userInfo's data as the member sent it. */
+  userInfo: userInfoSchema.optional(),
+});
 export type Member = z.infer<typeof member>;
 const segmentSummary = z.object({
   file: z.string().max(255),
@@ -84,6 +106,8 @@ export const eventSchemas = {
     name: z.string().max(200).nullable(),
     /** The token's `sub` (access control on): who the member is, beyond a display name. */
     userId: userId.optional(),
+    /** The name is the token's (access control on): host-userInfo does not override it. */
+    nameFromToken: z.boolean().optional(),
     /** The process holding the member's socket (rooms are owned by the node their host is on). */
     nodeId: z.string().max(128),
   }),
@@ -99,6 +123,12 @@ export const eventSchemas = {
     format: formatSchema,
   }),
   'room.recording.ended': z.object({ recordingId: idSchema }),
+
+  // ---- member identity: the field's host-userInfo (issue 16) ----
+  /** A member said who they are (host-userInfo): user id, name, avatar, other fields as given. */
+  'room.member.identified': z.object({ participantId: idSchema, userInfo: userInfoSchema }),
+  /** The room passed a member's (new) identity on to its active recording: the member as it now is. */
+  'recording.participant.identified': z.object({ member }),
 
   // ---- recording:<recordingId> ----
   'recording.started': z.object({

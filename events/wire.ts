@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { FORMATS, LAYOUTS, MAX_SDP_LENGTH } from './catalog.js';
+import { FORMATS, LAYOUTS, MAX_SDP_LENGTH, userInfoSchema } from './catalog.js';
 import { idSchema } from './ids.js';
 
 /**
@@ -44,6 +44,22 @@ export const candidateMessageSchema = z.object({
   ...routing,
 });
 
+// ---- client → server: the field's other types (section 1) ----
+
+/** JSON size of a value, in UTF-16 units (a bound, not an exact byte count). */
+const jsonSize = (v: unknown) => JSON.stringify(v ?? null).length;
+/** invite-call / on-message are relayed, not stored: bounded well under the frame limit. */
+export const MAX_RELAYED_DATA_JSON = 64 * 1024;
+
+export const hostUserInfoMessageSchema = z.object({ type: z.literal('host-userInfo'), data: userInfoSchema, ...routing });
+
+/** Relayed unchanged: `data` is whatever the client sent (any JSON value), within a size bound. */
+const relayedData = z.unknown().refine((v) => jsonSize(v) <= MAX_RELAYED_DATA_JSON, {
+  message: `must be at most ${MAX_RELAYED_DATA_JSON} characters of JSON`,
+});
+export const inviteCallMessageSchema = z.object({ type: z.literal('invite-call'), data: relayedData, ...routing });
+export const onMessageMessageSchema = z.object({ type: z.literal('on-message'), data: relayedData, ...routing });
+
 // ---- client → server: recording (section 2), payload under `data` ----
 
 const recordingRef = { recordingId: wireId, connectionId: connectionIdSchema, participantId: z.string().max(256).optional() };
@@ -69,6 +85,9 @@ export const clientMessageSchemas = {
   offer: offerMessageSchema,
   answer: answerMessageSchema,
   candidate: candidateMessageSchema,
+  'host-userInfo': hostUserInfoMessageSchema,
+  'invite-call': inviteCallMessageSchema,
+  'on-message': onMessageMessageSchema,
   'recording-offer': recordingOfferMessageSchema,
   'recording-candidate': recordingCandidateMessageSchema,
   'recording-status': recordingStatusMessageSchema,
@@ -77,7 +96,11 @@ export type ClientMessageType = keyof typeof clientMessageSchemas;
 export type ClientMessage = { [T in ClientMessageType]: z.infer<(typeof clientMessageSchemas)[T]> }[ClientMessageType];
 export type ClientMessageOf<T extends ClientMessageType> = Extract<ClientMessage, { type: T }>;
 
-export type ParseResult = { ok: true; message: ClientMessage } | { ok: false; error: string };
+/**
+ * `ignored`: a type the server does not know, dropped without a reply (the
+ * field's server did the same); `error` names it for the log.
+ */
+export type ParseResult = { ok: true; message: ClientMessage } | { ok: false; error: string; ignored?: true };
 
 function firstIssue(type: string, error: z.ZodError): string {
   const issue = error.issues[0];
@@ -90,7 +113,7 @@ export function parseClientMessage(value: unknown): ParseResult {
   const type = (value as { type?: unknown }).type;
   if (typeof type !== 'string') return { ok: false, error: 'a message needs a string "type"' };
   if (!Object.prototype.hasOwnProperty.call(clientMessageSchemas, type)) {
-    return { ok: false, error: `unknown message type ${JSON.stringify(type.slice(0, 64))}` };
+    return { ok: false, ignored: true, error: `unknown message type ${JSON.stringify(type.slice(0, 64))}` };
   }
   const r = clientMessageSchemas[type as ClientMessageType].safeParse(value);
   return r.success ? { ok: true, message: r.data as ClientMessage } : { ok: false, error: firstIssue(type, r.error) };
@@ -109,6 +132,9 @@ const relayed = <T extends 'offer' | 'answer' | 'candidate'>(type: T) =>
     fromParticipantId: z.string().optional(),
     data: z.looseObject({ datetime: z.number() }),
   });
+/** invite-call / on-message: `data` exactly as the sender gave it. */
+const relayedAsIs = <T extends 'invite-call' | 'on-message'>(type: T) =>
+  z.object({ type: z.literal(type), from: z.string(), to: z.literal(''), fromParticipantId: z.string().optional(), data: z.unknown() });
 
 
 const recordingStarted = z.object({
@@ -128,12 +154,16 @@ export const serverMessageSchemas = {
   offer: relayed('offer'),
   answer: relayed('answer'),
   candidate: relayed('candidate'),
+  'invite-call': relayedAsIs('invite-call'),
+  'on-message': relayedAsIs('on-message'),
   error: z.object({ type: z.literal('error'), message: z.string() }),
   /** Extra type (allowed by the protocol): the room's members, sent to every member on each change. */
   members: z.object({
     type: z.literal('members'),
     connectionId: z.string(),
-    members: z.array(z.object({ participantId: z.string(), role, name: z.string().nullable() })),
+    members: z.array(
+      z.object({ participantId: z.string(), role, name: z.string().nullable(), avatar: z.string().optional() }),
+    ),
   }),
   'recording-started': recordingStarted,
   // protocol.md: "the same fields plus mediaMode"

@@ -10,8 +10,12 @@ export const COMPOSITION_MAX_ATTEMPTS = 3;
 export interface RecordingParticipant {
   role: Member['role'];
   name: string | null;
-  /** The token's `sub`, when access control gave one. */
+  /** The token's `sub`, or host-userInfo's userId: who they are across rejoins. */
   userId?: string;
+  /** host-userInfo's avatar. */
+  avatar?: string;
+  /** host-userInfo's data as sent (the composed file's metadata keeps it). */
+  userInfo?: Record<string, unknown>;
   /** Times a recorder peer was requested for this participant (rejoins add one). */
   requests: number;
   /** A recorder peer is open or being opened. */
@@ -41,6 +45,7 @@ type RecordingEvent =
   | EventOf<'recording.started'>
   | EventOf<'recording.participant.joined'>
   | EventOf<'recording.participant.left'>
+  | EventOf<'recording.participant.identified'>
   | EventOf<'recording.stop.requested'>
   | EventOf<'recording.peer.closed'>
   | EventOf<'recording.segment.recorded'>
@@ -63,6 +68,14 @@ const requestPeer = (ctx: RecordingContext, m: Member, segmentBase: number): Emi
     startedAt: ctx.startedAt,
     segmentBase,
   },
+});
+
+/** What a participant entry keeps of a member's identity. */
+const identityOf = (m: Member) => ({
+  name: m.name,
+  ...(m.userId ? { userId: m.userId } : {}),
+  ...(m.avatar ? { avatar: m.avatar } : {}),
+  ...(m.userInfo ? { userInfo: m.userInfo } : {}),
 });
 
 const addSegments = (ctx: RecordingContext, participantId: string, segs: SegmentSummary[]) => {
@@ -117,6 +130,12 @@ export const recordingMachine = setup({
         segments: addSegments(context, e.data.participantId, e.data.segments),
       };
     }),
+    /** host-userInfo arrived (or changed): the name, userId and avatar the composition uses. */
+    recordIdentity: assign(({ context, event }) => {
+      const m = (event as EventOf<'recording.participant.identified'>).data.member;
+      const p = context.participants[m.participantId];
+      return p ? { participants: { ...context.participants, [m.participantId]: { ...p, ...identityOf(m) } } } : {};
+    }),
     recordSegment: assign(({ context, event }) => {
       const e = event as EventOf<'recording.segment.recorded'>;
       return { segments: addSegments(context, e.data.participantId, [e.data.segment]) };
@@ -127,6 +146,8 @@ export const recordingMachine = setup({
     isKnownParticipant: ({ context, event }) =>
       (event.type === 'recording.peer.closed' || event.type === 'recording.segment.recorded') &&
       !!context.participants[event.data.participantId],
+    isIdentifiedParticipant: ({ context, event }) =>
+      event.type === 'recording.participant.identified' && !!context.participants[event.data.member.participantId],
     isActiveParticipant: ({ context, event }) =>
       event.type === 'recording.participant.left' && !!context.participants[event.data.participantId]?.active,
     isInactiveOrNew: ({ context, event }) =>
@@ -174,7 +195,7 @@ export const recordingMachine = setup({
               participants: Object.fromEntries(
                 event.data.members.map((m) => [
                   m.participantId,
-                  { role: m.role, name: m.name, ...(m.userId ? { userId: m.userId } : {}), requests: 1, active: true, outcome: null },
+                  { role: m.role, ...identityOf(m), requests: 1, active: true, outcome: null },
                 ]),
               ),
             })),
@@ -205,7 +226,7 @@ export const recordingMachine = setup({
                 return {
                   participants: {
                     ...context.participants,
-                    [m.participantId]: { role: m.role, name: m.name, ...(m.userId ? { userId: m.userId } : {}), requests: (prev?.requests ?? 0) + 1, active: true, outcome: null },
+                    [m.participantId]: { role: m.role, ...identityOf(m), requests: (prev?.requests ?? 0) + 1, active: true, outcome: null },
                   },
                 };
               }),
@@ -252,7 +273,7 @@ export const recordingMachine = setup({
                 return {
                   participants: {
                     ...context.participants,
-                    [m.participantId]: { ...p, role: m.role, name: m.name, ...(m.userId ? { userId: m.userId } : {}), requests: p.requests + 1, active: true, outcome: null },
+                    [m.participantId]: { ...p, role: m.role, ...identityOf(m), requests: p.requests + 1, active: true, outcome: null },
                   },
                 };
               }),
@@ -261,6 +282,7 @@ export const recordingMachine = setup({
           { guard: 'isKnownParticipant', actions: 'recordPeerClosed' },
         ],
         'recording.segment.recorded': { guard: 'isKnownParticipant', actions: 'recordSegment' },
+        'recording.participant.identified': { guard: 'isIdentifiedParticipant', actions: 'recordIdentity' },
         'recording.stop.requested': {
           target: 'stopping',
           actions: [
@@ -296,6 +318,7 @@ export const recordingMachine = setup({
       on: {
         'recording.peer.closed': { guard: 'isKnownParticipant', actions: 'recordPeerClosed' },
         'recording.segment.recorded': { guard: 'isKnownParticipant', actions: 'recordSegment' },
+        'recording.participant.identified': { guard: 'isIdentifiedParticipant', actions: 'recordIdentity' },
         'recording.stop.timed-out': { target: 'stopped' },
         // A file that fails while the peers finalize (the stop came from elsewhere): the session says so.
         'recording.write.failed': { actions: assign({ error: ({ context, event }) => context.error ?? writeError(event) }) },

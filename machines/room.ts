@@ -1,9 +1,28 @@
 import { assign, setup } from 'xstate';
-import type { EventOf, Member } from '../events/catalog.js';
+import type { EventOf, Member, UserInfo } from '../events/catalog.js';
+import { memberDisplayName } from '../events/names.js';
 import { recordingStream, stopCompositionJobId, type EmitSpec } from './actions.js';
 
-/** A member's user id is kept only when the token gave one (so members without access control keep their shape). */
-const withUserId = (userId: string | undefined) => (userId ? { userId } : {});
+/** The member a join makes; user id and token flags only when the token gave them (members without access control keep their shape). */
+const memberOf = (d: EventOf<'room.member.joined'>['data'], role: Member['role']): Member => ({
+  participantId: d.participantId,
+  role,
+  name: d.name,
+  ...(d.userId ? { userId: d.userId, userIdFromToken: true } : {}),
+  ...(d.nameFromToken ? { nameFromToken: true } : {}),
+});
+
+/**
+ * The member after host-userInfo: the token's name and sub win (they are
+ * verified); otherwise the info's name and userId replace the earlier ones.
+ * The info itself is kept as given.
+ */
+export function identify(m: Member, info: UserInfo): Member {
+  const name = m.nameFromToken ? m.name : memberDisplayName({ userInfo: info.name, connect: m.name });
+  const userId = m.userIdFromToken ? m.userId : (info.userId ?? m.userId);
+  const avatar = info.avatar ?? m.avatar;
+  return { ...m, name, ...(userId ? { userId } : {}), ...(avatar ? { avatar } : {}), userInfo: info };
+}
 
 export interface RoomContext {
   roomId: string;
@@ -22,6 +41,7 @@ export const ROOM_RECORDINGS_KEPT = 50;
 type RoomEvent =
   | EventOf<'room.member.joined'>
   | EventOf<'room.member.left'>
+  | EventOf<'room.member.identified'>
   | EventOf<'room.closed'>
   | EventOf<'room.recording.requested'>
   | EventOf<'room.recording.ended'>
@@ -50,7 +70,7 @@ export const roomMachine = setup({
     // Opening (or re-opening) resets membership; the recording history stays.
     open: assign(({ event }) => {
       const e = event as EventOf<'room.member.joined'>;
-      const host: Member = { participantId: e.data.participantId, role: 'host', name: e.data.name, ...withUserId(e.data.userId) };
+      const host = memberOf(e.data, 'host');
       return { nodeId: e.data.nodeId, hostId: host.participantId, members: { [host.participantId]: host }, closedReason: null };
     }),
   },
@@ -59,7 +79,8 @@ export const roomMachine = setup({
       event.type === 'room.member.joined' && !context.members[event.data.participantId],
     isHostLeaving: ({ context, event }) =>
       event.type === 'room.member.left' && event.data.participantId === context.hostId,
-    isMember: ({ context, event }) => event.type === 'room.member.left' && !!context.members[event.data.participantId],
+    isMember: ({ context, event }) =>
+      (event.type === 'room.member.left' || event.type === 'room.member.identified') && !!context.members[event.data.participantId],
     notRecording: ({ context }) => context.activeRecordingId === null,
     isActiveRecording: ({ context, event }) =>
       event.type === 'room.recording.ended' && event.data.recordingId === context.activeRecordingId,
@@ -96,7 +117,7 @@ export const roomMachine = setup({
             assign({
               members: ({ context, event }) => ({
                 ...context.members,
-                [event.data.participantId]: { participantId: event.data.participantId, role: 'participant', name: event.data.name, ...withUserId(event.data.userId) },
+                [event.data.participantId]: memberOf(event.data, 'participant'),
               }),
             }),
             {
@@ -107,9 +128,7 @@ export const roomMachine = setup({
                       {
                         stream: recordingStream(context.activeRecordingId),
                         type: 'recording.participant.joined' as const,
-                        data: {
-                          member: { participantId: event.data.participantId, role: 'participant', name: event.data.name, ...withUserId(event.data.userId) },
-                        },
+                        data: { member: memberOf(event.data, 'participant') },
                         correlationId: context.activeRecordingId,
                       },
                     ]
@@ -154,6 +173,32 @@ export const roomMachine = setup({
             ],
           },
         ],
+        'room.member.identified': {
+          guard: 'isMember',
+          actions: [
+            assign({
+              members: ({ context, event }) => {
+                const m = context.members[event.data.participantId]!;
+                return { ...context.members, [m.participantId]: identify(m, event.data.userInfo) };
+              },
+            }),
+            {
+              type: 'emit',
+              params: ({ context, event }) => ({
+                events: context.activeRecordingId
+                  ? [
+                      {
+                        stream: recordingStream(context.activeRecordingId),
+                        type: 'recording.participant.identified' as const,
+                        data: { member: context.members[event.data.participantId]! },
+                        correlationId: context.activeRecordingId,
+                      },
+                    ]
+                  : [],
+              }),
+            },
+          ],
+        },
         'room.closed': {
           target: 'closed',
           actions: [

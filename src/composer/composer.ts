@@ -146,7 +146,7 @@ export function createComposer(opts: ComposerOptions): Composer {
     const evaluated = await evaluateSegments(ffprobe, found, log, hooks.signal);
     if (hooks.signal?.aborted) throw new ComposeError('aborted', 'composition aborted');
     const plan = planComposition(
-      { durationMs: req.durationMs, layout: req.layout, width, height, fps, namePlates, fontFile: opts.fontFile ?? DEFAULT_FONT },
+      { durationMs: req.durationMs, layout: req.layout, width, height, fps, namePlates, fontFile: opts.fontFile ?? DEFAULT_FONT, members: req.members },
       evaluated.usable.map((u) => ({ meta: u.meta, path: u.mediaPath, assessment: u.assessment, levels: u.levels })),
       evaluated.skipped.map((s) => s.segment.meta),
     );

@@ -100,7 +100,7 @@ interface Use {
 function usesOf(seg: PlacedSegment, slots: readonly Slot[]): Use[] {
   const uses: Use[] = [];
   for (const slot of slots) {
-    if (slot.participantId !== seg.participantId) continue;
+    if (slot.participantId !== (seg.owner ?? seg.participantId)) continue;
     if (slot.when === null) uses.push({ slot, windows: null });
     else {
       const windows = intersect(slot.when, [segmentSpan(seg)]);

@@ -18,7 +18,11 @@ export function inset(r: Rect, by = TILE_INSET): Rect {
 
 /**
  * Columns × rows for n tiles of aspect `aspect` in an area, chosen to make the
- * tiles as large as possible (2 → 2×1, 3–4 → 2×2, 5–6 → 3×2, 7–9 → 3×3, … 16 → 4×4).
+ * tiles as large as possible: every columns × rows that holds n is tried and
+ * the one whose tile (scaled to fit its cell) has the largest area wins
+ * (in 1280×720: 2 → 2×1, 3–4 → 2×2, 5–6 → 3×2, 7–9 → 3×3, … 16 → 4×4). On a
+ * tie (2 → 2×1 or 1×2, both 640×360) the cells closest to the tile's shape,
+ * then more columns: people side by side.
  */
 export function gridShape(n: number, w: number, h: number, aspect = 16 / 9): { cols: number; rows: number } {
   let best = { cols: 1, rows: Math.max(1, n), area: -1, misfit: Infinity };
@@ -35,12 +39,19 @@ export function gridShape(n: number, w: number, h: number, aspect = 16 / 9): { c
   return { cols: best.cols, rows: best.rows };
 }
 
-/** n cells filling `area` row by row; an incomplete last row is centred. */
-export function gridCells(n: number, area: Rect): Rect[] {
+/**
+ * n cells row by row, each the largest `aspect` (16:9) tile the chosen
+ * columns × rows allow: the cells are the pictures' size, not the area's
+ * slices, so two people side by side are two 640×360 pictures centred in
+ * 1280×720, not two tall halves that are mostly letterbox. The block of
+ * cells is centred; an incomplete last row is centred in it.
+ */
+export function gridCells(n: number, area: Rect, aspect = 16 / 9): Rect[] {
   if (n <= 0) return [];
-  const { cols, rows } = gridShape(n, area.w, area.h);
-  const cw = even(area.w / cols);
-  const ch = even(area.h / rows);
+  const { cols, rows } = gridShape(n, area.w, area.h, aspect);
+  const tileW = Math.min(area.w / cols, (area.h / rows) * aspect);
+  const cw = even(tileW);
+  const ch = even(Math.min(area.h / rows, tileW / aspect));
   const top = area.y + evenPos((area.h - ch * rows) / 2);
   const cells: Rect[] = [];
   for (let i = 0; i < n; i++) {

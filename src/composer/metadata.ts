@@ -3,6 +3,22 @@ import type { Participant } from './participants.js';
 import type { Format, Layout } from '../../events/catalog.js';
 import type { SkippedInput, UsedInput } from './types.js';
 
+/** Who someone was: as the field's metadata had it (userId, name, avatar), plus host-userInfo as sent. */
+const identity = z.object({
+  participantId: z.string(),
+  name: z.string().nullable(),
+  userId: z.string().optional(),
+  avatar: z.string().optional(),
+  userInfo: z.record(z.string(), z.unknown()).optional(),
+});
+const identityOf = (p: Participant) => ({
+  participantId: p.participantId,
+  name: p.name,
+  ...(p.userId ? { userId: p.userId } : {}),
+  ...(p.avatar ? { avatar: p.avatar } : {}),
+  ...(p.userInfo ? { userInfo: p.userInfo } : {}),
+});
+
 export const composedMetadataSchema = z.object({
   version: z.literal(1),
   kind: z.literal('composed'),
@@ -21,11 +37,13 @@ export const composedMetadataSchema = z.object({
   durationMs: z.number(),
   sizeBytes: z.number().int(),
   createdAt: z.number().int(),
-  host: z.object({ participantId: z.string(), name: z.string().nullable() }).nullable(),
+  host: identity.nullable(),
   participants: z.array(
-    z.object({
-      participantId: z.string(),
-      name: z.string().nullable(),
+    identity.extend({
+      /** Every participantId that was this person (rejoins), the tile's first. */
+      participantIds: z.array(z.string()),
+      /** What their name plate said. */
+      label: z.string(),
       role: z.enum(['host', 'participant']),
       /** When they were in the recording (ms on its timeline). */
       present: z.array(z.object({ start: z.number(), end: z.number() })),
@@ -84,10 +102,11 @@ export function buildMetadata(m: {
     durationMs: Math.round(m.durationMs),
     sizeBytes: m.sizeBytes,
     createdAt: m.createdAt,
-    host: host ? { participantId: host.participantId, name: host.name } : null,
+    host: host ? identityOf(host) : null,
     participants: m.participants.map((p) => ({
-      participantId: p.participantId,
-      name: p.name,
+      ...identityOf(p),
+      participantIds: p.participantIds,
+      label: p.label,
       role: p.role,
       present: p.presence.map(({ start, end }) => ({ start: Math.round(start), end: Math.round(end) })),
       hasVideo: p.video.length > 0,

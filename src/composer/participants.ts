@@ -1,5 +1,6 @@
+import { memberDisplayName, plateName } from '../../events/names.js';
 import { union, type Interval } from './intervals.js';
-import type { UsedInput } from './types.js';
+import type { ComposeMember, UsedInput } from './types.js';
 
 /**
  * A track segment that made it into the composition, with its timing settled:
@@ -11,6 +12,8 @@ export interface PlacedSegment extends UsedInput {
   index: number;
   /** Path ffmpeg reads (the kept file). */
   path: string;
+  /** The participant (tile) it belongs to: its own participantId, or the first one of a rejoining user. */
+  owner?: string;
   /**
    * Video: factor applied to the file's timestamps (relative to its first
    * frame) so its last frame lands at offsetMs + durationMs. 1 when they agree.
@@ -21,8 +24,18 @@ export interface PlacedSegment extends UsedInput {
 }
 
 export interface Participant {
+  /** The tile's id: the first participantId this person had in the recording. */
   participantId: string;
+  /** Every participantId that is this person (a rejoin gets a new one), first first. */
+  participantIds: string[];
+  /** Who they are across rejoins (token sub or host-userInfo), when known. */
+  userId?: string;
+  avatar?: string;
+  /** host-userInfo as they sent it. */
+  userInfo?: Record<string, unknown>;
   name: string | null;
+  /** Their name plate: the name, else "Host" / "Participant N" (never an id). */
+  label: string;
   role: 'host' | 'participant';
   /** First moment on the timeline any of their tracks started. */
   firstMs: number;
@@ -44,32 +57,56 @@ export interface SegmentPresence {
 /**
  * Participants in display order: the host first, then by first appearance,
  * then by id (a stable order: a participant keeps their place for the whole
- * recording, rejoins included).
+ * recording). Segments are grouped by who sent them: the user id the
+ * recording's log knows for a participantId (token `sub` or host-userInfo),
+ * else the participantId; so someone who leaves and comes back under a new
+ * participantId keeps one tile and one timeline. `members` (from the log)
+ * name them; a sidecar's name is the fallback.
  */
 export function buildParticipants(
   known: readonly SegmentPresence[],
   placed: readonly PlacedSegment[],
   recordingMs: number,
+  members: readonly ComposeMember[] = [],
 ): Participant[] {
-  const byId = new Map<string, Participant>();
-  for (const k of known) {
-    let p = byId.get(k.participantId);
+  const memberOf = new Map(members.map((m) => [m.participantId, m]));
+  const keyOf = (participantId: string) => {
+    const userId = memberOf.get(participantId)?.userId;
+    return userId ? `user:${userId}` : `id:${participantId}`;
+  };
+  // The tile id of a group: its earliest participantId on the timeline.
+  const byKey = new Map<string, Participant>();
+  const sidecarName = new Map<string, string | null>();
+  for (const k of [...known].sort((a, b) => a.offsetMs - b.offsetMs || a.participantId.localeCompare(b.participantId))) {
+    const key = keyOf(k.participantId);
+    let p = byKey.get(key);
     if (!p) {
-      p = { participantId: k.participantId, name: null, role: k.role, firstMs: Infinity, presence: [], video: [], audio: [] };
-      byId.set(k.participantId, p);
+      p = { participantId: k.participantId, participantIds: [], name: null, label: '', role: k.role, firstMs: Infinity, presence: [], video: [], audio: [] };
+      byKey.set(key, p);
     }
-    p.name ??= k.participantName && k.participantName.trim() !== '' ? k.participantName : null;
+    if (!p.participantIds.includes(k.participantId)) p.participantIds.push(k.participantId);
+    if (!sidecarName.get(key)) sidecarName.set(key, k.participantName);
     if (k.role === 'host') p.role = 'host';
     p.firstMs = Math.min(p.firstMs, k.offsetMs);
     if (k.durationMs !== null) p.presence.push({ start: k.offsetMs, end: Math.min(recordingMs, k.offsetMs + k.durationMs) });
   }
   for (const s of placed) {
-    const p = byId.get(s.participantId);
+    const p = byKey.get(keyOf(s.participantId));
     if (!p) continue;
+    s.owner = p.participantId;
     (s.kind === 'video' ? p.video : p.audio).push(s);
     p.presence.push({ start: s.offsetMs, end: Math.min(recordingMs, s.offsetMs + s.durationMs) });
   }
-  const list = [...byId.values()];
+  const list = [...byKey.entries()].map(([key, p]): Participant => {
+    // The latest identity the log has for any of their ids wins (a rejoin may have sent a newer host-userInfo).
+    const latest = [...p.participantIds].reverse().map((id) => memberOf.get(id)).filter((m) => m !== undefined);
+    const pick = <K extends 'name' | 'userId' | 'avatar' | 'userInfo'>(k: K) => latest.find((m) => m[k] !== undefined && m[k] !== null)?.[k];
+    p.name = memberDisplayName({ connect: pick('name') ?? sidecarName.get(key) });
+    const userId = pick('userId');
+    const avatar = pick('avatar');
+    const userInfo = pick('userInfo');
+    return Object.assign(p, userId ? { userId } : {}, avatar ? { avatar } : {}, userInfo ? { userInfo } : {});
+  });
   for (const p of list) {
     p.presence = union(p.presence);
     p.video.sort((a, b) => a.offsetMs - b.offsetMs);
@@ -78,16 +115,20 @@ export function buildParticipants(
   const hosts = list.filter((p) => p.role === 'host').sort((a, b) => a.firstMs - b.firstMs);
   // One host on screen: a later "host" (e.g. after a reconnect under a new id) is shown as a participant.
   for (const extra of hosts.slice(1)) extra.role = 'participant';
-  return list.sort(
+  list.sort(
     (a, b) =>
       Number(b.role === 'host') - Number(a.role === 'host') ||
       a.firstMs - b.firstMs ||
       a.participantId.localeCompare(b.participantId),
   );
+  let ordinal = 0;
+  for (const p of list) p.label = plateName({ connect: p.name }, { role: p.role, ordinal: p.role === 'host' ? 0 : ++ordinal });
+  return list;
 }
 
-export function displayName(p: Pick<Participant, 'name' | 'participantId'>): string {
-  return p.name ?? p.participantId;
+/** What a tile shows as the person's name: never an id. */
+export function displayName(p: Pick<Participant, 'label'>): string {
+  return p.label;
 }
 
 /** The host, or when nobody had the role the first participant. */

@@ -5,7 +5,7 @@ import { buildParticipants, hostOf, type PlacedSegment, type SegmentPresence } f
 import { speakerTimeline, type SpeakerInterval } from './speaker.js';
 import type { Assessment } from './probe.js';
 import type { Layout } from '../../events/catalog.js';
-import type { SkippedInput, UsedInput } from './types.js';
+import type { ComposeMember, SkippedInput, UsedInput } from './types.js';
 
 export interface PlanSegment {
   meta: SegmentMeta;
@@ -23,6 +23,8 @@ export interface PlanRequest {
   fps: number;
   namePlates: boolean;
   fontFile: string;
+  /** Identities from the recording's log (see ComposeMember). */
+  members?: readonly ComposeMember[];
 }
 
 export interface CompositionPlan {
@@ -80,7 +82,10 @@ export function planComposition(req: PlanRequest, segments: readonly PlanSegment
     }),
     ...unusable.map((m) => toPresence(m, m.durationMs)),
   ];
-  const participants = buildParticipants(known, placed, req.durationMs);
+  const participants = buildParticipants(known, placed, req.durationMs, req.members);
+  // Speech is the tile's: a rejoin's levels count for the person's one tile.
+  const tileOf = new Map(participants.flatMap((p) => p.participantIds.map((id) => [id, p.participantId] as const)));
+  for (const l of levels) l.participantId = tileOf.get(l.participantId) ?? l.participantId;
 
   const speakers =
     req.layout === 'speaker'

@@ -4,6 +4,19 @@ import { formatSchema, layoutSchema } from '../../events/catalog.js';
 import { idSchema } from '../../events/ids.js';
 import type { ComposedMetadata } from './metadata.js';
 
+/**
+ * Who a participantId is, as the recording's log knows it (token, host-userInfo,
+ * connect): names the tiles and groups a rejoin (same userId) onto one tile.
+ */
+export const composeMemberSchema = z.object({
+  participantId: idSchema,
+  name: z.string().max(200).nullable().optional(),
+  userId: z.string().min(1).max(200).optional(),
+  avatar: z.string().max(2048).optional(),
+  userInfo: z.record(z.string(), z.unknown()).optional(),
+});
+export type ComposeMember = z.infer<typeof composeMemberSchema>;
+
 /** Parsed at compose() entry: its ids become paths. */
 export const composeRequestSchema = z.object({
   jobId: idSchema,
@@ -20,6 +33,8 @@ export const composeRequestSchema = z.object({
   namePlates: z.boolean().optional(),
   /** ms since epoch; the `<timestamp>` of the output name. */
   createdAt: z.number().int().nonnegative(),
+  /** Identities from the recording's log; without them the sidecars' names are used and each participantId is its own tile. */
+  members: z.array(composeMemberSchema).max(10_000).optional(),
 });
 export type ComposeRequest = z.infer<typeof composeRequestSchema>;
 

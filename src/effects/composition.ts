@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
-import { compositionStream, type EffectParams } from '../../machines/actions.js';
+import { compositionStream, recordingStream, type EffectParams } from '../../machines/actions.js';
 import type { CompositionContext } from '../../machines/composition.js';
+import type { RecordingContext } from '../../machines/recording.js';
 import type { CompositionQueue, QueueItem } from '../queue/types.js';
 import type { EffectContext, EffectHandlers, Runtime } from '../runtime/runtime.js';
 
@@ -15,6 +16,8 @@ export interface ComposerPort {
       layout: CompositionContext['layout'];
       format: CompositionContext['format'];
       createdAt: number;
+      /** Who each participantId is (token, host-userInfo, connect), from the recording's log. */
+      members?: { participantId: string; name?: string | null; userId?: string; avatar?: string; userInfo?: Record<string, unknown> }[];
     },
     hooks: { onProgress?(p: { percent: number; speed: number | null }): void; signal?: AbortSignal },
   ): Promise<{ file: string; durationMs: number; sizeBytes: number; skipped: { file: string; reason: string }[] }>;
@@ -80,6 +83,26 @@ export function createCompositionWorker(opts: CompositionWorkerOptions) {
     item.nak(delayMs);
   }
 
+  /** The recording's participants as its log knows them (a finished recording is read back from the log). */
+  async function membersOf(recordingId: string) {
+    const stream = recordingStream(recordingId);
+    let snap = runtime.get(stream);
+    try {
+      snap ??= (await runtime.read(stream))?.snapshot;
+    } catch (err) {
+      // Names and tiles then come from the sidecars alone: worse plates, never a lost composition.
+      logger.warn({ err, recordingId }, 'recording not readable from the log; composing from the sidecars alone');
+    }
+    const participants = (snap?.context as RecordingContext | undefined)?.participants ?? {};
+    return Object.entries(participants).map(([participantId, p]) => ({
+      participantId,
+      name: p.name,
+      ...(p.userId ? { userId: p.userId } : {}),
+      ...(p.avatar ? { avatar: p.avatar } : {}),
+      ...(p.userInfo ? { userInfo: p.userInfo } : {}),
+    }));
+  }
+
   async function run(item: QueueItem) {
     const beat = setInterval(() => item.working(), beatMs);
     try {
@@ -119,6 +142,7 @@ export function createCompositionWorker(opts: CompositionWorkerOptions) {
     let lastProgress = 0;
     log.info({ layout: ctx.layout, format: ctx.format }, 'composition started');
     try {
+      const members = await membersOf(ctx.recordingId);
       const result = await composer.compose(
         {
           jobId: item.jobId,
@@ -128,6 +152,7 @@ export function createCompositionWorker(opts: CompositionWorkerOptions) {
           layout: ctx.layout,
           format: ctx.format,
           createdAt: clock(),
+          ...(members.length ? { members } : {}),
         },
         {
           signal: abort.signal,

@@ -1,6 +1,7 @@
 import type { ClientMessage, ClientMessageOf, ServerMessage, ServerMessageOf } from '../../events/wire.js';
 import { peerStream, roomStream } from '../../machines/actions.js';
-import { mayHost, mayJoin, memberName, type Principal } from '../auth/index.js';
+import { memberDisplayName } from '../../events/names.js';
+import { mayHost, mayJoin, type Principal } from '../auth/index.js';
 import type { DispatchResult, Runtime } from '../runtime/runtime.js';
 import type { EventDataInput } from '../runtime/types.js';
 import type { Connection, Connections, LeaveReason } from './connections.js';
@@ -78,7 +79,13 @@ export function createInbound({ runtime, connections, nodeId, newId, limits = DE
       r = await runtime.dispatch({
         stream: roomStream(msg.connectionId),
         type: 'room.member.joined',
-        data: { participantId, name: memberName(principal, msg.name), nodeId, ...(principal?.sub ? { userId: principal.sub } : {}) },
+        data: {
+          participantId,
+          name: memberDisplayName({ token: principal?.name, connect: msg.name }),
+          nodeId,
+          ...(principal?.sub ? { userId: principal.sub } : {}),
+          ...(memberDisplayName({ token: principal?.name }) ? { nameFromToken: true } : {}),
+        },
       }, { command: true });
     } catch (err) {
       conn.log.error({ err }, 'join failed');
@@ -115,22 +122,31 @@ export function createInbound({ runtime, connections, nodeId, newId, limits = DE
     if (!r.accepted) conn.log.debug({ why: r.message }, 'leave not applied');
   }
 
-  function relay(conn: Connection, msg: ClientMessageOf<'offer' | 'answer' | 'candidate'>) {
+  /** Meeting media and the field's invite-call / on-message: to the room's other members, or to the one named by `to`. */
+  function relay(conn: Connection, msg: ClientMessageOf<'offer' | 'answer' | 'candidate' | 'invite-call' | 'on-message'>) {
     const roomId = conn.roomId!;
-    if (msg.data.connectionId !== roomId) return error(conn, `${msg.type} for room ${msg.data.connectionId} ignored: this socket is in room ${roomId}`);
+    const media = msg.type === 'offer' || msg.type === 'answer' || msg.type === 'candidate';
+    if (media && msg.data.connectionId !== roomId) return error(conn, `${msg.type} for room ${msg.data.connectionId} ignored: this socket is in room ${roomId}`);
     const others = connections.inRoom(roomId).filter((c) => c !== conn);
     const targets = msg.to && msg.to !== roomId ? others.filter((c) => c.participantId === msg.to) : others;
     if (msg.to && msg.to !== roomId && targets.length === 0) return error(conn, `${msg.type}: no member ${msg.to} in room ${roomId}`);
-    const out = {
-      type: msg.type,
-      from: roomId,
-      to: '' as const,
-      fromParticipantId: conn.participantId!,
-      data: { ...msg.data, datetime: Date.now() },
-    };
+    const routing = { from: roomId, to: '' as const, fromParticipantId: conn.participantId! };
+    // invite-call / on-message travel exactly as sent; media gets the time it was relayed.
+    const out = (media ? { type: msg.type, ...routing, data: { ...msg.data, datetime: Date.now() } } : { type: msg.type, ...routing, data: msg.data }) as ServerMessage;
     // A recipient that is not keeping up loses relays, not its socket; the sender hears of it.
     const behind = targets.filter((c) => !send(c, out, { relayed: true }));
     if (behind.length) error(conn, `${msg.type} dropped for ${behind.map((c) => c.participantId).join(', ')}: the recipient is not keeping up`);
+  }
+
+  /** host-userInfo: the member's identity (name, userId, avatar) for name plates and the recording's metadata. */
+  async function identify(conn: Connection, msg: ClientMessageOf<'host-userInfo'>) {
+    const r = await runtime.dispatch(
+      { stream: roomStream(conn.roomId!), type: 'room.member.identified', data: { participantId: conn.participantId!, userInfo: msg.data } },
+      { command: true },
+    );
+    if (r.accepted) return void conn.log.info({ userId: msg.data.userId }, 'member identified');
+    conn.log.info({ why: r.message }, 'host-userInfo not applied');
+    error(conn, `host-userInfo not applied: ${r.message}`);
   }
 
   type RecordingMessage = ClientMessageOf<'recording-offer' | 'recording-candidate' | 'recording-status'>;
@@ -174,7 +190,11 @@ export function createInbound({ runtime, connections, nodeId, newId, limits = DE
         case 'offer':
         case 'answer':
         case 'candidate':
+        case 'invite-call':
+        case 'on-message':
           return relay(conn, msg);
+        case 'host-userInfo':
+          return identify(conn, msg);
         case 'recording-offer':
           return toPeer(conn, msg, 'peer.offer.received', { sdp: msg.data.sdp }, 'invalid-offer');
         case 'recording-candidate':

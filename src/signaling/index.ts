@@ -124,6 +124,7 @@ export function createSignaling({
       return reject('malformed JSON');
     }
     const parsed = parseClientMessage(value);
+    if (!parsed.ok && parsed.ignored) return void conn.log.debug({ size, why: parsed.error }, 'message ignored');
     if (!parsed.ok) return reject(parsed.error);
     // Not a rate limit: a bound on the work one socket can queue ahead of the log.
     if (conn.inFlight >= MAX_IN_FLIGHT) return reject(`${parsed.message.type} dropped: ${MAX_IN_FLIGHT} messages are still being handled`);

@@ -1,5 +1,5 @@
 import type { AnyMachineSnapshot } from 'xstate';
-import type { DomainEvent } from '../../events/catalog.js';
+import type { DomainEvent, Member } from '../../events/catalog.js';
 import type { ServerMessage } from '../../events/wire.js';
 import { roomStream } from '../../machines/actions.js';
 import type { AppliedEvent } from '../runtime/runtime.js';
@@ -16,10 +16,14 @@ const iso = (ms: number | null | undefined) => new Date(ms ?? 0).toISOString();
 const memberIds = (s: AnyMachineSnapshot | undefined): string[] => Object.keys(s?.context?.members ?? {});
 
 function membersMessage(roomId: string, after: AnyMachineSnapshot): Delivery {
-  const members = Object.values(after.context.members as Record<string, { participantId: string; role: 'host' | 'participant'; name: string | null }>);
+  const members = Object.values(after.context.members as Record<string, Member>);
   return {
     to: members.map((m) => m.participantId),
-    message: { type: 'members', connectionId: roomId, members: members.map(({ participantId, role, name }) => ({ participantId, role, name })) },
+    message: {
+      type: 'members',
+      connectionId: roomId,
+      members: members.map(({ participantId, role, name, avatar }) => ({ participantId, role, name, ...(avatar ? { avatar } : {}) })),
+    },
   };
 }
 
@@ -31,6 +35,7 @@ export function deliveriesFor({ event, before, after }: AppliedEvent, get: Snaps
   const e = event as unknown as DomainEvent;
   switch (e.type) {
     case 'room.member.joined':
+    case 'room.member.identified':
       return [membersMessage(after.context.roomId, after)];
 
     case 'room.member.left':

@@ -139,6 +139,87 @@ describe('room signaling', () => {
   });
 });
 
+describe("the field's other messages (host-userInfo, invite-call, on-message)", () => {
+  beforeEach(async () => {
+    server = await startTestServer();
+  });
+
+  const roomSnapshot = (roomId = 'room-1') => JSON.stringify(server.runtime.get(roomStream(roomId))?.context);
+
+  it('relays invite-call and on-message unchanged to the other members, or only to `to`', async () => {
+    const [a, b, c] = await room(3);
+    const data = { text: 'hello', nested: { n: 1 }, list: [1, 'two'] };
+    a.c.send({ type: 'on-message', data });
+    for (const x of [b, c]) {
+      const m = conforms(await x.c.next('on-message'));
+      expect(m).toEqual({ type: 'on-message', from: 'room-1', to: '', fromParticipantId: a.participantId, data });
+    }
+    await a.c.none('on-message');
+
+    b.c.send({ type: 'invite-call', to: c.participantId, data: 'call me' });
+    expect(conforms(await c.c.next('invite-call'))).toEqual({ type: 'invite-call', from: 'room-1', to: '', fromParticipantId: b.participantId, data: 'call me' });
+    await a.c.none('invite-call');
+    await b.c.none('invite-call');
+
+    c.c.send({ type: 'invite-call', to: 'nobody', data: {} });
+    expect((await c.c.next('error')).message).toMatch(/invite-call: no member nobody/);
+    c.c.send({ type: 'on-message', data: 'x'.repeat(70_000) });
+    expect((await c.c.next('error')).message).toMatch(/on-message: data: must be at most 65536/);
+    await a.c.none('on-message');
+  });
+
+  it('ignores a type it does not know: no reply, nothing relayed, nothing changed', async () => {
+    const [a, b] = await room(2);
+    const events = server.events.length;
+    const state = roomSnapshot();
+    a.c.send({ type: 'screen-share', data: { connectionId: 'room-1' } });
+    a.c.send({ type: 'hello' });
+    await a.c.none('error');
+    await b.c.none('screen-share');
+    expect(a.c.unread.filter((m) => m.type !== 'members')).toEqual([]);
+    expect(server.events.length).toBe(events);
+    expect(roomSnapshot()).toBe(state);
+  });
+
+  it('host-userInfo becomes the member identity: name, userId and avatar, other fields kept', async () => {
+    const [host, p] = await room(2);
+    const info = { userId: 'user-42', name: 'Ada Lovelace', avatar: 'https://example.test/ada.png', team: 'math' };
+    p.c.send({ type: 'host-userInfo', data: info });
+    const members = conforms(await host.c.next('members', (m) => m.members.some((x: any) => x.name === 'Ada Lovelace')));
+    expect(members.members.find((x: any) => x.participantId === p.participantId)).toEqual({
+      participantId: p.participantId,
+      role: 'participant',
+      name: 'Ada Lovelace',
+      avatar: info.avatar,
+    });
+    const member = server.runtime.get(roomStream('room-1'))!.context.members[p.participantId];
+    expect(member).toMatchObject({ name: 'Ada Lovelace', userId: 'user-42', avatar: info.avatar, userInfo: info });
+    expect(eventsOf('room.member.identified')).toHaveLength(1);
+    await p.c.none('error');
+  });
+
+  it('a malformed or oversized host-userInfo gets error and changes nothing', async () => {
+    const [host, p] = await room(2);
+    while ((await host.c.next('members')).members.length < 2);
+    const events = server.events.length;
+    const state = roomSnapshot();
+    const bad: [unknown, RegExp][] = [
+      [{ type: 'host-userInfo' }, /host-userInfo: data/],
+      [{ type: 'host-userInfo', data: 'Ada' }, /host-userInfo: data/],
+      [{ type: 'host-userInfo', data: { name: 42 } }, /host-userInfo: data.name/],
+      [{ type: 'host-userInfo', data: { userId: '' } }, /host-userInfo: data.userId/],
+      [{ type: 'host-userInfo', data: { name: 'Ada', bio: 'b'.repeat(5000) } }, /host-userInfo: data: must be at most 4096/],
+    ];
+    for (const [message, why] of bad) {
+      p.c.send(message);
+      expect((await p.c.next('error')).message).toMatch(why);
+    }
+    await host.c.none('members');
+    expect(server.events.length).toBe(events);
+    expect(roomSnapshot()).toBe(state);
+  });
+});
+
 describe('recording messages', () => {
   beforeEach(async () => {
     server = await startTestServer({ effects: fakeRecorderEffects({ answer: true }) });
@@ -169,6 +250,22 @@ describe('recording messages', () => {
     expect(messages.map((m) => m.type)).toEqual(['connect', 'recording-started', 'recording-peer-request']);
     expect(messages[1]).toMatchObject({ recordingId, connectionId: 'room-1' });
     expect(late.received[0].type).toBe('connect');
+  });
+
+  it('passes host-userInfo on to the running recording: the composition names and groups by it', async () => {
+    const [, p] = await room(2);
+    const recordingId = await startRecording();
+    await p.c.next('recording-peer-request');
+    p.c.send({ type: 'host-userInfo', data: { userId: 'u-ada', name: 'Ada', avatar: 'ada.png' } });
+    const snap = await server.runtime.waitFor(`recording:${recordingId}`, (s) => s.context.participants[p.participantId]?.userId === 'u-ada', 5000);
+    expect(snap?.context.participants[p.participantId]).toMatchObject({ name: 'Ada', userId: 'u-ada', avatar: 'ada.png', active: true });
+    // A rejoin under a new socket says who it is again: both participantIds carry the same userId.
+    p.c.send({ type: 'disconnect', connectionId: 'room-1' });
+    const again = await client();
+    const back = await again.join('room-1');
+    again.send({ type: 'host-userInfo', data: { userId: 'u-ada', name: 'Ada' } });
+    const after = await server.runtime.waitFor(`recording:${recordingId}`, (s) => s.context.participants[back.participantId]?.userId === 'u-ada', 5000);
+    expect(after?.context.participants[p.participantId]?.userId).toBe('u-ada');
   });
 
   it('sends recording-stopped to every member on DELETE', async () => {

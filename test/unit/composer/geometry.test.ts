@@ -30,6 +30,36 @@ describe('grid geometry', () => {
     expect(cells[2]).toEqual({ x: 320, y: 360, w: 640, h: 360 });
   });
 
+  it('two people are two 640×360 pictures side by side, centred vertically: no tall halves', () => {
+    expect(gridCells(2, canvas)).toEqual([
+      { x: 0, y: 180, w: 640, h: 360 },
+      { x: 640, y: 180, w: 640, h: 360 },
+    ]);
+    expect(gridCells(1, canvas)).toEqual([canvas]);
+  });
+
+  it.each(Array.from({ length: 16 }, (_, i) => i + 1))('%i tiles: 16:9 cells of the largest area any rows × columns allows, centred', (n) => {
+    let best = 0;
+    for (let cols = 1; cols <= n; cols++)
+      for (let rows = 1; rows <= n; rows++) {
+        if (cols * rows < n) continue;
+        const w = Math.min(1280 / cols, (720 / rows) * (16 / 9));
+        best = Math.max(best, w * (w * 9 / 16));
+      }
+    const cells = gridCells(n, canvas);
+    for (const c of cells) {
+      expect(Math.abs(c.w / c.h - 16 / 9), JSON.stringify(c)).toBeLessThan(0.02);
+      // within the even-pixel rounding of the best
+      expect(c.w * c.h).toBeGreaterThan(best * 0.98);
+    }
+    const top = Math.min(...cells.map((c) => c.y));
+    const bottom = Math.max(...cells.map((c) => c.y + c.h));
+    expect(Math.abs(top - (720 - bottom))).toBeLessThanOrEqual(2);
+    const left = Math.min(...cells.map((c) => c.x));
+    const right = Math.max(...cells.map((c) => c.x + c.w));
+    expect(Math.abs(left - (1280 - right))).toBeLessThanOrEqual(2);
+  });
+
   it('gives 16 participants 320×180 cells', () => {
     expect(gridCells(16, canvas).every((c) => c.w === 320 && c.h === 180)).toBe(true);
   });

@@ -36,3 +36,62 @@ describe('participants', () => {
     ]);
   });
 });
+
+describe('participants: names and rejoins', () => {
+  const seg = (participantId: string, offsetMs: number, durationMs: number, role: 'host' | 'participant' = 'participant', participantName: string | null = null) => ({
+    participantId,
+    participantName,
+    role,
+    offsetMs,
+    durationMs,
+  });
+  const placed = (participantId: string, kind: 'audio' | 'video', offsetMs: number, durationMs: number) => ({
+    index: -1,
+    path: `/x/${participantId}-${kind}-${offsetMs}.webm`,
+    file: `${participantId}-${kind}-${offsetMs}.webm`,
+    participantId,
+    kind,
+    segmentIndex: 0,
+    offsetMs,
+    durationMs,
+    timeScale: 1,
+  });
+
+  it('puts a rejoin with the same userId on the first tile: one timeline, the gap dark, the latest identity', () => {
+    const segments = [placed('h', 'video', 0, 12_000), placed('p1', 'video', 1000, 3000), placed('p2', 'video', 7000, 5000), placed('p2', 'audio', 7000, 5000)];
+    const list = buildParticipants(
+      [seg('h', 0, 12_000, 'host'), seg('p1', 1000, 3000), seg('p2', 7000, 5000)],
+      segments,
+      12_000,
+      [
+        { participantId: 'h', name: 'Hal' },
+        { participantId: 'p1', name: null, userId: 'u-ada' },
+        { participantId: 'p2', name: 'Ada', userId: 'u-ada', avatar: 'ada.png' },
+      ],
+    );
+    expect(list).toHaveLength(2);
+    const ada = list[1]!;
+    expect(ada).toMatchObject({ participantId: 'p1', participantIds: ['p1', 'p2'], userId: 'u-ada', name: 'Ada', label: 'Ada', avatar: 'ada.png' });
+    expect(ada.presence).toEqual([iv(1000, 4000), iv(7000, 12_000)]);
+    expect(ada.video.map((v) => [v.participantId, v.owner])).toEqual([['p1', 'p1'], ['p2', 'p1']]);
+    expect(ada.audio.map((a) => a.owner)).toEqual(['p1']);
+  });
+
+  it('keeps different people apart: no userId, or another userId, is another tile', () => {
+    const list = buildParticipants([seg('h', 0, 10, 'host'), seg('a', 1, 5), seg('b', 6, 4), seg('c', 7, 3)], [], 10, [
+      { participantId: 'a', userId: 'u1' },
+      { participantId: 'b', userId: 'u2' },
+    ]);
+    expect(list.map((p) => p.participantIds)).toEqual([['h'], ['a'], ['b'], ['c']]);
+  });
+
+  it('never labels a tile with an id: the name, else Host / Participant N in order of joining', () => {
+    const list = buildParticipants(
+      [seg('c0ffee-1', 3000, 1000), seg('beef-2', 1000, 1000, 'participant', '  '), seg('host-id', 0, 5000, 'host'), seg('named', 2000, 1000, 'participant', 'Nia')],
+      [],
+      5000,
+    );
+    expect(list.map((p) => p.label)).toEqual(['Host', 'Participant 1', 'Participant 2', 'Participant 3'].map((l, i) => (i === 2 ? 'Nia' : l)));
+    expect(list.map((p) => p.participantId)).toEqual(['host-id', 'beef-2', 'named', 'c0ffee-1']);
+  });
+});

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { compositionStream } from '../../../machines/actions.js';
+import { compositionStream, recordingStream } from '../../../machines/actions.js';
 import { createCompositionEffects, type ComposerPort } from '../../../src/effects/composition.js';
 import { createEmbeddedLog } from '../../../src/log/embedded.js';
 import type { EventLog } from '../../../src/log/types.js';
@@ -28,10 +28,12 @@ async function twoNodes(lagMs: number, worker: { catchUpWaitMs?: number; catchUp
     new Writable({ write: (c, _e, done) => (lines.push(JSON.parse(c.toString())), done()) }),
   );
   const calls: string[] = [];
+  const requests: Parameters<ComposerPort['compose']>[0][] = [];
   let failNext = false;
   const composer: ComposerPort = {
     async compose(req) {
       calls.push(req.jobId);
+      requests.push(req);
       await new Promise((r) => setTimeout(r, 20));
       if (failNext) {
         failNext = false;
@@ -54,6 +56,7 @@ async function twoNodes(lagMs: number, worker: { catchUpWaitMs?: number; catchUp
     composerNode,
     queue,
     calls,
+    requests,
     lines,
     failNextRun: () => (failNext = true),
     async close() {
@@ -133,5 +136,32 @@ describe('composition worker, queue item ahead of its log', () => {
     expect(Date.now() - before).toBeLessThan(1_000);
     expect(calls).toEqual(['job4']);
     expect(stateOf(composerNode, 'job4')).toBe('completed');
+  });
+});
+
+describe('composition worker, identities', () => {
+  it("hands the composer the recording's participants as its log knows them (host-userInfo included)", async () => {
+    nodes = await twoNodes(50);
+    const { signaling, requests } = nodes;
+    const rec = recordingStream('rec1');
+    const member = (participantId: string, role: 'host' | 'participant', name: string | null) => ({ participantId, role, name });
+    await signaling.dispatch({
+      stream: rec,
+      type: 'recording.started',
+      data: { recordingId: 'rec1', roomId: 'room1', layout: 'grid', format: 'webm', startedAt: 1, members: [member('h', 'host', 'Hal'), member('p', 'participant', null)] },
+    });
+    const info = { userId: 'u-ada', name: 'Ada', avatar: 'ada.png', team: 'math' };
+    const identified = await signaling.dispatch({
+      stream: rec,
+      type: 'recording.participant.identified',
+      data: { member: { ...member('p', 'participant', 'Ada'), userId: 'u-ada', avatar: 'ada.png', userInfo: info } },
+    });
+    expect(identified.accepted).toBe(true);
+    await request(signaling, 'job5');
+    expect(await signaling.waitFor(compositionStream('job5'), (s) => s.value === 'completed', 10_000)).not.toBeNull();
+    expect(requests[0]?.members).toEqual([
+      { participantId: 'h', name: 'Hal' },
+      { participantId: 'p', name: 'Ada', userId: 'u-ada', avatar: 'ada.png', userInfo: info },
+    ]);
   });
 });

@@ -20,6 +20,13 @@ describe('client messages (protocol.md sections 1-2)', () => {
     expect(ok({ type: 'offer', data: { connectionId: 'r', sdp: 'v=0' }, to: 'p' })).toMatchObject({ to: 'p' });
     expect(ok({ type: 'answer', data: { connectionId: 'r', sdp: 'v=0' } }).type).toBe('answer');
     expect(ok({ type: 'candidate', data: { connectionId: 'r', candidate: 'c', sdpMLineIndex: 0, sdpMid: '0' } }).type).toBe('candidate');
+    // the field's other types: host-userInfo keeps every field as given; invite-call / on-message carry any data
+    expect(ok({ type: 'host-userInfo', data: { userId: 'u1', name: 'Ann', avatar: 'https://x/a.png', team: { id: 7 } } })).toEqual({
+      type: 'host-userInfo',
+      data: { userId: 'u1', name: 'Ann', avatar: 'https://x/a.png', team: { id: 7 } },
+    });
+    expect(ok({ type: 'invite-call', to: 'p', data: { callee: 'p' } })).toMatchObject({ to: 'p', data: { callee: 'p' } });
+    expect(ok({ type: 'on-message', data: 'hello' })).toMatchObject({ data: 'hello' });
     const ref = { recordingId: 'rec', connectionId: 'r', participantId: 'p' };
     expect(ok({ type: 'recording-offer', data: { ...ref, sdp: 'v=0' } }).type).toBe('recording-offer');
     expect(ok({ type: 'recording-candidate', data: { ...ref, candidate: 'c', sdpMid: null, sdpMLineIndex: null } }).type).toBe('recording-candidate');
@@ -35,8 +42,11 @@ describe('client messages (protocol.md sections 1-2)', () => {
   it('refuses with readable errors', () => {
     expect(err('x')).toBe('a message must be a JSON object');
     expect(err({})).toBe('a message needs a string "type"');
-    expect(err({ type: 'hello' })).toBe('unknown message type "hello"');
-    expect(err({ type: 'toString' })).toBe('unknown message type "toString"');
+    expect(parseClientMessage({ type: 'hello' })).toEqual({ ok: false, ignored: true, error: 'unknown message type "hello"' });
+    expect(parseClientMessage({ type: 'toString' })).toMatchObject({ ok: false, ignored: true });
+    expect(err({ type: 'host-userInfo', data: { name: 5 } })).toMatch(/^host-userInfo: data.name:/);
+    expect(err({ type: 'host-userInfo', data: { note: 'x'.repeat(5000) } })).toMatch(/^host-userInfo: data: must be at most 4096/);
+    expect(err({ type: 'on-message', data: 'x'.repeat(70_000) })).toMatch(/^on-message: data: must be at most 65536/);
     expect(err({ type: 'connect', connectionId: 'a b' })).toBe('connect: connectionId: must be 1-128 characters of A-Z a-z 0-9 . _ -');
     expect(err({ type: 'connect', connectionId: 'x'.repeat(129) })).toMatch(/connectionId/);
     expect(err({ type: 'connect', connectionId: 'r', name: 'n'.repeat(101) })).toMatch(/^connect: name:/);

@@ -103,3 +103,20 @@ describe('recording session machine: failure', () => {
     ]);
   });
 });
+
+describe('recording session machine: identities', () => {
+  const identified = (m: object) => ev(S, 'recording.participant.identified', { member: m });
+
+  it("keeps a participant's identity from host-userInfo (name, userId, avatar), while recording and while stopping", () => {
+    const o = given(S, [started()]).when(identified({ ...member('p'), name: 'Ada', userId: 'u1', avatar: 'a.png' }));
+    expect(o.accepted).toBe(true);
+    expect(o.emitted).toEqual([]);
+    expect(o.snapshot.context.participants.p).toMatchObject({ name: 'Ada', userId: 'u1', avatar: 'a.png', active: true, requests: 1 });
+    const stopping = given(S, [started(), stop()]).when(identified({ ...member('h', 'host'), name: 'Host H', userId: 'h1' }));
+    expect(stopping.snapshot.context.participants.h).toMatchObject({ name: 'Host H', userId: 'h1' });
+  });
+
+  it('refuses an identity for someone the recording never had', () => {
+    expect(given(S, [started()]).when(identified({ ...member('ghost'), name: 'x' })).accepted).toBe(false);
+  });
+});

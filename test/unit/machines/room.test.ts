@@ -98,3 +98,52 @@ describe('room machine', () => {
     expect(o.snapshot.context.recordings.at(-1)).toBe(`rec${n}`);
   });
 });
+
+describe('room machine: host-userInfo (room.member.identified)', () => {
+  const identified = (participantId: string, userInfo: Record<string, unknown>) => ev(R, 'room.member.identified', { participantId, userInfo });
+  const rec = ev(R, 'room.recording.requested', { recordingId: 'rec1', layout: 'grid', format: 'webm' });
+  const named = (participantId: string, name: string | null, token?: { sub?: string; name?: boolean }) =>
+    ev(R, 'room.member.joined', {
+      participantId,
+      name,
+      nodeId: 'n1',
+      ...(token?.sub ? { userId: token.sub } : {}),
+      ...(token?.name ? { nameFromToken: true } : {}),
+    });
+
+  it("gives the member the info's name, userId and avatar, keeping the info as given", () => {
+    const info = { userId: 'u1', name: 'Ada', avatar: 'a.png', team: 'math' };
+    const o = given(R, [joined('h'), named('p', 'from-connect')]).when(identified('p', info));
+    expect(o.accepted).toBe(true);
+    expect(o.snapshot.context.members.p).toEqual({ participantId: 'p', role: 'participant', name: 'Ada', userId: 'u1', avatar: 'a.png', userInfo: info });
+    expect(o.emitted).toEqual([]);
+  });
+
+  it("keeps the connect name when the info has none, and the token's name and sub over the info's", () => {
+    expect(given(R, [joined('h'), named('p', 'Bob')]).when(identified('p', { userId: 'u2' })).snapshot.context.members.p).toMatchObject({ name: 'Bob', userId: 'u2' });
+    const o = given(R, [named('h', 'Alice', { sub: 'alice', name: true })]).when(identified('h', { userId: 'mallory', name: 'Mallory' }));
+    expect(o.snapshot.context.members.h).toMatchObject({ name: 'Alice', userId: 'alice' });
+    // a token without a name claim: the info names the member, the sub stays
+    const n = given(R, [named('h', 'typed', { sub: 'alice' })]).when(identified('h', { userId: 'mallory', name: 'Alice L.' }));
+    expect(n.snapshot.context.members.h).toMatchObject({ name: 'Alice L.', userId: 'alice' });
+  });
+
+  it('passes the new identity on to the active recording', () => {
+    const o = given(R, [joined('h'), joined('p'), rec]).when(identified('p', { userId: 'u1', name: 'Ada' }));
+    expect(o.emitted).toEqual([
+      {
+        stream: 'recording:rec1',
+        type: 'recording.participant.identified',
+        data: { member: expect.objectContaining({ participantId: 'p', name: 'Ada', userId: 'u1' }) },
+        correlationId: 'rec1',
+      },
+    ]);
+  });
+
+  it('refuses an identity for someone who is not a member, or in a room that is not open', () => {
+    expect(given(R, [joined('h')]).when(identified('ghost', { name: 'x' })).accepted).toBe(false);
+    expect(given(R, []).when(identified('h', { name: 'x' })).accepted).toBe(false);
+    const closed = [joined('h'), ev(R, 'room.member.left', { participantId: 'h', reason: 'left' })];
+    expect(given(R, closed).when(identified('h', { name: 'x' })).accepted).toBe(false);
+  });
+});
