@@ -12,8 +12,10 @@ export interface PlacedSegment extends UsedInput {
   /** Path ffmpeg reads (the kept file). */
   path: string;
   /**
-   * Video: factor applied to the file's timestamps (relative to its first
-   * frame) so its last frame lands at offsetMs + durationMs. 1 when they agree.
+   * Factor applied to the file's timestamps (relative to its first frame) so
+   * its last frame lands at offsetMs + durationMs: for video the correction of
+   * the file's own timestamps against the sidecar's, times (audio and video)
+   * the sender's clock rate from its Sender Reports. 1 when they agree.
    */
   timeScale: number;
   width?: number;
