@@ -120,5 +120,21 @@ export async function measureAvOffsets(file: string, o: MeasureOptions = {}): Pr
   return { flashesMs, beepsMs, offsetsMs: pairOffsets(flashesMs, beepsMs) };
 }
 
+/**
+ * Pure: the same flashes in two files that start at different moments (a
+ * reference that started earlier, say): the shift of `b` against `a` whose
+ * per-flash differences (b − a) vary least, with those differences.
+ */
+export function alignOffsets(a: readonly number[], b: readonly number[], minPairs = 4): { shift: number; diffs: number[] } | null {
+  let best: { shift: number; diffs: number[] } | null = null;
+  for (let shift = -(b.length - 1); shift < a.length; shift++) {
+    const diffs: number[] = [];
+    for (let i = 0; i < b.length; i++) if (i + shift >= 0 && i + shift < a.length) diffs.push(b[i]! - a[i + shift]!);
+    if (diffs.length < minPairs) continue;
+    if (!best || spread(diffs) < spread(best.diffs) || (spread(diffs) === spread(best.diffs) && diffs.length > best.diffs.length)) best = { shift, diffs };
+  }
+  return best;
+}
+
 export const mean = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
 export const spread = (xs: readonly number[]) => (xs.length === 0 ? 0 : Math.max(...xs) - Math.min(...xs));

@@ -71,12 +71,24 @@ describe('a track’s report line', () => {
     expect(clock.exactMs(half)! - 30 * 60_000).toBeGreaterThan(179);
   });
 
-  it('holds the slope at 1 until the reports span 10 s (a rate from two close reports is mostly jitter)', () => {
+  it('holds the slope at 1 until the reports span 5 s (a rate from two close reports is mostly jitter)', () => {
     const l = createReportLine();
     l.add({ mediaMs: 0, senderMs: T0 });
     l.add({ mediaMs: 1000, senderMs: T0 + 1003 });
     expect(l.line!.slope).toBe(1);
     expect(l.line!.interceptMs).toBeCloseTo(T0 + 1.5, 6);
+  });
+
+  it('keeps the slope at 1 when the reports’ jitter explains it (three reports over 10 s, ±4 ms)', () => {
+    const pts = [
+      { mediaMs: 0, senderMs: T0 },
+      { mediaMs: 5000, senderMs: T0 + 5004 },
+      { mediaMs: 10_000, senderMs: T0 + 10_008 },
+    ];
+    expect(fitLine(pts)!.slope).toBe(1);
+    // The same 800 ppm over 100 reports in 100 s is a real rate.
+    const many = Array.from({ length: 100 }, (_, i) => ({ mediaMs: i * 1000, senderMs: T0 + i * 1000 * 1.0008 }));
+    expect(fitLine(many)!.slope).toBeCloseTo(1.0008, 7);
   });
 
   it('rejects a report off the line, and after three in a row starts again from the newest', () => {
