@@ -18,7 +18,7 @@ import { idSchema } from './ids.js';
  */
 export const segmentSyncSchema = z.object({
   source: z.enum(['sender-reports', 'arrival']),
-  scale: z.number().min(0.99).max(1.01),
+  scale: z.number().min(0.98).max(1.02),
   senderToServerMs: z.number().nullable(),
   reports: z.array(z.object({ mediaMs: z.number(), senderMs: z.number() })).max(256),
   rejectedReports: z.number().int().nonnegative(),
