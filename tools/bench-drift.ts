@@ -51,6 +51,8 @@ try {
     console.log(`  ${s.kind}: offset ${s.offsetMs} ms, ${s.durationMs} ms of media, placed by ${s.sync?.source}, scale ${s.sync?.scale.toFixed(7)} (${(((s.sync?.scale ?? 1) - 1) * 1e6).toFixed(1)} ppm), ${s.sync?.rejectedReports ?? 0} reports rejected`);
   }
   console.log(`  ${run.sent.reports} report pairs sent; ${m.flashesMs.length} flashes, ${m.beepsMs.length} beeps, ${o.length} pairs`);
+  const at = (xs: number[]) => xs.map((x) => (x / 1000).toFixed(1)).join(', ');
+  console.log(`  beeps found at ${at(m.beepsMs.slice(0, 3))} … ${at(m.beepsMs.slice(-3))} s`);
   console.log(`  flash − beep at the start: ${head.map((x) => x.toFixed(1)).join(', ')} ms; at the end: ${tail.map((x) => x.toFixed(1)).join(', ')} ms`);
   console.log(`  end − start (medians of three): ${drift.toFixed(1)} ms (target ±20); spread over the file ${spread(o).toFixed(1)} ms`);
   console.log(`  time: record ${((recorded - t0) / 1000).toFixed(0)} s, compose ${((done - recorded) / 1000).toFixed(0)} s`);
