@@ -2,6 +2,30 @@ import { z } from 'zod';
 import { idSchema } from './ids.js';
 
 /**
+ * How a segment was placed on the recording's timeline (absent in sidecars
+ * written before lip sync: those are placed by arrival, scale 1).
+ * - `sender-reports`: by the track's RTCP Sender Reports. Each report is a
+ *   point (mediaMs: its RTP timestamp in this file's media time, nominal clock
+ *   rate, 0 = the file's first frame; senderMs: the sender's NTP clock, ms since
+ *   the epoch). The line through them gives the sender's time of every frame;
+ *   `senderToServerMs` (fixed once per sender) puts that on the server's clock,
+ *   and offsetMs is the file's first frame there.
+ * - `arrival`: no usable report (none yet, or they contradicted each other):
+ *   offsetMs is the first packet's arrival.
+ * `scale` is the line's slope: ms on the sender's clock per ms of the file's
+ * media time (1 for an exact media clock; a sound card 100 ppm fast gives
+ * 0.9999). The composer stretches the segment by it.
+ */
+export const segmentSyncSchema = z.object({
+  source: z.enum(['sender-reports', 'arrival']),
+  scale: z.number().min(0.98).max(1.02),
+  senderToServerMs: z.number().nullable(),
+  reports: z.array(z.object({ mediaMs: z.number(), senderMs: z.number() })).max(256),
+  rejectedReports: z.number().int().nonnegative(),
+});
+export type SegmentSync = z.infer<typeof segmentSyncSchema>;
+
+/**
  * Sidecar JSON written beside every per-track segment file
  * (`recordings/<meetingId>/<timestamp>-<recordingId>-<participantId>-<kind>-<trackId>.webm`
  * + `.json`). Written when the segment starts (finalized: false) and rewritten
@@ -40,6 +64,8 @@ export const segmentMetaSchema = z.object({
    * `ffmpeg -i f -c copy` tidies it. Absent otherwise.
    */
   needsRemux: z.boolean().optional(),
+  /** Placement on the timeline (see segmentSyncSchema); absent in older sidecars. */
+  sync: segmentSyncSchema.optional(),
 });
 export type SegmentMeta = z.infer<typeof segmentMetaSchema>;
 

@@ -28,29 +28,46 @@ const num = (n: number) => Number(n.toFixed(9)).toString();
 /**
  * Timing of a video segment: `setpts` moves its first frame to offsetMs and
  * scales its own timestamps by timeScale, so its last frame lands exactly at
- * offsetMs + durationMs (the sidecar's RTP-measured duration). This corrects
- * werift's drifting WebM timestamps linearly without touching frame content
- * (no frames are duplicated or dropped); `trim` is a guard for frames past the
- * measured end. The overlay then shows each frame from its timestamp until the
- * next, and nothing after the last (eof_action=pass).
+ * offsetMs + durationMs (the sidecar's RTP-measured duration, on the sender's
+ * clock). This corrects werift's drifting WebM timestamps and the sender's
+ * clock rate linearly without touching frame content (no frames are
+ * duplicated or dropped); `trim` is a guard for frames past the measured end.
+ * The overlay then shows each frame from its timestamp until the next, and
+ * nothing after the last (eof_action=pass).
+ *
+ * Output frames are a constant-rate grid; the overlay shows the newest frame
+ * at or before each grid time. Moved half an output frame earlier, each frame
+ * lands on the grid frame nearest its own time (error within ±½ frame, none
+ * on average) instead of the next one (0 to 1 frame late, ½ on average).
  */
-export function videoTiming(s: PlacedSegment): string {
-  const end = s.offsetMs + s.durationMs + 1; // trim's end is exclusive: keep the frame at exactly offset + duration
-  return `setpts='(PTS-STARTPTS)*${num(s.timeScale)}+${s3(s.offsetMs)}/TB',trim=end=${s3(end)}`;
+export function videoTiming(s: PlacedSegment, fps?: number): string {
+  const lead = fps ? 500 / fps : 0;
+  const start = s.offsetMs - lead;
+  const end = start + s.durationMs + 1; // trim's end is exclusive: keep the frame at exactly offset + duration
+  return `setpts='(PTS-STARTPTS)*${num(s.timeScale)}+(${s3(start)})/TB',trim=end=${s3(Math.max(0, end))}`;
 }
+
+/** Below this a stretch is not worth a resampler (30 minutes at 2 ppm is 3.6 ms). */
+const MIN_STRETCH = 2e-6;
+/** asetrate takes whole Hz: stretching at 192 kHz makes the rate exact to 2.6 ppm. */
+const STRETCH_RATE = 192000;
 
 /**
  * Timing of an audio segment (werift's audio timestamps are exact): rebased to
  * 0, gaps from lost packets filled with silence by timestamp (aresample
- * async), cut at the measured duration, then delayed by offsetMs in whole
- * samples — sample-exact placement, no resampling of the content.
+ * async), cut at the measured duration, stretched by timeScale (the
+ * sender's clock rate from its Sender Reports: a sound card 100 ppm fast plays
+ * 100 ppm shorter; a pitch change of 0.01 % nobody hears), then delayed by
+ * offsetMs in whole samples — sample-exact placement.
  */
 export function audioTiming(s: PlacedSegment): string {
   const delay = Math.round((s.offsetMs * SAMPLE_RATE) / 1000);
+  const stretch = Math.abs(s.timeScale - 1) >= MIN_STRETCH;
   return [
     'asetpts=PTS-STARTPTS',
     `aresample=${SAMPLE_RATE}:async=1:first_pts=0`,
-    `atrim=end=${s3(s.durationMs + AUDIO_TAIL_MS)}`,
+    `atrim=end=${s3(s.durationMs / s.timeScale + AUDIO_TAIL_MS)}`,
+    ...(stretch ? [`aresample=${STRETCH_RATE}`, `asetrate=${Math.round(STRETCH_RATE / s.timeScale)}`, `aresample=${SAMPLE_RATE}`] : []),
     `aformat=sample_fmts=fltp:sample_rates=${SAMPLE_RATE}:channel_layouts=stereo`,
     `adelay=delays=${delay}S:all=1`,
   ].join(',');
@@ -165,7 +182,7 @@ export function buildFilterGraph(spec: GraphSpec): string {
       if (uses.length === 0) continue;
       const src = `v${seg.index}`;
       const outs = uses.map((_, i) => `${src}u${i}`);
-      chains.push(`[${seg.index}:v]${videoTiming(seg)}${uses.length > 1 ? `,split=${uses.length}` : ''}${outs.map((o) => `[${o}]`).join('')}`);
+      chains.push(`[${seg.index}:v]${videoTiming(seg, spec.fps)}${uses.length > 1 ? `,split=${uses.length}` : ''}${outs.map((o) => `[${o}]`).join('')}`);
       uses.forEach((use, i) => {
         const rect = use.slot.rect;
         const filters: string[] = [];

@@ -15,8 +15,10 @@ export interface PlacedSegment extends UsedInput {
   /** The participant (tile) it belongs to: its own participantId, or the first one of a rejoining user. */
   owner?: string;
   /**
-   * Video: factor applied to the file's timestamps (relative to its first
-   * frame) so its last frame lands at offsetMs + durationMs. 1 when they agree.
+   * Factor applied to the file's timestamps (relative to its first frame) so
+   * its last frame lands at offsetMs + durationMs: for video the correction of
+   * the file's own timestamps against the sidecar's, times (audio and video)
+   * the sender's clock rate from its Sender Reports. 1 when they agree.
    */
   timeScale: number;
   width?: number;

@@ -37,6 +37,9 @@ export interface CompositionPlan {
   speakers: SpeakerInterval[];
 }
 
+/** Sender ms per media ms from the sidecar's Sender Reports; 1 for arrival-placed and older sidecars. */
+export const mediaScaleOf = (m: SegmentMeta): number => (m.sync?.source === 'sender-reports' ? m.sync.scale : 1);
+
 const toPresence = (m: SegmentMeta, durationMs: number | null): SegmentPresence => ({
   participantId: m.participantId,
   participantName: m.participantName,
@@ -67,8 +70,9 @@ export function planComposition(req: PlanRequest, segments: readonly PlanSegment
       kind: s.meta.kind,
       segmentIndex: s.meta.segmentIndex,
       offsetMs: s.meta.offsetMs,
-      durationMs: s.assessment.durationMs,
-      timeScale: s.assessment.timeScale,
+      // The sender's clock rate from its reports: the segment lasts that much longer or shorter on the timeline.
+      durationMs: s.assessment.durationMs * mediaScaleOf(s.meta),
+      timeScale: s.assessment.timeScale * mediaScaleOf(s.meta),
       ...(s.assessment.width ? { width: s.assessment.width } : {}),
       ...(s.assessment.height ? { height: s.assessment.height } : {}),
     });

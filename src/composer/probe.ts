@@ -95,7 +95,11 @@ export function assessSegment(meta: Pick<SegmentMeta, 'kind' | 'durationMs'>, pr
     return { ok: true, durationMs: spanMs, timeScale: 1, ...size, note: 'no duration in the sidecar (not finalized): timed by its packets' };
   }
   if (meta.kind === 'audio' || spanMs <= 0) return { ok: true, durationMs: meta.durationMs, timeScale: 1, ...size };
-  const scale = meta.durationMs / spanMs;
+  // The sidecar's duration runs to the END of the last frame; the packets' span to its start. Without
+  // the last frame's length (estimated as the mean frame step) a short file was stretched by a frame
+  // over its length: 13 s of 30 fps moved its last frames 33 ms late.
+  const stepMs = packets.count > 1 ? spanMs / (packets.count - 1) : 0;
+  const scale = (meta.durationMs - stepMs) / spanMs;
   if (Math.abs(scale - 1) > MAX_DRIFT) {
     return {
       ok: true,

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import {
   RTCPeerConnection,
+  RtcpSrPacket,
   type MediaStreamTrack,
   type RTCRtpTransceiver,
   type RtpPacket,
@@ -19,6 +20,7 @@ import {
 import { toWeriftIceOptions } from './ice.js';
 import { safeJoin, sanitizeSegment } from './paths.js';
 import { createReceiveCounter } from './rtp-stats.js';
+import { createSenderClock } from './sender-clock.js';
 import { openSegmentWriter, type SegmentWriter } from './segment-writer.js';
 import type {
   CandidateInit,
@@ -76,6 +78,8 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
     role: opts.role,
   };
 
+  // One browser, one clock: all tracks of this peer are put on the server's clock with one offset.
+  const senderClock = opts.senderClock ?? createSenderClock();
   const pc = new RTCPeerConnection({ ...recorderMediaConfig(), ...toWeriftIceOptions(opts.ice) });
   const tracks = new Map<MediaStreamTrack, TrackState>();
   const subscriptions: { unSubscribe: () => void }[] = [];
@@ -124,6 +128,7 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
       segmentIndex,
       recordingStartedAt: opts.recordingStartedAt,
       firstPacketAt: at,
+      senderClock,
       levelsIntervalMs: opts.levelsIntervalMs ?? 200,
       ffmpegPath: opts.ffmpegPath ?? 'ffmpeg',
       ffprobePath: opts.ffprobePath ?? 'ffprobe',
@@ -221,7 +226,17 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
         bytesAtLastSample: 0,
       };
       tracks.set(track, s);
-      subscriptions.push(track.onReceiveRtp.subscribe((rtp, ext) => onPacket(s, rtp, ext as Record<string, unknown>)));
+      subscriptions.push(
+        track.onReceiveRtp.subscribe((rtp, ext) => onPacket(s, rtp, ext as Record<string, unknown>)),
+        track.onReceiveRtcp.subscribe((packet) => {
+          if (closing || !(packet instanceof RtcpSrPacket) || packet.ssrc !== s.ssrc || !s.segment) return;
+          try {
+            s.segment.addSenderReport(BigInt(packet.senderInfo.ntpTimestamp), packet.senderInfo.rtpTimestamp);
+          } catch (err) {
+            log.error({ err, trackId: s.trackId }, 'sender report handling threw; report skipped');
+          }
+        }),
+      );
     }),
     pc.onIceCandidate.subscribe((c) => {
       if (!c?.candidate || closing) return;

@@ -21,8 +21,12 @@ export function createTimestampUnwrapper(): (ts: number) => number {
   };
 }
 
-/** RTP timestamp → integer milliseconds from the first timestamp seen. */
-export function createRtpClock(clockRate: number): { toMs(ts: number): number; readonly started: boolean } {
+/**
+ * RTP timestamp → integer milliseconds from the first timestamp seen;
+ * `exactMs` the same unrounded (for Sender Reports, which carry the same clock:
+ * it is null until the first packet set the base).
+ */
+export function createRtpClock(clockRate: number): { toMs(ts: number): number; exactMs(ts: number): number | null; readonly started: boolean } {
   const unwrap = createTimestampUnwrapper();
   let base: number | null = null;
   return {
@@ -30,6 +34,10 @@ export function createRtpClock(clockRate: number): { toMs(ts: number): number; r
       const ext = unwrap(ts);
       if (base === null) base = ext;
       return Math.round(((ext - base) * 1000) / clockRate);
+    },
+    exactMs(ts) {
+      if (base === null) return null;
+      return ((unwrap(ts) - base) * 1000) / clockRate;
     },
     get started() {
       return base !== null;

@@ -3,19 +3,23 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { useAudioLevelIndication, type RtpPacket } from 'werift';
 import { trackFileNames, trackFileStem } from '../../events/files.js';
-import type { SegmentMeta } from '../../events/segment.js';
+import type { SegmentMeta, SegmentSync } from '../../events/segment.js';
 import { createLevelAccumulator } from './audio-levels.js';
 import type { RecordedCodec } from './codecs.js';
 import { errorMessage, writeFailureOf } from './errors.js';
 import { probeMedia, remuxInPlace, type ProbeResult } from './ffmpeg.js';
 import { createWebmFileSink } from './file-sink.js';
 import { createRtpClock } from './rtp-stats.js';
+import { createReportLine, isCoarseNtp, ntpToUnixMs, predict, thinPoints, type SenderClock } from './sender-clock.js';
 import type { MediaKind } from './types.js';
 import { createWebmPipeline } from './webm-pipeline.js';
 
 const AUDIO_LEVEL_URI = useAudioLevelIndication().uri;
 /** How long finalize waits for werift's end-of-stream output (cues, duration) to reach the file. */
 const END_WAIT_MS = 3000;
+/** Sender Reports kept in the sidecar (first, last and evenly between). */
+const SIDECAR_REPORTS = 64;
+const round3 = (n: number) => Math.round(n * 1000) / 1000;
 
 export interface SegmentWriterOptions {
   /** Absolute, already validated meeting directory. */
@@ -26,8 +30,10 @@ export interface SegmentWriterOptions {
   codec: RecordedCodec;
   segmentIndex: number;
   recordingStartedAt: number;
-  /** Wall clock of the first packet: the segment starts here. */
+  /** Wall clock of the first packet: the segment starts here until a Sender Report places it. */
   firstPacketAt: number;
+  /** The sender's clock against the server's, shared by all its tracks (fixed once). */
+  senderClock: SenderClock;
   levelsIntervalMs: number;
   ffmpegPath: string;
   ffprobePath: string;
@@ -50,6 +56,8 @@ export interface SegmentWriter {
   readonly file: string;
   meta(): SegmentMeta;
   push(rtp: RtpPacket, extensions: Record<string, unknown> | undefined): void;
+  /** An RTCP Sender Report of this track's SSRC: NTP timestamp (64-bit) and the RTP timestamp it maps to. */
+  addSenderReport(ntpTimestamp: bigint, rtpTimestamp: number): void;
   readonly framesWritten: number;
   /** Stops taking packets, ends the WebM, remuxes if needed and rewrites the sidecar. Idempotent: the first call's options hold. */
   finalize(opts?: FinalizeOptions): Promise<FinalizedSegment>;
@@ -94,6 +102,11 @@ export function openSegmentWriter(o: SegmentWriterOptions): SegmentWriter {
   const baseOffsetMs = Math.max(0, o.firstPacketAt - o.recordingStartedAt);
   let packets = 0;
   let bytes = 0;
+  // Lip sync: the track's reports, and the smallest (arrival − media time) of its packets.
+  const reports = createReportLine();
+  let minLagMs = Infinity;
+  let coarseReports = 0;
+  let placedByReports = false;
   let finalizing: Promise<FinalizedSegment> | null = null;
 
   const sink = createWebmFileSink(webmPath, (e) => {
@@ -138,16 +151,37 @@ export function openSegmentWriter(o: SegmentWriterOptions): SegmentWriter {
     levelsFile: null,
   };
 
-  const snapshot = (): SegmentMeta => {
-    const first = pipeline.firstFrameMs ?? 0;
+  /** Where the file's first frame (media ms `first`) lands: by the reports when there are some, else by arrival. */
+  const placement = (first: number): { offsetMs: number; startedAt: number; sync: SegmentSync } => {
+    const line = reports.line;
+    const toServer = o.senderClock.offsetMs;
+    if (line && toServer !== null) {
+      const at = predict(line, first) + toServer;
+      return {
+        offsetMs: round3(Math.max(0, at - o.recordingStartedAt)),
+        startedAt: Math.trunc(Math.max(at, o.recordingStartedAt)),
+        sync: {
+          source: 'sender-reports',
+          scale: line.slope,
+          senderToServerMs: round3(toServer),
+          reports: thinPoints(reports.points(), SIDECAR_REPORTS).map((p) => ({ mediaMs: round3(p.mediaMs - first), senderMs: round3(p.senderMs) })),
+          rejectedReports: reports.rejected,
+        },
+      };
+    }
     return {
-      ...current,
       offsetMs: baseOffsetMs + Math.max(0, first),
       startedAt: Math.trunc(o.firstPacketAt + Math.max(0, first)),
-      packets,
-      bytes,
+      sync: { source: 'arrival', scale: 1, senderToServerMs: toServer === null ? null : round3(toServer), reports: [], rejectedReports: reports.rejected },
     };
   };
+
+  const snapshot = (): SegmentMeta => ({
+    ...current,
+    ...placement(pipeline.firstFrameMs ?? 0),
+    packets,
+    bytes,
+  });
 
   // Sidecar writes are serialized and atomic (tmp + rename): a crash leaves the last complete one.
   let metaChain: Promise<void> = Promise.resolve();
@@ -294,6 +328,8 @@ export function openSegmentWriter(o: SegmentWriterOptions): SegmentWriter {
       packets++;
       bytes += rtp.payload.length;
       const ms = clock.toMs(rtp.header.timestamp);
+      const lag = o.now() - clock.exactMs(rtp.header.timestamp)!;
+      if (lag < minLagMs) minLagMs = lag;
       if (levels) {
         const al = extensions?.[AUDIO_LEVEL_URI] as { level?: number } | undefined;
         if (al && typeof al.level === "number") levels.add(ms, al.level);
@@ -302,6 +338,27 @@ export function openSegmentWriter(o: SegmentWriterOptions): SegmentWriter {
       if (sink.error) return;
       pipeline.push(rtp);
       media.framed(pipeline.lastFrameMs, sink.bytes);
+    },
+    addSenderReport(ntp, rtpTimestamp) {
+      if (finalizing) return;
+      if (isCoarseNtp(ntp)) {
+        if (coarseReports++ === 0) log.info('sender report with a whole-second NTP time (werift): skipped, as its like will be');
+        return;
+      }
+      const mediaMs = clock.exactMs(rtpTimestamp);
+      if (mediaMs === null) return; // before the first packet: nothing to tie it to
+      const verdict = reports.add({ mediaMs, senderMs: ntpToUnixMs(ntp) });
+      if (verdict !== 'accepted') log.warn({ verdict, rejected: reports.rejected }, 'sender report contradicts the earlier ones');
+      const line = reports.line;
+      if (!line || !Number.isFinite(minLagMs)) return;
+      // The sender's clock onto the server's: the least-delayed packet so far (once per sender).
+      o.senderClock.fix(minLagMs - line.interceptMs);
+      if (!placedByReports || verdict === 'reset') {
+        placedByReports = true;
+        const p = placement(pipeline.firstFrameMs ?? 0);
+        log.info({ offsetMs: p.offsetMs, arrivalOffsetMs: baseOffsetMs + Math.max(0, pipeline.firstFrameMs ?? 0) }, 'placed by sender reports');
+        void writeMeta();
+      }
     },
     get framesWritten() {
       return pipeline.framesWritten;

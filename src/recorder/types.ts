@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { WriteFailureReason } from '../../events/catalog.js';
 import type { SegmentMeta } from '../../events/segment.js';
 import type { IceConfig } from './ice.js';
+import type { SenderClock } from './sender-clock.js';
 
 export type { SegmentMeta } from '../../events/segment.js';
 export type { IceConfig } from './ice.js';
@@ -50,6 +51,13 @@ export interface RecorderPeerOptions {
   levelsIntervalMs?: number;
   ffmpegPath?: string;
   ffprobePath?: string;
+  /**
+   * The sender's clock against the server's (server ms − sender ms). A
+   * replacement peer of the same participant passes the one its predecessor
+   * used, so its segments stay on the same line; default: a new one, fixed by
+   * this peer's first Sender Report.
+   */
+  senderClock?: SenderClock;
   /** Remux finalized files with `ffmpeg -c copy`: always, only when ffprobe finds a problem (default), or never. */
   remux?: 'always' | 'if-needed' | 'never';
 }

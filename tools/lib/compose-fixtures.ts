@@ -176,8 +176,8 @@ export async function writeFixture(o: FixtureOptions): Promise<FixtureFile[]> {
               file,
               segmentIndex,
               offsetMs: seg.offsetMs,
-              // As the recorder measures it: first to last frame.
-              durationMs: kind === 'video' ? videoSpanMs(seg.durationMs, video.fps) : seg.durationMs,
+              // As the recorder measures it: first frame to the end of the last (one frame step after it).
+              durationMs: kind === 'video' ? videoSpanMs(seg.durationMs, video.fps) + Math.round(1000 / video.fps) : seg.durationMs,
               startedAt: startedAt + seg.offsetMs,
               endedAt: startedAt + seg.offsetMs + seg.durationMs,
               finalized: true,

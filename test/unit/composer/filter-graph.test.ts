@@ -101,13 +101,13 @@ describe('grid', () => {
   });
 
   it('places each video at its offset, scaled into its tile', () => {
-    expect(graph).toContain(`setpts='(PTS-STARTPTS)*1+3/TB',trim=end=12.001`);
+    expect(graph).toContain(`setpts='(PTS-STARTPTS)*1+(2.983333)/TB',trim=end=11.984333`); // half a frame early: nearest grid frame
     expect(graph).toContain(`[v3u0]${fitInto(cells[3]!, 'bilinear')},setsar=1[v3u0s]`);
     expect(graph).toContain(`[v3u0s]${centredOverlay(cells[3]!)}[`);
   });
 
   it('keeps a rejoining participant in the same place, with the drift correction', () => {
-    expect(graph).toContain(`setpts='(PTS-STARTPTS)*0.97+9/TB',trim=end=12.001`);
+    expect(graph).toContain(`setpts='(PTS-STARTPTS)*0.97+(8.983333)/TB',trim=end=11.984333`);
     expect(graph.split(centredOverlay(cells[1]!)).length - 1).toBe(2);
   });
 
@@ -235,7 +235,22 @@ describe('timing filters', () => {
   const base = { index: 3, path: '/x', file: 'x', participantId: 'p', segmentIndex: 0, timeScale: 1 };
   it('video: rebased, scaled, moved to the offset, cut after the last frame', () => {
     expect(videoTiming({ ...base, kind: 'video', offsetMs: 1234.5, durationMs: 1000, timeScale: 1.0123 })).toBe(
-      `setpts='(PTS-STARTPTS)*1.0123+1.2345/TB',trim=end=2.2355`,
+      `setpts='(PTS-STARTPTS)*1.0123+(1.2345)/TB',trim=end=2.2355`,
+    );
+  });
+  it('video at a frame rate: half an output frame earlier, so each frame lands on the grid frame nearest its time', () => {
+    expect(videoTiming({ ...base, kind: 'video', offsetMs: 1000, durationMs: 1000, timeScale: 1 }, 25)).toBe(
+      `setpts='(PTS-STARTPTS)*1+(0.98)/TB',trim=end=1.981`,
+    );
+    // A segment at the very start: its first frame is still shown from frame 0.
+    expect(videoTiming({ ...base, kind: 'video', offsetMs: 0, durationMs: 500, timeScale: 1 }, 25)).toBe(
+      `setpts='(PTS-STARTPTS)*1+(-0.02)/TB',trim=end=0.481`,
+    );
+  });
+  it('audio from a sender whose sound card runs 100 ppm fast: cut at its media length, stretched to its clock, then placed', () => {
+    const f = audioTiming({ ...base, kind: 'audio', offsetMs: 0, durationMs: 60_000 * 0.9999, timeScale: 0.9999 });
+    expect(f).toBe(
+      'asetpts=PTS-STARTPTS,aresample=48000:async=1:first_pts=0,atrim=end=60.02,aresample=192000,asetrate=192019,aresample=48000,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,adelay=delays=0S:all=1',
     );
   });
   it('audio: gaps filled, cut, delayed by whole samples', () => {
@@ -248,5 +263,28 @@ describe('timing filters', () => {
     expect(audioMix(['a0', 'a1'], 5000)).toBe(
       '[a0][a1]amix=inputs=2:duration=longest:normalize=0:dropout_transition=0,alimiter=limit=0.89:attack=5:release=100:level=0:latency=1,apad=whole_dur=5,atrim=end=5[aout]',
     );
+  });
+});
+
+describe('placement by Sender Reports', () => {
+  const synced = (s: PlanSegment, scale: number): PlanSegment => ({
+    ...s,
+    meta: { ...s.meta, sync: { source: 'sender-reports', scale, senderToServerMs: 12.5, reports: [{ mediaMs: 0, senderMs: 1e12 }], rejectedReports: 0 } },
+  });
+  it('stretches a segment by its sender’s clock rate: audio and video alike, on the timeline and in the filters', () => {
+    const plan = planComposition(req('grid'), [synced(seg('h', 'video', 40, 10_000, { role: 'host' }), 0.9999), synced(seg('h', 'audio', 20, 10_000, { role: 'host' }), 0.9999)], []);
+    const [video, audio] = plan.inputs;
+    expect(video).toMatchObject({ kind: 'video', offsetMs: 40, timeScale: 0.9999 });
+    expect(video!.durationMs).toBeCloseTo(9999, 6);
+    expect(audio).toMatchObject({ kind: 'audio', offsetMs: 20, timeScale: 0.9999 });
+    const graph = buildFilterGraph(plan.spec);
+    expect(graph).toContain(`[0:v]setpts='(PTS-STARTPTS)*0.9999+(0.023333)/TB'`);
+    expect(graph).toContain('atrim=end=10.02,aresample=192000,asetrate=192019,aresample=48000');
+  });
+  it('places an older sidecar (no sync) and an arrival-placed one as before: scale 1', () => {
+    const arrival = { ...seg('h', 'audio', 20, 10_000), meta: { ...seg('h', 'audio', 20, 10_000).meta, sync: { source: 'arrival' as const, scale: 1, senderToServerMs: null, reports: [], rejectedReports: 0 } } };
+    const plan = planComposition(req('grid'), [seg('h', 'video', 0, 10_000), arrival], []);
+    expect(plan.inputs.map((i) => i.timeScale)).toEqual([1, 1]);
+    expect(buildFilterGraph(plan.spec)).not.toContain('asetrate');
   });
 });

@@ -45,7 +45,14 @@ describe('assessSegment', () => {
   it('maps drifting video timestamps onto the sidecar duration', () => {
     const a = assessSegment({ kind: 'video', durationMs: 10_000 }, video, packets(0, 10_300));
     expect(a).toMatchObject({ ok: true, durationMs: 10_000, width: 640, height: 360 });
-    expect((a as { timeScale: number }).timeScale).toBeCloseTo(10_000 / 10_300, 9);
+    // The sidecar's 10 s include the last frame (one mean step of 10,300 / 299 ms in the file).
+    expect((a as { timeScale: number }).timeScale).toBeCloseTo((10_000 - 10_300 / 299) / 10_300, 9);
+  });
+
+  it('leaves exact timestamps alone: the sidecar duration includes the last frame, the packet span does not', () => {
+    // 13 s at 30 fps: 390 frames, first at 0, last at 12,966.7; the sidecar says 13,000 (to the end of the last).
+    const a = assessSegment({ kind: 'video', durationMs: 13_000 }, video, { count: 390, firstMs: 0, lastMs: 12_966.667 });
+    expect(Math.abs((a as { timeScale: number }).timeScale - 1)).toBeLessThan(1e-6);
   });
 
   it('times a crash-left segment (no sidecar duration, 24 h header) by its packets', () => {
