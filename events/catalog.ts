@@ -24,7 +24,8 @@ const sdp = z.string().min(1).max(MAX_SDP_LENGTH);
 const role = z.enum(['host', 'participant']);
 /** `userId`: the token's `sub` when access control is on (absent without it). */
 const userId = z.string().min(1).max(200);
-const member = z.object({ participantId: idSchema, role, name: z.string().max(200).nullable(), userId: userId.optional() });
+/** `nodeId`: the process holding the member's socket (and its recorder peer), in NATS mode any node. */
+const member = z.object({ participantId: idSchema, role, name: z.string().max(200).nullable(), userId: userId.optional(), nodeId: z.string().max(128).optional() });
 export type Member = z.infer<typeof member>;
 const segmentSummary = z.object({
   file: z.string().max(255),
@@ -67,14 +68,16 @@ export const eventSchemas = {
     name: z.string().max(200).nullable(),
     /** The token's `sub` (access control on): who the member is, beyond a display name. */
     userId: userId.optional(),
-    /** The process holding the member's socket (rooms are owned by the node their host is on). */
+    /** The process holding the member's socket and its recorder peer (any node; the room's `nodeId` is its host's). */
     nodeId: z.string().max(128),
   }),
+  /** node-lost: the member's node stopped renewing its lease; another node wrote this for it (src/runtime/leases.ts). */
   'room.member.left': z.object({
     participantId: idSchema,
-    reason: z.enum(['left', 'socket-closed', 'timed-out', 'server-restart']),
+    reason: z.enum(['left', 'socket-closed', 'timed-out', 'server-restart', 'node-lost']),
   }),
-  'room.closed': z.object({ reason: z.enum(['host-left', 'server-restart']) }),
+  /** server-restart / node-lost: the host's process died (restarted, or its lease lapsed); the recording is interrupted. */
+  'room.closed': z.object({ reason: z.enum(['host-left', 'server-restart', 'node-lost']) }),
   /** A start was asked for; the room accepts it only when open and not already recording. */
   'room.recording.requested': z.object({
     recordingId: idSchema,

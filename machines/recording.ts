@@ -12,6 +12,8 @@ export interface RecordingParticipant {
   name: string | null;
   /** The token's `sub`, when access control gave one. */
   userId?: string;
+  /** The node holding the participant's socket and recorder peer (NATS mode: any node). */
+  nodeId?: string;
   /** Times a recorder peer was requested for this participant (rejoins add one). */
   requests: number;
   /** A recorder peer is open or being opened. */
@@ -168,7 +170,7 @@ export const recordingMachine = setup({
               participants: Object.fromEntries(
                 event.data.members.map((m) => [
                   m.participantId,
-                  { role: m.role, name: m.name, ...(m.userId ? { userId: m.userId } : {}), requests: 1, active: true, outcome: null },
+                  { role: m.role, name: m.name, ...(m.userId ? { userId: m.userId } : {}), ...(m.nodeId ? { nodeId: m.nodeId } : {}), requests: 1, active: true, outcome: null },
                 ]),
               ),
             })),
@@ -199,7 +201,7 @@ export const recordingMachine = setup({
                 return {
                   participants: {
                     ...context.participants,
-                    [m.participantId]: { role: m.role, name: m.name, ...(m.userId ? { userId: m.userId } : {}), requests: (prev?.requests ?? 0) + 1, active: true, outcome: null },
+                    [m.participantId]: { role: m.role, name: m.name, ...(m.userId ? { userId: m.userId } : {}), ...(m.nodeId ? { nodeId: m.nodeId } : {}), requests: (prev?.requests ?? 0) + 1, active: true, outcome: null },
                   },
                 };
               }),
@@ -246,7 +248,7 @@ export const recordingMachine = setup({
                 return {
                   participants: {
                     ...context.participants,
-                    [m.participantId]: { ...p, role: m.role, name: m.name, ...(m.userId ? { userId: m.userId } : {}), requests: p.requests + 1, active: true, outcome: null },
+                    [m.participantId]: { ...p, role: m.role, name: m.name, ...(m.userId ? { userId: m.userId } : {}), ...(m.nodeId ? { nodeId: m.nodeId } : {}), requests: p.requests + 1, active: true, outcome: null },
                   },
                 };
               }),

@@ -4,6 +4,8 @@ import { recordingStream, stopCompositionJobId, type EmitSpec } from './actions.
 
 /** A member's user id is kept only when the token gave one (so members without access control keep their shape). */
 const withUserId = (userId: string | undefined) => (userId ? { userId } : {});
+/** A member keeps the node holding its socket (its recorder peer runs there too). */
+const withNode = (nodeId: string) => (nodeId ? { nodeId } : {});
 
 export interface RoomContext {
   roomId: string;
@@ -49,7 +51,7 @@ export const roomMachine = setup({
     // Opening (or re-opening) resets membership; the recording history stays.
     open: assign(({ event }) => {
       const e = event as EventOf<'room.member.joined'>;
-      const host: Member = { participantId: e.data.participantId, role: 'host', name: e.data.name, ...withUserId(e.data.userId) };
+      const host: Member = { participantId: e.data.participantId, role: 'host', name: e.data.name, ...withUserId(e.data.userId), ...withNode(e.data.nodeId) };
       return { nodeId: e.data.nodeId, hostId: host.participantId, members: { [host.participantId]: host }, closedReason: null };
     }),
   },
@@ -90,7 +92,7 @@ export const roomMachine = setup({
             assign({
               members: ({ context, event }) => ({
                 ...context.members,
-                [event.data.participantId]: { participantId: event.data.participantId, role: 'participant', name: event.data.name, ...withUserId(event.data.userId) },
+                [event.data.participantId]: { participantId: event.data.participantId, role: 'participant', name: event.data.name, ...withUserId(event.data.userId), ...withNode(event.data.nodeId) },
               }),
             }),
             {
@@ -102,7 +104,7 @@ export const roomMachine = setup({
                         stream: recordingStream(context.activeRecordingId),
                         type: 'recording.participant.joined' as const,
                         data: {
-                          member: { participantId: event.data.participantId, role: 'participant', name: event.data.name, ...withUserId(event.data.userId) },
+                          member: { participantId: event.data.participantId, role: 'participant', name: event.data.name, ...withUserId(event.data.userId), ...withNode(event.data.nodeId) },
                         },
                         correlationId: context.activeRecordingId,
                       },
@@ -154,7 +156,7 @@ export const roomMachine = setup({
             {
               type: 'emit',
               params: ({ context, event }) => ({
-                events: stopActive(context, event.data.reason === 'server-restart' ? 'interrupted' : 'host-left'),
+                events: stopActive(context, event.data.reason === 'host-left' ? 'host-left' : 'interrupted'),
               }),
             },
             assign({ closedReason: ({ event }) => event.data.reason, members: {} }),

@@ -46,7 +46,8 @@ export interface DispatchOptions {
    * answered `unavailable` (ask again) instead of being kept for later.
    */
   command?: boolean;
-  retried?: boolean;
+  /** Conflicts on the expected position this dispatch has already retried (internal). */
+  retried?: number;
 }
 
 export type DispatchResult<S extends AnyMachineSnapshot = AnyMachineSnapshot> =
@@ -114,6 +115,14 @@ export interface RuntimeOptions {
   actorGraceMs?: number;
   /** Evicted recordings and compositions kept for the API's lists, per kind (default 500, see src/runtime/actors.ts). */
   keepFinished?: number;
+  /**
+   * NATS mode: timers armed by other nodes' events are shadowed here, due
+   * `graceMs` after the original; a shadow fires only while `fires()` (this
+   * node is the one that takes over lost nodes' work). Its event meets the
+   * same machine guards as the original, so a timer its owner already fired
+   * is refused.
+   */
+  shadowTimers?: { graceMs: number; fires: () => boolean };
 }
 
 /** What the runtime holds in memory (the soak and memory tools print it). */
@@ -127,6 +136,8 @@ export interface RuntimeStats {
   finishing: number;
   /** Actors evicted since start. */
   evicted: number;
+  /** Appends another process won first (NATS mode), retried on the stream's fresh state, since start. */
+  conflictsRetried: number;
 }
 
 export interface LoadResult {

@@ -5,6 +5,7 @@ import type { DispatchResult, Runtime } from '../runtime/runtime.js';
 import type { EventDataInput } from '../runtime/types.js';
 import type { Connection, Connections, LeaveReason } from './connections.js';
 import { DEFAULT_LIMITS, type SignalingLimits } from './limits.js';
+import { createRelay, type Relay } from './relay.js';
 
 export interface InboundDeps {
   runtime: Runtime;
@@ -16,6 +17,8 @@ export interface InboundDeps {
   principalOf?: (conn: Connection) => Principal | null;
   /** True while the process drains (SIGTERM): rooms without a socket here are not opened or joined. */
   draining?: () => boolean;
+  /** Relayed messages to members on other nodes (NATS mode); default: this process's sockets only. */
+  relay?: Relay;
 }
 
 /**
@@ -24,7 +27,8 @@ export interface InboundDeps {
  * (roles, whether an offer is acceptable) are the machines'; this only reads
  * the dispatch result to word the reply.
  */
-export function createInbound({ runtime, connections, nodeId, newId, limits = DEFAULT_LIMITS, principalOf, draining }: InboundDeps) {
+export function createInbound({ runtime, connections, nodeId, newId, limits = DEFAULT_LIMITS, principalOf, draining, relay: relayTo }: InboundDeps) {
+  const rooms = relayTo ?? createRelay({ runtime, connections, nodeId });
   const send = (conn: Connection, message: ServerMessage, opts?: { relayed?: boolean }) => connections.send(conn, message, opts);
   const error = (conn: Connection, message: string): void => void send(conn, { type: 'error', message });
 
@@ -118,9 +122,8 @@ export function createInbound({ runtime, connections, nodeId, newId, limits = DE
   function relay(conn: Connection, msg: ClientMessageOf<'offer' | 'answer' | 'candidate'>) {
     const roomId = conn.roomId!;
     if (msg.data.connectionId !== roomId) return error(conn, `${msg.type} for room ${msg.data.connectionId} ignored: this socket is in room ${roomId}`);
-    const others = connections.inRoom(roomId).filter((c) => c !== conn);
-    const targets = msg.to && msg.to !== roomId ? others.filter((c) => c.participantId === msg.to) : others;
-    if (msg.to && msg.to !== roomId && targets.length === 0) return error(conn, `${msg.type}: no member ${msg.to} in room ${roomId}`);
+    const named = msg.to && msg.to !== roomId ? msg.to : null;
+    if (named && (named === conn.participantId || !rooms.hasMember(roomId, named))) return error(conn, `${msg.type}: no member ${msg.to} in room ${roomId}`);
     const out = {
       type: msg.type,
       from: roomId,
@@ -129,7 +132,7 @@ export function createInbound({ runtime, connections, nodeId, newId, limits = DE
       data: { ...msg.data, datetime: Date.now() },
     };
     // A recipient that is not keeping up loses relays, not its socket; the sender hears of it.
-    const behind = targets.filter((c) => !send(c, out, { relayed: true }));
+    const behind = rooms.deliver(conn, named, out);
     if (behind.length) error(conn, `${msg.type} dropped for ${behind.map((c) => c.participantId).join(', ')}: the recipient is not keeping up`);
   }
 
