@@ -129,6 +129,9 @@ export function createEffectRunner(opts: EffectRunnerOptions) {
       if (a.type === 'cancelTimer' || a.type === 'scheduleTimer') {
         const p = a.params as EffectParams['scheduleTimer'];
         const key = `${event.stream}#${p.key}`;
+        // The stream moved on elsewhere: a timer this node armed for the same key is that node's now (or cancelled).
+        clearTimeout(timers.get(key));
+        timers.delete(key);
         clearTimeout(shadows.get(key));
         shadows.delete(key);
         if (a.type === 'cancelTimer') continue;
