@@ -14,6 +14,7 @@ import { createHttpApi } from './http/index.js';
 import { startDiskGuard, type DiskGuard } from './health/disk-guard.js';
 import { createDiskMonitor } from './health/disk.js';
 import { createReadiness, watchAppends } from './health/readiness.js';
+import { startSharedDirCheck, type SharedDir } from './health/shared-dir.js';
 import { createMetrics, type Metrics } from './integrations/metrics.js';
 import { createObjectStore } from './integrations/storage/s3.js';
 import { createUploads } from './integrations/storage/uploads.js';
@@ -197,6 +198,15 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       logger,
     });
   }
+  const sharedDir: SharedDir | null = leases
+    ? await startSharedDirCheck({
+        root: config.recordingDir,
+        nodeId: config.nodeId,
+        peers: () => leases?.alive() ?? [],
+        intervalMs: Math.max(1_000, Math.floor(config.nodeTimeoutMs / 3)),
+        logger,
+      })
+    : null;
   const unwatchUploads = uploads ? await uploads.attach(runtime) : null;
   const recordingLimit: RecordingLimit | null =
     config.role !== 'composer' ? startRecordingLimit({ runtime, maxMs: config.maxRecordingMs, nodeId: config.nodeId, logger }) : null;
@@ -231,7 +241,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       access,
       secureCookies,
       draining: isDraining,
-      readiness: createReadiness({ log, appends, disk }),
+      readiness: createReadiness({ log, appends, disk, others: sharedDir ? () => sharedDir.problems() : undefined }),
       storageRefusal: async () => {
         const space = await disk.check();
         return space.ok ? null : space.reasons.join('; ');
@@ -292,6 +302,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
     checkpointing.pause();
     leases?.close();
+    sharedDir?.close();
     unfollowPeers?.();
     recordingLimit?.close();
     diskGuard?.close();

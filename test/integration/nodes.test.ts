@@ -196,6 +196,8 @@ describe('NATS mode: any node takes any socket, a dead node strands nothing', ()
     const composed = await probeFile(join(root, room, job.output.filename));
     expect(composed.decodeErrors).toBe('');
     expect(Math.abs(composed.durationMs! - recordedMs)).toBeLessThan(500);
+    // One shared RECORDING_DIR: no node complained about the others' files.
+    for (const p of procs) expect(p.lines.filter((l) => l.module === 'health/shared-dir' && l.level >= 50)).toEqual([]);
   }, 180_000);
 
   it("the host's node dies: the room closes within the timeout, the recording is interrupted and composed", async () => {
@@ -234,4 +236,24 @@ describe('NATS mode: any node takes any socket, a dead node strands nothing', ()
     const recordedMs = Date.parse(session.stoppedAt) - Date.parse(session.startedAt);
     expect(Math.abs(composed.durationMs! - recordedMs)).toBeLessThan(500);
   }, 180_000);
+
+  it('a node whose RECORDING_DIR is not the others\' says so in its log and /readyz', async () => {
+    const elsewhere = mkdtempSync(join(tmpdir(), 'mr-nodes-other-'));
+    try {
+      procs = await Promise.all([
+        startServerProcess({ ...env, NODE_ID: 'r3-a' }, { inheritNatsUrl: false, timeoutMs: 30_000 }),
+        startServerProcess({ ...env, NODE_ID: 'r3-b', RECORDING_DIR: elsewhere }, { inheritNatsUrl: false, timeoutMs: 30_000 }),
+      ]);
+      const ready = await poll(
+        async () => (await httpClient(procs[1]!.url).get('/readyz')),
+        (r) => r.status === 503,
+        { timeoutMs: 20_000, stepMs: 250 },
+      );
+      expect(ready.status).toBe(503);
+      expect(ready.json.reasons.join(' ')).toContain("node r3-a's files are not visible here");
+      expect(procs[1]!.lines.some((l) => l.level === 50 && l.peerNode === 'r3-a' && /RECORDING_DIR is not shared/.test(l.msg))).toBe(true);
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
