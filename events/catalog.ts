@@ -35,6 +35,7 @@ export const userInfoSchema = z
   })
   .refine((v) => JSON.stringify(v).length <= MAX_USER_INFO_JSON, { message: `must be at most ${MAX_USER_INFO_JSON} characters of JSON` });
 export type UserInfo = z.infer<typeof userInfoSchema>;
+/** `nodeId`: the process holding the member's socket (and its recorder peer), in NATS mode any node. */
 const member = z.object({
   participantId: idSchema,
   role,
@@ -46,6 +47,7 @@ const member = z.object({
   avatar: z.string().max(2048).optional(),
   /** host-userInfo's data as the member sent it. */
   userInfo: userInfoSchema.optional(),
+  nodeId: z.string().max(128).optional(),
 });
 export type Member = z.infer<typeof member>;
 const segmentSummary = z.object({
@@ -108,14 +110,16 @@ export const eventSchemas = {
     userId: userId.optional(),
     /** The name is the token's (access control on): host-userInfo does not override it. */
     nameFromToken: z.boolean().optional(),
-    /** The process holding the member's socket (rooms are owned by the node their host is on). */
+    /** The process holding the member's socket and its recorder peer (any node; the room's `nodeId` is its host's). */
     nodeId: z.string().max(128),
   }),
+  /** node-lost: the member's node stopped renewing its lease; another node wrote this for it (src/runtime/leases.ts). */
   'room.member.left': z.object({
     participantId: idSchema,
-    reason: z.enum(['left', 'socket-closed', 'timed-out', 'server-restart']),
+    reason: z.enum(['left', 'socket-closed', 'timed-out', 'server-restart', 'node-lost']),
   }),
-  'room.closed': z.object({ reason: z.enum(['host-left', 'server-restart']) }),
+  /** server-restart / node-lost: the host's process died (restarted, or its lease lapsed); the recording is interrupted. */
+  'room.closed': z.object({ reason: z.enum(['host-left', 'server-restart', 'node-lost']) }),
   /** A start was asked for; the room accepts it only when open and not already recording. */
   'room.recording.requested': z.object({
     recordingId: idSchema,

@@ -16,6 +16,8 @@ export interface RecordingParticipant {
   avatar?: string;
   /** host-userInfo's data as sent (the composed file's metadata keeps it). */
   userInfo?: Record<string, unknown>;
+  /** The node holding the participant's socket and recorder peer (NATS mode: any node). */
+  nodeId?: string;
   /** Times a recorder peer was requested for this participant (rejoins add one). */
   requests: number;
   /** A recorder peer is open or being opened. */
@@ -195,7 +197,7 @@ export const recordingMachine = setup({
               participants: Object.fromEntries(
                 event.data.members.map((m) => [
                   m.participantId,
-                  { role: m.role, ...identityOf(m), requests: 1, active: true, outcome: null },
+                  { role: m.role, ...identityOf(m), ...(m.nodeId ? { nodeId: m.nodeId } : {}), requests: 1, active: true, outcome: null },
                 ]),
               ),
             })),
@@ -226,7 +228,7 @@ export const recordingMachine = setup({
                 return {
                   participants: {
                     ...context.participants,
-                    [m.participantId]: { role: m.role, ...identityOf(m), requests: (prev?.requests ?? 0) + 1, active: true, outcome: null },
+                    [m.participantId]: { role: m.role, ...identityOf(m), ...(m.nodeId ? { nodeId: m.nodeId } : {}), requests: (prev?.requests ?? 0) + 1, active: true, outcome: null },
                   },
                 };
               }),
@@ -273,7 +275,7 @@ export const recordingMachine = setup({
                 return {
                   participants: {
                     ...context.participants,
-                    [m.participantId]: { ...p, role: m.role, ...identityOf(m), requests: p.requests + 1, active: true, outcome: null },
+                    [m.participantId]: { ...p, role: m.role, ...identityOf(m), ...(m.nodeId ? { nodeId: m.nodeId } : {}), requests: p.requests + 1, active: true, outcome: null },
                   },
                 };
               }),

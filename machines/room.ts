@@ -10,6 +10,8 @@ const memberOf = (d: EventOf<'room.member.joined'>['data'], role: Member['role']
   name: d.name,
   ...(d.userId ? { userId: d.userId, userIdFromToken: true } : {}),
   ...(d.nameFromToken ? { nameFromToken: true } : {}),
+  // the node holding the member's socket (its recorder peer runs there too)
+  ...(d.nodeId ? { nodeId: d.nodeId } : {}),
 });
 
 /**
@@ -205,7 +207,7 @@ export const roomMachine = setup({
             {
               type: 'emit',
               params: ({ context, event }) => ({
-                events: stopActive(context, event.data.reason === 'server-restart' ? 'interrupted' : 'host-left'),
+                events: stopActive(context, event.data.reason === 'host-left' ? 'host-left' : 'interrupted'),
               }),
             },
             assign({ closedReason: ({ event }) => event.data.reason, members: {} }),

@@ -14,6 +14,7 @@ import { createHttpApi } from './http/index.js';
 import { startDiskGuard, type DiskGuard } from './health/disk-guard.js';
 import { createDiskMonitor } from './health/disk.js';
 import { createReadiness, watchAppends } from './health/readiness.js';
+import { startSharedDirCheck, type SharedDir } from './health/shared-dir.js';
 import { createMetrics, type Metrics } from './integrations/metrics.js';
 import { createObjectStore } from './integrations/storage/s3.js';
 import { createUploads } from './integrations/storage/uploads.js';
@@ -22,7 +23,11 @@ import { natsConnectOptions } from './nats-options.js';
 import { createCompositionQueue } from './queue/index.js';
 import { createCheckpointScheduler, createFileCheckpointStore } from './runtime/checkpoint.js';
 import { openOutboxFile } from './runtime/outbox-file.js';
-import { recover } from './runtime/recovery.js';
+import { recover, referencedNodes, takeOverNode } from './runtime/recovery.js';
+import { createNatsLeaseBus, startLeases, type Leases } from './runtime/leases.js';
+import { createNatsRelayBus } from './signaling/relay.js';
+import { recordingStream } from '../events/streams.js';
+import { connect as natsConnect, type NatsConnection } from '@nats-io/transport-node';
 import { startRecordingLimit, type RecordingLimit } from './runtime/recording-limit.js';
 import { createRuntime, type Runtime } from './runtime/runtime.js';
 import { createSignaling, type Signaling } from './signaling/index.js';
@@ -103,12 +108,24 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     logger: logger.child({ module: 'compose-queue' }),
   });
 
+  // NATS mode, nodes that take sockets: relayed messages and node leases over NATS core (neither is in the log).
+  const cluster: NatsConnection | null =
+    config.natsUrl && config.role !== 'composer'
+      ? await natsConnect({ ...natsOptions, servers: config.natsUrl, name: `meeting-recorder-cluster-${config.nodeId}`, maxReconnectAttempts: -1 })
+      : null;
+  let leases: Leases | null = null;
+  // Set once the runtime exists (the recorder's effects are built before it).
+  let runtimeRef: Runtime | null = null;
   const recorder = createRecorderEffects({
     root: config.recordingDir,
     ice: config.ice,
     ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath,
     logger: logger.child({ module: 'recorder' }),
     peerOptions: opts.peerOptions,
+    heldElsewhere: (recordingId, participantId) => {
+      const holder = runtimeRef?.get(recordingStream(recordingId))?.context.participants?.[participantId]?.nodeId as string | undefined;
+      return !!holder && holder !== config.nodeId && !!leases?.isAlive(holder);
+    },
   });
   const composer = createComposer({
     root: config.recordingDir,
@@ -135,12 +152,15 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     logger: logger.child({ module: 'runtime' }),
     newId,
     actorGraceMs: config.actorGraceMs,
+    // A lost node's timers fire on the node that takes over, a timeout after they were due.
+    shadowTimers: cluster ? { graceMs: config.nodeTimeoutMs, fires: () => !!leases?.isTaker() } : undefined,
     effects: {
       ...recorder.handlers,
       ...compositions.handlers,
       ...uploads?.handlers,
     },
   });
+  runtimeRef = runtime;
   const unwatchMetrics = metrics.attach(runtime);
 
   // A checkpoint per process and log: restarts fold only what came after it.
@@ -170,6 +190,32 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       logger: logger.child({ module: 'recovery' }),
     });
   }
+  const unfollowPeers = cluster ? recorder.follow(runtime) : null;
+  if (cluster) {
+    leases = startLeases({
+      bus: createNatsLeaseBus({ nc: cluster, subjectPrefix: config.nats.subjectPrefix, logger }),
+      nodeId: config.nodeId,
+      timeoutMs: config.nodeTimeoutMs,
+      referenced: () => referencedNodes(runtime),
+      takeOver: async (lost) => {
+        await takeOverNode(runtime, lost, {
+          root: config.recordingDir,
+          logger: logger.child({ module: 'takeover' }),
+          reportFromDisk: (recordingId, participantId, reason) => recorder.reportFromDisk(runtime, recordingId, participantId, reason),
+        });
+      },
+      logger,
+    });
+  }
+  const sharedDir: SharedDir | null = leases
+    ? await startSharedDirCheck({
+        root: config.recordingDir,
+        nodeId: config.nodeId,
+        peers: () => leases?.alive() ?? [],
+        intervalMs: Math.max(1_000, Math.floor(config.nodeTimeoutMs / 3)),
+        logger,
+      })
+    : null;
   const unwatchUploads = uploads ? await uploads.attach(runtime) : null;
   const recordingLimit: RecordingLimit | null =
     config.role !== 'composer' ? startRecordingLimit({ runtime, maxMs: config.maxRecordingMs, nodeId: config.nodeId, logger }) : null;
@@ -205,7 +251,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       access,
       secureCookies,
       draining: isDraining,
-      readiness: createReadiness({ log, appends, disk }),
+      readiness: createReadiness({ log, appends, disk, others: sharedDir ? () => sharedDir.problems() : undefined }),
       storageRefusal: async () => {
         const space = await disk.check();
         return space.ok ? null : space.reasons.join('; ');
@@ -225,6 +271,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       limits: config.limits,
       access,
       draining: isDraining,
+      relayBus: cluster ? createNatsRelayBus({ nc: cluster, subjectPrefix: config.nats.subjectPrefix, logger }) : undefined,
     });
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
@@ -264,6 +311,9 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     server?.closeAllConnections();
     await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
     checkpointing.pause();
+    leases?.close();
+    sharedDir?.close();
+    unfollowPeers?.();
     recordingLimit?.close();
     diskGuard?.close();
     disk.close();
@@ -276,6 +326,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     await outboxFile.close();
     objectStore?.close();
     await queue.close();
+    await cluster?.close().catch(() => {});
     await log.close();
     logger.info({ peers, finalizedMs, ms: Date.now() - started, skipRemux }, skipRemux ? 'drained' : 'stopped');
   }

@@ -34,6 +34,8 @@ const envSchema = z.object({
   COMPOSE_ACK_WAIT_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
   /** Names this process in NATS mode: rooms opened here are recovered by a process with the same id. */
   NODE_ID: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/).optional(),
+  /** NATS mode: a node not heard from for this long has lost its lease; another node takes over its rooms and members. */
+  NODE_TIMEOUT_MS: z.coerce.number().int().min(500).max(600_000).default(15_000),
   /** all = signaling + recorder + composer; signaling = no composer worker; composer = worker only (NATS). */
   ROLE: z.enum(['all', 'signaling', 'composer']).default('all'),
   COMPOSER_CONCURRENCY: z.coerce.number().int().min(0).max(16).default(1),
@@ -144,6 +146,8 @@ export interface Config {
     tlsCaFile?: string;
   };
   nodeId: string;
+  /** NODE_TIMEOUT_MS (NATS mode): lease timeout of a node. */
+  nodeTimeoutMs: number;
   role: 'all' | 'signaling' | 'composer';
   composerConcurrency: number;
   deleteTracksAfterCompose: boolean;
@@ -214,6 +218,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       tlsCaFile: e.NATS_TLS_CA,
     },
     nodeId: e.NODE_ID ?? (e.NATS_URL ? `${hostname()}:${e.PORT}` : 'embedded'),
+    nodeTimeoutMs: e.NODE_TIMEOUT_MS,
     role: e.ROLE,
     composerConcurrency: e.COMPOSER_CONCURRENCY,
     deleteTracksAfterCompose: yes(e.DELETE_TRACKS_AFTER_COMPOSE),

@@ -22,6 +22,13 @@ export interface RecorderEffectsOptions {
   logger: Logger;
   /** Overrides for the recorder peers (timeouts), mostly for tests. */
   peerOptions?: { stallTimeoutMs?: number; statsIntervalMs?: number };
+  /**
+   * NATS mode: true when the participant's recorder peer is held by another
+   * node that is alive. A close asked for here is then that node's to do (it
+   * sees the close request in the log); only a peer nobody holds is reported
+   * from its files on disk.
+   */
+  heldElsewhere?: (recordingId: string, participantId: string) => boolean;
 }
 
 const summary = (m: SegmentMeta): SegmentSummary => ({
@@ -224,8 +231,11 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
           return entry.peer.segments();
         });
         segments = [...replaced, ...own].map(summary);
+      } else if (opts.heldElsewhere?.(p.recordingId, p.participantId)) {
+        opts.logger.debug({ recordingId: p.recordingId, participantId: p.participantId }, 'recorder peer is on another node: it closes it');
+        return;
       } else {
-        // No live peer here: never opened, or it died with an earlier process. Report what it left on disk.
+        // No live peer here: never opened, or it died with an earlier process (or node). Report what it left on disk.
         const ctx = runtime.get(stream)?.context as PeerContext | undefined;
         segments = ctx?.roomId ? await segmentsOnDisk(ctx.roomId, p.recordingId, p.participantId) : [];
       }
@@ -235,6 +245,20 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
 
   return {
     handlers,
+    /**
+     * NATS mode: a close another node appended (a stop through its API, its
+     * host leaving) for a peer this node holds is run here, where the peer is.
+     */
+    follow(runtime: Runtime): () => void {
+      return runtime.onEvent((a) => {
+        if (a.type !== 'peer.close.requested' || a.local) return;
+        const { recordingId, participantId } = a.after.context;
+        if (!live.has(`${recordingId}.${participantId}`)) return;
+        Promise.resolve(handlers.closeRecorderPeer!({ recordingId, participantId, reason: a.event.data.reason }, { event: a.event, runtime })).catch((err) =>
+          opts.logger.error({ err, recordingId, participantId }, 'closing a recorder peer for another node failed'),
+        );
+      });
+    },
     /**
      * Closes every live peer (shutdown); their files are finalized, and no
      * peer opens after this. `skipRemux` (a drain) leaves out the per-file
@@ -249,5 +273,14 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
       return peers.length;
     },
     liveCount: () => live.size,
+    /** A peer whose holder died (its node's lease lapsed) is reported closed with the files it left on disk. */
+    async reportFromDisk(runtime: Runtime, recordingId: string, participantId: string, reason: string): Promise<boolean> {
+      const stream = peerStream(recordingId, participantId);
+      const ctx = runtime.get(stream)?.context as PeerContext | undefined;
+      if (!ctx?.roomId) return false;
+      const segments = await segmentsOnDisk(ctx.roomId, recordingId, participantId);
+      const r = await runtime.dispatch({ stream, type: 'peer.closed', data: { reason, segments } });
+      return r.accepted;
+    },
   };
 }

@@ -23,7 +23,11 @@ export function startDiskGuard({ runtime, monitor, nodeId, logger }: DiskGuardOp
   const log = logger.child({ module: 'health/disk-guard' });
   const stopping = new Set<string>();
 
-  const owned = (ctx: RecordingContext) => !ctx.roomId || (runtime.get(roomStream(ctx.roomId))?.context.nodeId ?? nodeId) === nodeId;
+  // NATS mode: recorder peers run where their sockets are, so a recording writes here when one of its peers is here.
+  const owned = (ctx: RecordingContext) =>
+    !ctx.roomId ||
+    (runtime.get(roomStream(ctx.roomId))?.context.nodeId ?? nodeId) === nodeId ||
+    Object.values(ctx.participants).some((p) => p.active && p.nodeId === nodeId);
 
   async function stop(recordingId: string, reasons: string[]) {
     const r = await runtime.dispatch(

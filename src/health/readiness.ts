@@ -44,6 +44,8 @@ export interface ReadinessOptions {
   disk: DiskMonitor | null;
   /** The probe gives up after this long (a NATS server that is gone answers nothing). */
   probeTimeoutMs?: number;
+  /** Further reasons not to be ready (NATS mode: a RECORDING_DIR the other nodes do not share). */
+  others?: () => string[];
 }
 
 export interface Readiness {
@@ -57,7 +59,7 @@ export interface Readiness {
  * answers a position read: in NATS mode that is a JetStream request, so a
  * lost connection shows), and the disk is above the reserve.
  */
-export function createReadiness({ log, appends, disk, probeTimeoutMs = 1500 }: ReadinessOptions) {
+export function createReadiness({ log, appends, disk, probeTimeoutMs = 1500, others }: ReadinessOptions) {
   async function probeLog(): Promise<string | null> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<string>((r) => {
@@ -82,6 +84,7 @@ export function createReadiness({ log, appends, disk, probeTimeoutMs = 1500 }: R
     if (appends.failing) reasons.push(`event log: the last append failed: ${appends.failing}`);
     if (probe) reasons.push(probe);
     if (space && !space.ok) reasons.push(...space.reasons.map((r) => `disk: ${r}`));
+    if (others) reasons.push(...others());
     return { ready: reasons.length === 0, reasons };
   };
 }

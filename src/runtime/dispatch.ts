@@ -36,6 +36,10 @@ function correlationFor(kind: StreamKind, id: string, snapshot: AnyMachineSnapsh
   return data?.recordingId ?? snapshot?.context.activeRecordingId ?? null;
 }
 
+/** Conflicts one dispatch retries before it gives up (each on the stream's fresh state; from the third on, after a short random pause). */
+const MAX_CONFLICT_RETRIES = 20;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 type Checked = { ok: true; kind: StreamKind; id: string; data: Record<string, unknown> } | { ok: false; message: string };
 
 /** Parses what a caller hands in: a well-formed stream, a catalog type of that stream's kind, data its schema accepts. */
@@ -62,6 +66,7 @@ function validate(input: UncheckedEventInput): Checked {
 export function createDispatcher(opts: DispatcherOptions) {
   const { log, logger, table, clock, newId, notify, act } = opts;
   const { actors, stale } = table;
+  let conflicts = 0;
   /** Dispatches under way: a checkpoint is only taken when none is. */
   let inflight = 0;
   /** Events decided but not durable yet (the log refused them): appended later, in order per stream. */
@@ -174,13 +179,19 @@ export function createDispatcher(opts: DispatcherOptions) {
     try {
       [event] = (await log.append(input.stream, [draft], { expectedPosition })) as [StoredEvent];
     } catch (err) {
-      if (err instanceof ConcurrencyError && !options.retried && !outbox.has(input.stream)) {
+      const retried = options.retried ?? 0;
+      if (err instanceof ConcurrencyError && retried < MAX_CONFLICT_RETRIES && !outbox.has(input.stream)) {
+        // Another node appended to this stream first (normal in NATS mode): decide again on its fresh state.
+        conflicts++;
         await resyncKeeping(input.stream);
-        logger.warn({ stream: input.stream, eventType: input.type }, 'stream moved on elsewhere; retrying on fresh state');
-        return dispatchOne(input, { ...options, retried: true });
+        if (retried >= 2) await sleep(Math.random() * Math.min(100, 5 * 2 ** retried));
+        logger.debug({ stream: input.stream, eventType: input.type, retried }, 'stream moved on elsewhere; retrying on fresh state');
+        return dispatchOne(input, { ...options, retried: retried + 1 });
       }
       if (err instanceof ConcurrencyError && !outbox.has(input.stream)) {
         await resyncKeeping(input.stream);
+        logger.warn({ stream: input.stream, eventType: input.type, retried }, 'stream kept moving on elsewhere; giving up');
+        if (options.command) return unavailable(`${input.stream} is busy on other nodes; retry`);
         throw err;
       }
       // Not known durable (the log is down, a write failed, a publish timed out): never dropped.
@@ -199,6 +210,10 @@ export function createDispatcher(opts: DispatcherOptions) {
     /** Dispatches under way and events not yet durable: a checkpoint waits for both. */
     get inflight() {
       return inflight + outbox.size;
+    },
+    /** Conflicts retried since start. */
+    get conflictsRetried() {
+      return conflicts;
     },
     close: () => outbox.close(),
   };

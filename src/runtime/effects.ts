@@ -13,6 +13,9 @@ export interface EffectRunnerOptions {
   dispatch: (input: UncheckedEventInput) => Promise<DispatchResult>;
   /** What a handler is handed (ctx.runtime). */
   runtime: () => Runtime;
+  /** Shadows of other nodes' timers (see RuntimeOptions.shadowTimers). */
+  shadowTimers?: { graceMs: number; fires: () => boolean };
+  clock?: () => number;
 }
 
 /** Effects that only hand work on (idempotent by the event's id): a failure is retried until it passes. */
@@ -34,6 +37,9 @@ const RETRY_MAX_MS = 15_000;
 export function createEffectRunner(opts: EffectRunnerOptions) {
   const { logger, handlers, dispatch } = opts;
   const timers = new Map<string, NodeJS.Timeout>();
+  /** Timers another node armed, shadowed here in case that node dies (by stream and key, like `timers`). */
+  const shadows = new Map<string, NodeJS.Timeout>();
+  const clock = opts.clock ?? Date.now;
   const retries = new Set<NodeJS.Timeout>();
   let closed = false;
 
@@ -78,6 +84,8 @@ export function createEffectRunner(opts: EffectRunnerOptions) {
     } else if (type === 'scheduleTimer') {
       const p = a.params as EffectParams['scheduleTimer'];
       const key = `${event.stream}#${p.key}`;
+      clearTimeout(shadows.get(key));
+      shadows.delete(key);
       clearTimeout(timers.get(key));
       timers.set(
         key,
@@ -94,6 +102,8 @@ export function createEffectRunner(opts: EffectRunnerOptions) {
       const key = `${event.stream}#${(a.params as EffectParams['cancelTimer']).key}`;
       clearTimeout(timers.get(key));
       timers.delete(key);
+      clearTimeout(shadows.get(key));
+      shadows.delete(key);
     } else if (type in handlers) {
       const handler = handlers[type as keyof EffectHandlers] as (p: unknown, c: EffectContext) => void | Promise<void>;
       // Effects report back through events; one that throws is logged, never fatal to the runtime.
@@ -131,13 +141,51 @@ export function createEffectRunner(opts: EffectRunnerOptions) {
     if (!r.accepted) logger.debug({ stream: spec.stream, eventType: spec.type, why: r.message }, 'emitted event not accepted');
   }
 
+  /**
+   * The timer actions of an event another node appended: a scheduled timer is
+   * shadowed (due graceMs after the original), a cancelled one is dropped.
+   */
+  function shadow(event: StoredEvent, actions: readonly ExecutableAction[]) {
+    const o = opts.shadowTimers;
+    if (!o || closed) return;
+    for (const a of actions) {
+      if (a.type === 'cancelTimer' || a.type === 'scheduleTimer') {
+        const p = a.params as EffectParams['scheduleTimer'];
+        const key = `${event.stream}#${p.key}`;
+        // The stream moved on elsewhere: a timer this node armed for the same key is that node's now (or cancelled).
+        clearTimeout(timers.get(key));
+        timers.delete(key);
+        clearTimeout(shadows.get(key));
+        shadows.delete(key);
+        if (a.type === 'cancelTimer') continue;
+        const t = setTimeout(() => {
+          shadows.delete(key);
+          if (!o.fires()) return;
+          dispatch({ stream: event.stream, type: p.type, data: p.data, causationId: event.id }).then(
+            (r) => r.accepted && logger.warn({ ...idsOf(event), timer: p.key }, "fired a lost node's timer"),
+            (err) => logger.error({ err, ...idsOf(event), timer: p.key }, 'shadow timer event failed'),
+          );
+        }, Math.max(0, event.time + p.delayMs + o.graceMs - clock()));
+        t.unref();
+        shadows.set(key, t);
+      }
+    }
+  }
+
   return {
     act,
+    shadow,
+    /** Timers shadowed for other nodes. */
+    get shadowCount() {
+      return shadows.size;
+    },
     /** Cancels every pending timer and effect retry. */
     close() {
       closed = true;
       for (const t of timers.values()) clearTimeout(t);
       timers.clear();
+      for (const t of shadows.values()) clearTimeout(t);
+      shadows.clear();
       for (const t of retries) clearTimeout(t);
       retries.clear();
     },

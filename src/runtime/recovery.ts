@@ -61,13 +61,18 @@ async function finalizedEnd(sidecar: string): Promise<number | null> {
  */
 export async function recover(runtime: Runtime, opts: RecoveryOptions) {
   const { logger } = opts;
-  const summary = { roomsClosed: 0, recordingsStopped: 0, compositionsRequeued: 0, compositionsRetried: 0, uploadsRequeued: 0 };
+  const summary = { roomsClosed: 0, membersLeft: 0, recordingsStopped: 0, compositionsRequeued: 0, compositionsRetried: 0, uploadsRequeued: 0 };
   // Taken before anything is dispatched: closing rooms below moves recordings to stopping too.
   const wasStopping = new Set(runtime.list('recording').filter((a) => a.snapshot.value === 'stopping').map((a) => a.stream));
 
   for (const room of runtime.list('room')) {
     const ctx = room.snapshot.context;
-    if (room.snapshot.value !== 'open' || ctx.nodeId !== opts.nodeId) continue;
+    if (room.snapshot.value !== 'open') continue;
+    if (ctx.nodeId !== opts.nodeId) {
+      // Another node hosts the room (NATS mode): only the members whose sockets were here leave it.
+      summary.membersLeft += await leaveMembersOf(runtime, room.stream, ctx.members, opts.nodeId, 'server-restart');
+      continue;
+    }
     logger.warn({ roomId: ctx.roomId, recordingId: ctx.activeRecordingId }, 'room was open when the server stopped: closing it');
     const rec = ctx.activeRecordingId ? runtime.get(recordingStream(ctx.activeRecordingId)) : undefined;
     if (rec?.value === 'recording') {
@@ -124,4 +129,92 @@ export async function recover(runtime: Runtime, opts: RecoveryOptions) {
   }
   logger.info(summary, 'recovery done');
   return summary;
+}
+
+/** Members of an open room whose sockets were on `nodeId` leave it (the room machine tells the recording). */
+async function leaveMembersOf(
+  runtime: Runtime,
+  stream: string,
+  members: Record<string, { participantId: string; nodeId?: string }>,
+  nodeId: string,
+  reason: 'server-restart' | 'node-lost',
+): Promise<number> {
+  let n = 0;
+  for (const m of Object.values(members)) {
+    if (m.nodeId !== nodeId) continue;
+    const r = await runtime.dispatch({ stream, type: 'room.member.left', data: { participantId: m.participantId, reason } });
+    if (r.accepted) n++;
+  }
+  return n;
+}
+
+export interface TakeoverOptions {
+  root: string;
+  logger: Logger;
+  /** Reports a recorder peer its dead holder never closed, from the files on disk (src/effects/recorder.ts). */
+  reportFromDisk: (recordingId: string, participantId: string, reason: string) => Promise<boolean>;
+}
+
+/**
+ * What a lost node (its lease lapsed: crashed, or rescheduled under another
+ * NODE_ID) owned, turned into events by the one node that takes over
+ * (src/runtime/leases.ts):
+ * - a room it hosted closes (`node-lost`): its recording stops as
+ *   `interrupted` at the time its media was last written, and is composed;
+ * - its members in rooms hosted elsewhere leave (`node-lost`): the recording
+ *   goes on with the others, and their recorder peers are reported closed
+ *   with what reached disk (no live node holds them);
+ * - a recorder peer it held that was already closing is reported the same way.
+ * Timers it had armed fire here as shadows (src/runtime/effects.ts).
+ */
+export async function takeOverNode(runtime: Runtime, lost: string, opts: TakeoverOptions) {
+  const { logger } = opts;
+  const summary = { roomsClosed: 0, membersLeft: 0, recordingsStopped: 0, peersReported: 0 };
+  for (const room of runtime.list('room')) {
+    const ctx = room.snapshot.context;
+    if (room.snapshot.value !== 'open') continue;
+    if (ctx.nodeId !== lost) {
+      summary.membersLeft += await leaveMembersOf(runtime, room.stream, ctx.members, lost, 'node-lost');
+      continue;
+    }
+    logger.warn({ roomId: ctx.roomId, recordingId: ctx.activeRecordingId, lostNode: lost }, "the host's node was lost: closing the room");
+    const rec = ctx.activeRecordingId ? runtime.get(recordingStream(ctx.activeRecordingId)) : undefined;
+    if (rec?.value === 'recording') {
+      const recCtx = rec.context;
+      const r = await runtime.dispatch({
+        stream: recordingStream(recCtx.recordingId),
+        type: 'recording.stop.requested',
+        data: { reason: 'interrupted', compose: true, compositionJobId: stopCompositionJobId(recCtx.recordingId), stoppedAt: await lastAlive(runtime, opts.root, recCtx) },
+      });
+      if (r.accepted) summary.recordingsStopped++;
+    }
+    const r = await runtime.dispatch({ stream: room.stream, type: 'room.closed', data: { reason: 'node-lost' } });
+    if (r.accepted) summary.roomsClosed++;
+  }
+  // Peers the lost node held and never reported closed.
+  for (const rec of runtime.list('recording')) {
+    const ctx = rec.snapshot.context;
+    if (rec.snapshot.value !== 'recording' && rec.snapshot.value !== 'stopping') continue;
+    for (const [pid, p] of Object.entries(ctx.participants)) {
+      if (p.nodeId !== lost || !p.active) continue;
+      if (runtime.get(peerStream(ctx.recordingId, pid))?.value !== 'closing') continue;
+      if (await opts.reportFromDisk(ctx.recordingId, pid, 'node-lost')) summary.peersReported++;
+    }
+  }
+  logger.info({ lostNode: lost, ...summary }, 'takeover done');
+  return summary;
+}
+
+/** Node ids the log says own something live: open rooms' hosts and members, active recorder peers' holders. */
+export function* referencedNodes(runtime: Runtime): Iterable<string> {
+  for (const room of runtime.list('room')) {
+    if (room.snapshot.value !== 'open') continue;
+    const ctx = room.snapshot.context;
+    if (ctx.nodeId) yield ctx.nodeId;
+    for (const m of Object.values(ctx.members)) if (m.nodeId) yield m.nodeId;
+  }
+  for (const rec of runtime.list('recording')) {
+    if (rec.snapshot.value !== 'recording' && rec.snapshot.value !== 'stopping') continue;
+    for (const p of Object.values(rec.snapshot.context.participants)) if (p.active && p.nodeId) yield p.nodeId;
+  }
 }

@@ -1,6 +1,6 @@
 import type { AnyMachineSnapshot } from 'xstate';
 import { isStreamId, parseStream, type StreamKind } from '../../events/streams.js';
-import { MACHINES_VERSION } from '../../machines/index.js';
+import { MACHINES_VERSION, steppers } from '../../machines/index.js';
 import { createActorTable } from './actors.js';
 import type { Checkpoint } from './checkpoint.js';
 import { createDispatcher } from './dispatch.js';
@@ -60,6 +60,11 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
 
   function notify(applied: AppliedEvent & { type: string }) {
     evictor.touch(applied.event.stream);
+    // Another node's event: the timers it armed are shadowed here (taken over if that node dies).
+    if (opts.shadowTimers && !applied.local && applied.before) {
+      const kind = parseStream(applied.event.stream).kind;
+      if (kind !== 'room') effects.shadow(applied.event, steppers[kind](applied.before, applied.event)[1]);
+    }
     // Every applied event passed the catalog's schema for its type: this is where that is stated, once.
     const a = applied as AppliedDomainEvent;
     for (const l of listeners) {
@@ -105,6 +110,8 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     handlers: opts.effects ?? {},
     dispatch: (input) => dispatch(input),
     runtime: () => runtime,
+    shadowTimers: opts.shadowTimers,
+    clock,
   });
   const dispatcher = createDispatcher({
     log,
@@ -174,7 +181,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     stats(): RuntimeStats {
       const byKind = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<StreamKind, number>;
       for (const a of actors.values()) byKind[a.kind]++;
-      return { live: actors.size, byKind, kept: table.keptCount(), finishing: evictor.pending, evicted: evictor.evicted };
+      return { live: actors.size, byKind, kept: table.keptCount(), finishing: evictor.pending, evicted: evictor.evicted, conflictsRetried: dispatcher.conflictsRetried };
     },
     onEvent(listener: (a: AppliedDomainEvent) => void): () => void {
       listeners.add(listener);

@@ -47,13 +47,14 @@ export interface DispatchOptions {
    * answered `unavailable` (ask again) instead of being kept for later.
    */
   command?: boolean;
-  retried?: boolean;
   /**
    * An event decided before but never made durable (the outbox's, or an earlier
    * process's outbox file): stepped again under its own id and time, so the log
    * can tell it from a new one.
    */
   original?: { id: string; time: number };
+  /** Conflicts on the expected position this dispatch has already retried (internal). */
+  retried?: number;
 }
 
 export type DispatchResult<S extends AnyMachineSnapshot = AnyMachineSnapshot> =
@@ -123,6 +124,14 @@ export interface RuntimeOptions {
   keepFinished?: number;
   /** The outbox on disk: events the log refused survive a crash (`redeliver` hands them back at start). Opened and closed by the caller. */
   outboxFile?: OutboxFile | null;
+  /**
+   * NATS mode: timers armed by other nodes' events are shadowed here, due
+   * `graceMs` after the original; a shadow fires only while `fires()` (this
+   * node is the one that takes over lost nodes' work). Its event meets the
+   * same machine guards as the original, so a timer its owner already fired
+   * is refused.
+   */
+  shadowTimers?: { graceMs: number; fires: () => boolean };
 }
 
 /** What the runtime holds in memory (the soak and memory tools print it). */
@@ -136,6 +145,8 @@ export interface RuntimeStats {
   finishing: number;
   /** Actors evicted since start. */
   evicted: number;
+  /** Appends another process won first (NATS mode), retried on the stream's fresh state, since start. */
+  conflictsRetried: number;
 }
 
 /** What `redeliver` did with an earlier process's kept events. */

@@ -6,6 +6,7 @@ import type { DispatchResult, Runtime } from '../runtime/runtime.js';
 import type { EventDataInput } from '../runtime/types.js';
 import type { Connection, Connections, LeaveReason } from './connections.js';
 import { DEFAULT_LIMITS, type SignalingLimits } from './limits.js';
+import { createRelay, type Relay } from './relay.js';
 
 export interface InboundDeps {
   runtime: Runtime;
@@ -17,6 +18,8 @@ export interface InboundDeps {
   principalOf?: (conn: Connection) => Principal | null;
   /** True while the process drains (SIGTERM): rooms without a socket here are not opened or joined. */
   draining?: () => boolean;
+  /** Relayed messages to members on other nodes (NATS mode); default: this process's sockets only. */
+  relay?: Relay;
 }
 
 /**
@@ -25,7 +28,8 @@ export interface InboundDeps {
  * (roles, whether an offer is acceptable) are the machines'; this only reads
  * the dispatch result to word the reply.
  */
-export function createInbound({ runtime, connections, nodeId, newId, limits = DEFAULT_LIMITS, principalOf, draining }: InboundDeps) {
+export function createInbound({ runtime, connections, nodeId, newId, limits = DEFAULT_LIMITS, principalOf, draining, relay: relayTo }: InboundDeps) {
+  const rooms = relayTo ?? createRelay({ runtime, connections, nodeId });
   const send = (conn: Connection, message: ServerMessage, opts?: { relayed?: boolean }) => connections.send(conn, message, opts);
   const error = (conn: Connection, message: string): void => void send(conn, { type: 'error', message });
 
@@ -127,14 +131,14 @@ export function createInbound({ runtime, connections, nodeId, newId, limits = DE
     const roomId = conn.roomId!;
     const media = msg.type === 'offer' || msg.type === 'answer' || msg.type === 'candidate';
     if (media && msg.data.connectionId !== roomId) return error(conn, `${msg.type} for room ${msg.data.connectionId} ignored: this socket is in room ${roomId}`);
-    const others = connections.inRoom(roomId).filter((c) => c !== conn);
-    const targets = msg.to && msg.to !== roomId ? others.filter((c) => c.participantId === msg.to) : others;
-    if (msg.to && msg.to !== roomId && targets.length === 0) return error(conn, `${msg.type}: no member ${msg.to} in room ${roomId}`);
+    // the member named by `to` may hold its socket on another node: the room's membership (from the log) decides
+    const named = msg.to && msg.to !== roomId ? msg.to : null;
+    if (named && (named === conn.participantId || !rooms.hasMember(roomId, named))) return error(conn, `${msg.type}: no member ${msg.to} in room ${roomId}`);
     const routing = { from: roomId, to: '' as const, fromParticipantId: conn.participantId! };
     // invite-call / on-message travel exactly as sent; media gets the time it was relayed.
     const out = (media ? { type: msg.type, ...routing, data: { ...msg.data, datetime: Date.now() } } : { type: msg.type, ...routing, data: msg.data }) as ServerMessage;
     // A recipient that is not keeping up loses relays, not its socket; the sender hears of it.
-    const behind = targets.filter((c) => !send(c, out, { relayed: true }));
+    const behind = rooms.deliver(conn, named, out);
     if (behind.length) error(conn, `${msg.type} dropped for ${behind.map((c) => c.participantId).join(', ')}: the recipient is not keeping up`);
   }
 

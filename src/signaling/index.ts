@@ -9,6 +9,7 @@ import { createConnections, type Connection, type LeaveReason } from './connecti
 import { createInbound } from './inbound.js';
 import { createAddressCounter, createFloodGuard, createOfferWindow, DEFAULT_LIMITS, type SignalingLimits } from './limits.js';
 import { deliveriesFor } from './outbound.js';
+import { createRelay, type RelayBus } from './relay.js';
 
 /** Messages one socket may have queued or in progress before further ones are refused. */
 const MAX_IN_FLIGHT = 256;
@@ -27,6 +28,8 @@ export interface SignalingOptions {
   access?: AccessControl;
   /** True once the process drains (SIGTERM): a `connect` to a new room gets `error`. */
   draining?: () => boolean;
+  /** NATS mode: relayed messages reach members whose sockets are on other nodes. */
+  relayBus?: RelayBus;
 }
 
 export interface Signaling {
@@ -50,15 +53,18 @@ export function createSignaling({
   limits: limitOverrides,
   access = createAccessControl(),
   draining,
+  relayBus,
 }: SignalingOptions): Signaling {
   const log = logger.child({ module: 'signaling' });
   const limits: SignalingLimits = { ...DEFAULT_LIMITS, ...limitOverrides };
   const connections = createConnections();
   /** Who each socket acts as; only set when access control is on. */
   const principals = new WeakMap<Connection, Principal>();
+  const relay = createRelay({ runtime, connections, nodeId, bus: relayBus });
   const inbound = createInbound({
     runtime,
     connections,
+    relay,
     nodeId,
     newId,
     limits,
@@ -268,6 +274,7 @@ export function createSignaling({
       closing = true;
       clearInterval(pinger);
       offEvent();
+      relay.close();
       server.off('upgrade', onUpgrade);
       const closed = new Promise<void>((resolve) => wss.close(() => resolve()));
       for (const conn of connections.all) conn.ws.close(1001, 'server closing');

@@ -13,6 +13,7 @@ export interface Delivery {
 export type SnapshotLookup = (stream: string) => AnyMachineSnapshot | undefined;
 
 const iso = (ms: number | null | undefined) => new Date(ms ?? 0).toISOString();
+const closeReason = (r: string | null | undefined) => (!r || r === 'node-lost' ? 'host-left' : r);
 const memberIds = (s: AnyMachineSnapshot | undefined): string[] => Object.keys(s?.context?.members ?? {});
 
 function membersMessage(roomId: string, after: AnyMachineSnapshot): Delivery {
@@ -46,7 +47,8 @@ export function deliveriesFor({ event, before, after }: AppliedEvent, get: Snaps
         return [
           {
             to: memberIds(before).filter((id) => id !== leaving),
-            message: { type: 'disconnect', connectionId: roomId, reason: after.context.closedReason ?? 'host-left' },
+            // node-lost: the host's node died, so to its participants the host has gone.
+            message: { type: 'disconnect', connectionId: roomId, reason: closeReason(after.context.closedReason) },
           },
         ];
       }
