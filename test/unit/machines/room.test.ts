@@ -115,7 +115,7 @@ describe('room machine: host-userInfo (room.member.identified)', () => {
     const info = { userId: 'u1', name: 'Ada', avatar: 'a.png', team: 'math' };
     const o = given(R, [joined('h'), named('p', 'from-connect')]).when(identified('p', info));
     expect(o.accepted).toBe(true);
-    expect(o.snapshot.context.members.p).toEqual({ participantId: 'p', role: 'participant', name: 'Ada', userId: 'u1', avatar: 'a.png', userInfo: info });
+    expect(o.snapshot.context.members.p).toEqual({ participantId: 'p', role: 'participant', name: 'Ada', userId: 'u1', avatar: 'a.png', userInfo: info, nodeId: 'n1' });
     expect(o.emitted).toEqual([]);
   });
 
