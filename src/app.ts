@@ -9,6 +9,8 @@ import { createComposer } from './composer/composer.js';
 import type { Config } from './config.js';
 import { toIdChars } from '../events/ids.js';
 import { createCompositionEffects } from './effects/composition.js';
+import { createLiveComposer } from './composer/live/index.js';
+import { attachLiveComposer } from './composer/live/driver.js';
 import { createRecorderEffects } from './effects/recorder.js';
 import { createHttpApi } from './http/index.js';
 import { startDiskGuard, type DiskGuard } from './health/disk-guard.js';
@@ -116,7 +118,18 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     deleteInputsOnSuccess: config.deleteTracksAfterCompose,
     logger: logger.child({ module: 'composer' }),
   });
-  const compositions = createCompositionEffects({ queue, composer, logger: logger.child({ module: 'composition-worker' }) });
+  // Compose while recording where this process also composes; the job finishes it, or composes after the stop.
+  const live =
+    config.liveCompose && config.role !== 'signaling' && config.composerConcurrency > 0
+      ? createLiveComposer({
+          root: config.recordingDir,
+          ffmpegPath: config.ffmpegPath,
+          ffprobePath: config.ffprobePath,
+          windowMs: config.liveCompose.windowMs,
+          logger: logger.child({ module: 'live-composer' }),
+        })
+      : null;
+  const compositions = createCompositionEffects({ queue, composer: live ? live.wrap(composer) : composer, logger: logger.child({ module: 'composition-worker' }) });
   const objectStore = config.storage ? createObjectStore(config.storage) : null;
   const uploads =
     config.storage && objectStore
@@ -162,6 +175,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     });
   }
   const unwatchUploads = uploads ? await uploads.attach(runtime) : null;
+  const unwatchLive = live ? attachLiveComposer(runtime, live, logger.child({ module: 'live-composer' })) : null;
   const recordingLimit: RecordingLimit | null =
     config.role !== 'composer' ? startRecordingLimit({ runtime, maxMs: config.maxRecordingMs, nodeId: config.nodeId, logger }) : null;
   const diskGuard: DiskGuard | null = config.role !== 'composer' ? startDiskGuard({ runtime, monitor: disk, nodeId: config.nodeId, logger }) : null;
@@ -257,6 +271,8 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     recordingLimit?.close();
     diskGuard?.close();
     disk.close();
+    unwatchLive?.();
+    await live?.close();
     await compositions.stop();
     await webhooks?.stop();
     await checkpointing.stop();
