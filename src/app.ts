@@ -210,6 +210,14 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       secureCookies,
       draining: isDraining,
       readiness: createReadiness({ log, appends, disk }),
+      ...(live
+        ? {
+            liveStatus: (id: string) => {
+              const s = live.status(id);
+              return s ? { state: s.state, composedUpToMs: s.composedUpToMs, lagMs: s.lagMs, chunks: s.chunks } : null;
+            },
+          }
+        : {}),
       storageRefusal: async () => {
         const space = await disk.check();
         return space.ok ? null : space.reasons.join('; ');

@@ -13,6 +13,7 @@ import { HttpError, sendError, sendJson } from './respond.js';
 import { getSession, listSessions, startSession, stopSession, type ApiContext } from './sessions.js';
 import { isId } from '../../events/ids.js';
 import { openApiDocument } from './openapi.js';
+import type { LiveCompositionView } from './views.js';
 
 export interface HttpApiOptions {
   runtime: Runtime;
@@ -37,6 +38,8 @@ export interface HttpApiOptions {
   metricsToken?: string;
   /** A presigned link of an uploaded object (object storage configured). */
   objectUrl?: (key: string) => string | null;
+  /** A recording's live composition in this process (src/composer/live). */
+  liveStatus?: (recordingId: string) => LiveCompositionView | null;
 }
 
 export type HttpApi = ((req: IncomingMessage, res: ServerResponse) => void) & { close(): void };
@@ -63,10 +66,11 @@ export function createHttpApi({
   metrics,
   metricsToken,
   objectUrl,
+  liveStatus,
 }: HttpApiOptions): HttpApi {
   const log = logger.child({ module: 'http' });
   let apiDocument: ReturnType<typeof openApiDocument> | undefined;
-  const ctx: ApiContext = { runtime, logger: log, newId, times: (s) => runtime.times(s), stopWaitMs, fileUrl: access.fileUrl, storageRefusal, draining, objectUrl };
+  const ctx: ApiContext = { runtime, logger: log, newId, times: (s) => runtime.times(s), stopWaitMs, fileUrl: access.fileUrl, storageRefusal, draining, objectUrl, liveStatus };
 
   /** The method, once it is one this route takes; a state-changing one must pass the cross-site rules. */
   function allow(req: IncomingMessage, methods: string[]) {

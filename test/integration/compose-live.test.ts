@@ -68,10 +68,10 @@ beforeAll(async () => {
   expect(hi - lo, `both on screen from ${lo} to ${hi} ms`).toBeGreaterThan(2 * WINDOW_MS);
   // First, middle and last moment both pictures were recorded: in different windows.
   bothOnScreen = [lo, Math.round((lo + hi) / 2), hi];
-  live = await waitForJob(app.http, stopped.json.compositionJob.id, 90_000);
+  live = await waitForJob(app.http, stopped.json.compositionJob.id, 240_000);
   stopToReadyMs = Date.now() - t0;
   expect(live.status, JSON.stringify(live)).toBe('completed');
-}, 400_000);
+}, 600_000);
 
 afterAll(async () => {
   await Promise.allSettled([host, guest].map((p) => p?.close()));

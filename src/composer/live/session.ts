@@ -65,6 +65,8 @@ export interface LiveStatus {
 }
 
 const MANIFEST = 'manifest.json';
+/** At the stop, what is left is composed in runs of at most this much recording time. */
+const CATCH_UP_MS = 300_000;
 
 /** The video part of the format's encoder settings (everything before the audio codec). */
 export function videoCodecArgs(format: Format, o: { fps: number; threads: number }): string[] {
@@ -282,9 +284,10 @@ export function createLiveSession(o: LiveSessionOptions) {
       }
       if (audioFedToMs > D || composedUpTo() > D) return fail('the live chunks reach past the stop');
       const segs = await segments();
+      // The rest in as few runs as possible (a composer that fell behind catches up here; chunks need not be equal).
       for (let k = chunks.length; composedUpTo() < D; k++) {
         const startMs = composedUpTo();
-        await composeWindow(k, startMs, Math.min(D, startMs + o.windowMs), segs);
+        await composeWindow(k, startMs, Math.min(D, startMs + CATCH_UP_MS), segs);
       }
       while (pendingPcm.length > 0) await feed(pendingPcm.shift()!);
       const enc = encoder ?? startEncoder();
