@@ -123,8 +123,10 @@ export function createLiveComposer(opts: LiveComposerOptions) {
         },
       };
     },
+    /** The process stops: every session stops composing and ends its audio encoder (no child process outlives it). */
     async close() {
-      for (const s of sessions.values()) await s.freeze();
+      await Promise.all([...sessions.values()].map((s) => s.suspend()));
+      sessions.clear();
     },
   };
 }

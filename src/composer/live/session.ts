@@ -387,8 +387,16 @@ export function createLiveSession(o: LiveSessionOptions) {
     await rm(work, { recursive: true, force: true });
   }
 
+  /** The process stops: no more windows, the audio encoder ends its file; the chunks stay on disk. */
+  async function suspend() {
+    await freeze();
+    encoder?.input.end();
+    await encoder?.done.catch(() => undefined);
+  }
+
   return {
     start: schedule,
+    suspend,
     status,
     /** Stops composing new windows (the stop was asked for); finish() composes the rest. */
     freeze,
