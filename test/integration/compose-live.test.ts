@@ -1,7 +1,7 @@
 /**
  * Composition while recording (src/composer/live), through the full app with
- * LIVE_COMPOSE=1 and 3 s windows: two werift participants are recorded for
- * about 9 s; chunks are composed while the recording runs, and the stop's
+ * LIVE_COMPOSE=1 and 2 s windows: two werift participants are recorded for
+ * about 7 s; chunks are composed while the recording runs, and the stop's
  * composition job only composes the last window and joins. The output is
  * checked against a post-stop composition of the same tracks.
  */
@@ -20,8 +20,8 @@ import { eventually, poll } from '../helpers/wait.js';
 import { FFMPEG, run } from '../../tools/lib/compose-fixtures.js';
 
 const room = 'compose-live';
-const WINDOW_MS = 3_000;
-const RECORDED_MS = 9_000;
+const WINDOW_MS = 2_000;
+const RECORDED_MS = 7_000;
 const RED = '0xc03030';
 const GREEN = '0x30c030';
 
@@ -32,6 +32,8 @@ let guest: Participant;
 let recordingId = '';
 let durationMs = 0;
 let chunksBeforeStop = 0;
+/** The session's liveComposition while recording. */
+let during: any;
 let stopToReadyMs = 0;
 let live: any;
 let bothOnScreen: number[] = [];
@@ -53,11 +55,16 @@ beforeAll(async () => {
   // At least two windows composed while recording (a loaded machine may lag; the bound is the test's timeout).
   const chunks = async () => JSON.parse(await readFile(manifest, 'utf8').catch(() => '{"chunks":[]}')).chunks.length as number;
   chunksBeforeStop = await poll(chunks, (n) => n >= 2, { timeoutMs: 60_000, stepMs: 200 });
+  during = (await app.http.get(`/api/recording-sessions/${recordingId}`)).json.session.liveComposition;
   const t0 = Date.now();
   const stopped = await app.http.delete(`/api/recording-sessions/${recordingId}`);
   expect(stopped.status).toBe(200);
-  const session = stopped.json.session;
-  durationMs = Date.parse(session.stoppedAt) - Date.parse(session.startedAt);
+  durationMs = Date.parse(stopped.json.session.stoppedAt) - Date.parse(stopped.json.session.startedAt);
+  live = await waitForJob(app.http, stopped.json.compositionJob.id, 240_000);
+  stopToReadyMs = Date.now() - t0;
+  expect(live.status, JSON.stringify(live)).toBe('completed');
+  // Every segment is in the session once its peer closed (before the job ran).
+  const session = (await app.http.get(`/api/recording-sessions/${recordingId}`)).json.session;
   const seg = (p: Participant) => {
     const v = session.segments.find((x: any) => x.participantId === p.participantId && x.kind === 'video');
     return { start: v.offsetMs as number, end: (v.offsetMs + v.durationMs) as number };
@@ -68,9 +75,6 @@ beforeAll(async () => {
   expect(hi - lo, `both on screen from ${lo} to ${hi} ms`).toBeGreaterThan(2 * WINDOW_MS);
   // First, middle and last moment both pictures were recorded: in different windows.
   bothOnScreen = [lo, Math.round((lo + hi) / 2), hi];
-  live = await waitForJob(app.http, stopped.json.compositionJob.id, 240_000);
-  stopToReadyMs = Date.now() - t0;
-  expect(live.status, JSON.stringify(live)).toBe('completed');
 }, 600_000);
 
 afterAll(async () => {
@@ -91,6 +95,10 @@ async function ssim(a: string, b: string): Promise<number> {
 describe('live composition', () => {
   it('composed chunks while recording, and the stop only finished it', () => {
     expect(chunksBeforeStop).toBeGreaterThanOrEqual(2);
+    // The API said how far it was: "composed up to", and how far behind real time.
+    expect(during).toMatchObject({ state: 'recording' });
+    expect(during.composedUpToMs).toBeGreaterThanOrEqual(2 * WINDOW_MS);
+    expect(during.lagMs).toBeGreaterThanOrEqual(0);
     // Not a speed test (benchmarks are): the post-stop path would compose all ~13 s here.
     console.log(`live: ${chunksBeforeStop} chunks before the stop, stop → completed ${stopToReadyMs} ms, duration ${durationMs} ms`);
   });

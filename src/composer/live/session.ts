@@ -41,6 +41,8 @@ export interface LiveSessionOptions {
   now?: () => number;
   /** How often the session looks for a window to compose. */
   pollMs?: number;
+  /** Windows ending after this recording time wait for finish() (a known length: tests, benchmarks). */
+  maxEndMs?: number;
 }
 
 export interface LiveChunk {
@@ -217,7 +219,7 @@ export function createLiveSession(o: LiveSessionOptions) {
     const startMs = k * o.windowMs;
     const endMs = startMs + o.windowMs;
     const late = now() - (o.startedAt + endMs);
-    if (late < o.lagMs) return;
+    if (late < o.lagMs || endMs > (o.maxEndMs ?? Infinity)) return;
     const segs = await segments();
     if (!windowReady(segs, endMs) && late < o.maxLagMs) return;
     // Everything before this window may go to the encoder now: the recording lasted past it.

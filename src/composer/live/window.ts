@@ -68,7 +68,8 @@ export function windowSlices(segments: readonly LiveSegment[], startMs: number, 
     const e = extentOf(s);
     if (!e || e.start >= endMs || e.end <= startMs) continue;
     const first = s.index.firstBlockMs ?? 0;
-    out.push({ segment: s, fromMs: Math.max(first, startMs - e.start + first), toMs: endMs - e.start + first + SLICE_PAST_MS });
+    const scale = timeScaleOf(s);
+    out.push({ segment: s, fromMs: Math.max(first, first + (startMs - e.start) / scale), toMs: first + (endMs - e.start) / scale + SLICE_PAST_MS });
   }
   return out;
 }
@@ -98,11 +99,29 @@ export interface WindowPlan {
   graph: string;
 }
 
+/** Beyond this the sidecar and the file disagree too much for a drift correction (as probe.ts's assessSegment). */
+const MAX_DRIFT = 0.2;
+
+/**
+ * Video of a finished segment: the factor that maps its file timestamps onto
+ * the sidecar's RTP-measured duration (as the post-stop path's assessment does
+ * from a packet scan; here from the cluster index). A growing segment's
+ * timestamps are the recorder's own RTP milliseconds: 1.
+ */
+export function timeScaleOf(s: LiveSegment): number {
+  const { meta, index } = s;
+  if (meta.kind !== 'video' || !meta.finalized || meta.durationMs === null || index.firstBlockMs === null || index.lastBlockMs === null) return 1;
+  const span = index.lastBlockMs - index.firstBlockMs;
+  if (span <= 0) return 1;
+  const scale = meta.durationMs / span;
+  return Math.abs(scale - 1) > MAX_DRIFT ? 1 : scale;
+}
+
 /** A segment's sidecar seen from the window: its timing moved by -startMs, its duration what is on disk. */
 function shifted(s: LiveSegment, startMs: number, sliceStart?: number): SegmentMeta {
   const e = extentOf(s);
   const first = s.index.firstBlockMs ?? 0;
-  const skip = sliceStart === undefined ? 0 : sliceStart - first;
+  const skip = sliceStart === undefined ? 0 : (sliceStart - first) * timeScaleOf(s);
   return {
     ...s.meta,
     offsetMs: s.meta.offsetMs + skip - startMs,
@@ -158,7 +177,7 @@ export function planWindow(req: WindowRequest, slices: readonly CutSlice[], all:
     video.push({
       meta,
       path: c.path,
-      assessment: { ok: true, durationMs: meta.durationMs ?? 0, timeScale: 1 },
+      assessment: { ok: true, durationMs: meta.durationMs ?? 0, timeScale: timeScaleOf(c.spec.segment) },
       levels: null,
     });
   }
