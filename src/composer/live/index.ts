@@ -19,7 +19,12 @@ export interface LiveComposerOptions {
   windowMs?: number;
   /** Real time a window waits after its end before it is composed (default 1.5 s). */
   lagMs?: number;
-  /** …at most, when a track's media has not reached the window's end (default 8 s). */
+  /**
+   * …at most, when a track's media has not reached the window's end (default:
+   * no bound). A window composed before a slow track's media is in would lose
+   * that media (placed by its RTP time, it lands in a window already done),
+   * so by default a window waits for every growing track; the stop catches up.
+   */
   maxLagMs?: number;
   now?: () => number;
   /** Called after each composed window and at the end (throttling is the caller's). */
@@ -80,7 +85,7 @@ export function createLiveComposer(opts: LiveComposerOptions) {
       fontFile: opts.fontFile ?? DEFAULT_FONT,
       windowMs: opts.windowMs ?? 10_000,
       lagMs: opts.lagMs ?? 1_500,
-      maxLagMs: opts.maxLagMs ?? 8_000,
+      maxLagMs: opts.maxLagMs ?? Infinity,
       ffmpeg,
       ffprobe,
       logger,
