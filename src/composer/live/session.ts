@@ -115,14 +115,15 @@ export function createLiveSession(o: LiveSessionOptions) {
   const abort = new AbortController();
 
   let encoder: { input: PassThrough; done: Promise<RunResult>; file: string } | null = null;
-  const audioFile = path.join(work, o.format === 'webm' ? 'audio.ogg' : 'audio.aac');
+  // mp4 (AAC): an MP4 file keeps the encoder's priming (1024 samples) in its edit list, ADTS would shift the audio by 21 ms.
+  const audioFile = path.join(work, o.format === 'webm' ? 'audio.ogg' : 'audio.m4a');
   function startEncoder() {
     const input = new PassThrough();
     const args = [
       '-hide_banner', '-nostdin', '-loglevel', 'error', '-y',
       '-f', 'f32le', '-ar', '48000', '-ac', '2', '-i', 'pipe:0',
       ...audioCodecArgs(o.format, { fps: o.fps, threads }),
-      '-f', o.format === 'webm' ? 'ogg' : 'adts',
+      '-f', o.format === 'webm' ? 'ogg' : 'mp4',
       audioFile,
     ];
     // No abort signal: a stopped recording's encoder is ended by closing its input, never killed mid-stream.
