@@ -256,6 +256,7 @@ async function startRecording() {
       format: ui.format.value,
     });
     ui.jobState.textContent = `Recording ${session.id.slice(0, 8)} started.`;
+    watchLive(session.id);
   } catch (err) {
     showError(`Could not start: ${err.message}`);
     renderRecording();
@@ -272,6 +273,24 @@ async function stopRecording() {
   } catch (err) {
     showError(`Could not stop: ${err.message}`);
     renderRecording();
+  }
+}
+
+const clock = (ms) => `${Math.floor(ms / 60000)}:${String(Math.floor(ms / 1000) % 60).padStart(2, '0')}`;
+
+/** While recording: the live composition's progress ("composed up to 12:30"), when the server composes live. */
+async function watchLive(recordingId) {
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 2000));
+    let session;
+    try {
+      ({ session } = await api('GET', `/api/recording-sessions/${encodeURIComponent(recordingId)}`));
+    } catch {
+      return;
+    }
+    if (session.status !== 'recording') return;
+    const live = session.liveComposition;
+    if (live) ui.jobState.textContent = `Composed up to ${clock(live.composedUpToMs)} (${Math.round(live.lagMs / 1000)} s behind), ${live.state}.`;
   }
 }
 

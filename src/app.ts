@@ -9,6 +9,8 @@ import { createComposer } from './composer/composer.js';
 import type { Config } from './config.js';
 import { toIdChars } from '../events/ids.js';
 import { createCompositionEffects } from './effects/composition.js';
+import { createLiveComposer } from './composer/live/index.js';
+import { attachLiveComposer } from './composer/live/driver.js';
 import { createRecorderEffects } from './effects/recorder.js';
 import { createHttpApi } from './http/index.js';
 import { startDiskGuard, type DiskGuard } from './health/disk-guard.js';
@@ -134,7 +136,18 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     deleteInputsOnSuccess: config.deleteTracksAfterCompose,
     logger: logger.child({ module: 'composer' }),
   });
-  const compositions = createCompositionEffects({ queue, composer, logger: logger.child({ module: 'composition-worker' }) });
+  // Compose while recording where this process also composes; the job finishes it, or composes after the stop.
+  const live =
+    config.liveCompose && config.role !== 'signaling' && config.composerConcurrency > 0
+      ? createLiveComposer({
+          root: config.recordingDir,
+          ffmpegPath: config.ffmpegPath,
+          ffprobePath: config.ffprobePath,
+          windowMs: config.liveCompose.windowMs,
+          logger: logger.child({ module: 'live-composer' }),
+        })
+      : null;
+  const compositions = createCompositionEffects({ queue, composer: live ? live.wrap(composer) : composer, logger: logger.child({ module: 'composition-worker' }) });
   const objectStore = config.storage ? createObjectStore(config.storage) : null;
   const uploads =
     config.storage && objectStore
@@ -217,6 +230,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       })
     : null;
   const unwatchUploads = uploads ? await uploads.attach(runtime) : null;
+  const unwatchLive = live ? attachLiveComposer(runtime, live, logger.child({ module: 'live-composer' })) : null;
   const recordingLimit: RecordingLimit | null =
     config.role !== 'composer' ? startRecordingLimit({ runtime, maxMs: config.maxRecordingMs, nodeId: config.nodeId, logger }) : null;
   const diskGuard: DiskGuard | null = config.role !== 'composer' ? startDiskGuard({ runtime, monitor: disk, nodeId: config.nodeId, logger }) : null;
@@ -252,6 +266,14 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       secureCookies,
       draining: isDraining,
       readiness: createReadiness({ log, appends, disk, others: sharedDir ? () => sharedDir.problems() : undefined }),
+      ...(live
+        ? {
+            liveStatus: (id: string) => {
+              const s = live.status(id);
+              return s ? { state: s.state, composedUpToMs: s.composedUpToMs, lagMs: s.lagMs, chunks: s.chunks } : null;
+            },
+          }
+        : {}),
       storageRefusal: async () => {
         const space = await disk.check();
         return space.ok ? null : space.reasons.join('; ');
@@ -317,6 +339,8 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
     recordingLimit?.close();
     diskGuard?.close();
     disk.close();
+    unwatchLive?.();
+    await live?.close();
     await compositions.stop();
     await webhooks?.stop();
     await checkpointing.stop();

@@ -40,6 +40,8 @@ const envSchema = z.object({
   ROLE: z.enum(['all', 'signaling', 'composer']).default('all'),
   COMPOSER_CONCURRENCY: z.coerce.number().int().min(0).max(16).default(1),
   DELETE_TRACKS_AFTER_COMPOSE: z.enum(['0', '1', 'true', 'false']).default('0'),
+  LIVE_COMPOSE: z.enum(['0', '1', 'true', 'false']).default('0'),
+  LIVE_COMPOSE_WINDOW_MS: z.coerce.number().int().min(2000).max(120_000).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** fsync every batch of the embedded log (default on). */
   EVENTLOG_FSYNC: z.enum(['0', '1', 'true', 'false']).default('1'),
@@ -151,6 +153,8 @@ export interface Config {
   role: 'all' | 'signaling' | 'composer';
   composerConcurrency: number;
   deleteTracksAfterCompose: boolean;
+  /** Compose while recording (src/composer/live); null: only after the stop. */
+  liveCompose: { windowMs: number } | null;
   logLevel: string;
   eventLogFsync: boolean;
   ffmpegPath: string | undefined;
@@ -222,6 +226,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     role: e.ROLE,
     composerConcurrency: e.COMPOSER_CONCURRENCY,
     deleteTracksAfterCompose: yes(e.DELETE_TRACKS_AFTER_COMPOSE),
+    liveCompose: yes(e.LIVE_COMPOSE) ? { windowMs: e.LIVE_COMPOSE_WINDOW_MS } : null,
     logLevel: e.LOG_LEVEL,
     eventLogFsync: yes(e.EVENTLOG_FSYNC),
     ffmpegPath: e.FFMPEG_PATH,

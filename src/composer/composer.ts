@@ -44,7 +44,7 @@ export function checkOutput(probe: ProbeInfo, format: Format, durationMs: number
   return null;
 }
 
-async function runFfmpeg(ffmpeg: string, args: string[], onStdout: (d: string) => void, signal?: AbortSignal): Promise<void> {
+export async function runFfmpeg(ffmpeg: string, args: string[], onStdout: (d: string) => void, signal?: AbortSignal): Promise<void> {
   const run = await runProcess(ffmpeg, args, { onStdout, signal });
   if (run.aborted) throw new ComposeError('aborted', 'composition aborted', { exitCode: run.exitCode, stderr: run.stderr });
   // ffmpeg exits 0 when a full disk cut its trailer: the output is short, and the cause is space.
@@ -64,7 +64,7 @@ async function runFfmpeg(ffmpeg: string, args: string[], onStdout: (d: string) =
 }
 
 /** ffprobe the written file; throws unless it has the right streams and duration. */
-async function verifyOutput(ffprobe: string, file: string, format: Format, durationMs: number): Promise<ProbeInfo> {
+export async function verifyOutput(ffprobe: string, file: string, format: Format, durationMs: number): Promise<ProbeInfo> {
   let out = '';
   const probed = await runProcess(ffprobe, probeArgs(file), { onStdout: (d) => (out += d) });
   const probe = probed.exitCode === 0 ? parseProbe(out) : null;
@@ -83,7 +83,7 @@ async function deleteInputs(dir: string, usable: readonly EvaluatedSegment[], us
   }
 }
 
-function insideRoot(root: string, ...parts: string[]): string {
+export function insideRoot(root: string, ...parts: string[]): string {
   // `.`, `..` and hidden folders (the event log's `.eventlog`) are refused, as the recorder refuses them.
   const dotted = parts.find((p) => p.startsWith('.'));
   if (dotted !== undefined) throw new ComposeError('invalid-request', `path ${JSON.stringify(dotted)} is a dot name: refused`);

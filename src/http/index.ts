@@ -16,6 +16,7 @@ import { openApiDocument } from './openapi.js';
 import { getTimeline } from './timeline.js';
 import { createConsoleFeed, requireOperator } from './console.js';
 import type { EventLog } from '../log/types.js';
+import type { LiveCompositionView } from './views.js';
 
 export interface HttpApiOptions {
   runtime: Runtime;
@@ -42,6 +43,8 @@ export interface HttpApiOptions {
   metricsToken?: string;
   /** A presigned link of an uploaded object (object storage configured). */
   objectUrl?: (key: string) => string | null;
+  /** A recording's live composition in this process (src/composer/live). */
+  liveStatus?: (recordingId: string) => LiveCompositionView | null;
 }
 
 export type HttpApi = ((req: IncomingMessage, res: ServerResponse) => void) & { close(): void };
@@ -69,13 +72,14 @@ export function createHttpApi({
   metrics,
   metricsToken,
   objectUrl,
+  liveStatus,
 }: HttpApiOptions): HttpApi {
   const log = logger.child({ module: 'http' });
   let apiDocument: ReturnType<typeof openApiDocument> | undefined;
   // Made on the first console request: a server nobody watches pays nothing for it.
   let consoleFeed: ReturnType<typeof createConsoleFeed> | null = null;
   const feed = () => (consoleFeed ??= createConsoleFeed({ runtime, logger: log, accessControl: access.enabled }));
-  const ctx: ApiContext = { runtime, logger: log, newId, times: (s) => runtime.times(s), stopWaitMs, fileUrl: access.fileUrl, storageRefusal, draining, objectUrl };
+  const ctx: ApiContext = { runtime, logger: log, newId, times: (s) => runtime.times(s), stopWaitMs, fileUrl: access.fileUrl, storageRefusal, draining, objectUrl, liveStatus };
 
   /** The method, once it is one this route takes; a state-changing one must pass the cross-site rules. */
   function allow(req: IncomingMessage, methods: string[]) {

@@ -5,7 +5,7 @@ import { compositionStream, recordingStream, roomStream, stopCompositionJobId, u
 import type { Runtime, SnapshotOf } from '../runtime/runtime.js';
 import type { Caller } from './access.js';
 import { HttpError, readJson, sendJson, throwIfUnavailable } from './respond.js';
-import { jobView, sessionView, type FileUrlSigner, type StreamTimes } from './views.js';
+import { jobView, sessionView, type FileUrlSigner, type LiveCompositionView, type StreamTimes } from './views.js';
 
 export interface ApiContext {
   runtime: Runtime;
@@ -22,6 +22,8 @@ export interface ApiContext {
   draining?: () => boolean;
   /** Presigned links of uploaded objects (object storage configured). */
   objectUrl?: (key: string) => string | null;
+  /** A recording's live composition in this process, when it has one. */
+  liveStatus?: (recordingId: string) => LiveCompositionView | null;
 }
 
 const timesOf = (a: { position: number; firstTime: number; lastTime: number }): StreamTimes | undefined =>
@@ -30,7 +32,7 @@ const timesOf = (a: { position: number; firstTime: number; lastTime: number }): 
 /** A session as the API shows it; an evicted one is read back from the log. */
 export async function sessionOf(ctx: ApiContext, recordingId: string) {
   const a = await ctx.runtime.read(recordingStream(recordingId));
-  return a ? sessionView(a.snapshot, timesOf(a)) : null;
+  return a ? sessionView(a.snapshot, timesOf(a), ctx.liveStatus?.(recordingId)) : null;
 }
 
 /** A composition job as the API shows it; an evicted one (and its recording) read back from the log. */
@@ -109,7 +111,7 @@ export async function stopSession(ctx: ApiContext, res: ServerResponse, recordin
 export function listSessions(ctx: ApiContext, res: ServerResponse, connectionId: string | null, who: Caller) {
   const sessions = ctx.runtime
     .list('recording')
-    .map((a) => sessionView(a.snapshot, ctx.times(a.stream)))
+    .map((a) => sessionView(a.snapshot, ctx.times(a.stream), ctx.liveStatus?.(a.snapshot.context.recordingId)))
     .filter((s) => (connectionId === null || s.connectionId === connectionId) && who.sees(s.connectionId ?? ''))
     .sort((a, b) => b.startedAt.localeCompare(a.startedAt));
   sendJson(res, 200, { success: true, sessions, totalCount: sessions.length });

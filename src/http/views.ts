@@ -41,7 +41,17 @@ export const fileUrls = (meetingId: string, filename: string, sign: FileUrlSigne
   return { downloadUrl: sign(`${base}/download`), streamUrl: sign(`${base}/stream`) };
 };
 
-export function sessionView(snapshot: AnyMachineSnapshot, times: StreamTimes | undefined) {
+/** A live composition's progress (src/composer/live), as the session view shows it. */
+export interface LiveCompositionView {
+  state: string;
+  /** Recording time composed so far: "composed up to 12:30". */
+  composedUpToMs: number;
+  /** How far the composition is behind the recording's real time. */
+  lagMs: number;
+  chunks: number;
+}
+
+export function sessionView(snapshot: AnyMachineSnapshot, times: StreamTimes | undefined, live?: LiveCompositionView | null) {
   const c = snapshot.context as RecordingContext;
   const startedAt = c.startedAt ?? times?.first ?? 0;
   const updatedAt = Math.max(times?.last ?? 0, c.stoppedAt ?? 0, startedAt);
@@ -63,6 +73,7 @@ export function sessionView(snapshot: AnyMachineSnapshot, times: StreamTimes | u
     compositionJobId: c.compositionJobId,
     participants: Object.entries(c.participants).map(([participantId, p]) => ({ participantId, ...p })),
     segments: c.segments,
+    ...(live ? { liveComposition: live } : {}),
   };
 }
 export type SessionView = ReturnType<typeof sessionView>;

@@ -26,6 +26,8 @@ export interface RunOptions {
   /** Most stdout bytes collected (default 1 MiB); the rest is dropped. */
   maxStdoutBytes?: number;
   signal?: AbortSignal;
+  /** Fed to the child's stdin (closed when it ends); default: no stdin. */
+  stdin?: NodeJS.ReadableStream;
   /** SIGKILL after this long (default: no limit). */
   timeoutMs?: number;
   /** Lines of stderr kept (the tail, default 20). */
@@ -68,7 +70,12 @@ export function runProcess(bin: string, args: readonly string[], opts: RunOption
       resolve({ exitCode: null, signal: null, stdout: Buffer.alloc(0), stderr: [], aborted: true, timedOut: false });
       return;
     }
-    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = opts.stdin ? spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] }) : spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    if (opts.stdin && child.stdin) {
+      // A child that exits early closes its end: that is its exit code's story, not an error here.
+      child.stdin.on('error', () => undefined);
+      opts.stdin.pipe(child.stdin);
+    }
     const tail = lineTail(opts.keepLines ?? 20);
     const out: Buffer[] = [];
     let outBytes = 0;

@@ -15,6 +15,7 @@ import {
   colorDistance, decodeAudio, hexRgb, isDark, isWhite, maxAmp, meanAmp, onset, probeOutput, probeRegion, regionMeans, toneEnvelope,
 } from '../helpers/compose-analysis.js';
 import { BEEP_HZ, writeFixture, type FixtureParticipant } from '../../tools/lib/compose-fixtures.js';
+import { composeLive } from '../helpers/compose-live.js';
 
 const W = 640;
 const H = 360;
@@ -57,7 +58,14 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-describe.each(['webm', 'mp4'] as const)('composed %s', (format) => {
+// The post-stop composer, and the live one (src/composer/live) in 3 s windows: Alice's join at 3 s starts a window, so every
+// check below holds for both (before it the live layout has 3 places, with the same first row).
+describe.each([
+  ['webm', 'post-stop'],
+  ['mp4', 'post-stop'],
+  ['webm', 'live'],
+  ['mp4', 'live'],
+] as const)('composed %s, %s', (format, path_) => {
   let result: ComposeResult;
   let frames: ReturnType<typeof regionMeans> extends Promise<infer T> ? T : never;
   let audio: Float32Array;
@@ -69,11 +77,11 @@ describe.each(['webm', 'mp4'] as const)('composed %s', (format) => {
   });
 
   beforeAll(async () => {
-    const composer = createComposer({ root, logger });
-    result = await composer.compose({
-      jobId: `j-${format}`, meetingId: 'm1', recordingId: 'r1', durationMs: DURATION, layout: 'grid', format,
-      width: W, height: H, fps: FPS, createdAt: 1_700_000_100_000 + (format === 'mp4' ? 1 : 0),
-    });
+    const req = {
+      jobId: `j-${format}-${path_}`, meetingId: 'm1', recordingId: 'r1', durationMs: DURATION, layout: 'grid', format,
+      width: W, height: H, fps: FPS, createdAt: 1_700_000_100_000 + (format === 'mp4' ? 1 : 0) + (path_ === 'live' ? 2 : 0),
+    } as const;
+    result = path_ === 'live' ? await composeLive(root, req, 3_000) : await createComposer({ root, logger }).compose(req);
     const info = await probeOutput(result.path);
     startMs = info.video?.startMs ?? 0;
     frames = await regionMeans(result.path, { width: W, height: H }, regions);

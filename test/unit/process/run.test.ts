@@ -1,3 +1,4 @@
+import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { lineTail, runProcess } from '../../../src/process/run.js';
 
@@ -16,6 +17,16 @@ describe('runProcess', () => {
     expect(seen).toBe('abc');
     expect(streamed.stdout.length).toBe(0);
     expect((await sh('printf abcdef', { maxStdoutBytes: 4 })).stdout.toString()).toBe('abcd');
+  });
+
+  it('feeds a stream to stdin, written while the child runs, closed when it ends', async () => {
+    const input = new PassThrough();
+    const done = runProcess('/bin/sh', ['-c', 'wc -c']);
+    const fed = runProcess('/bin/sh', ['-c', 'wc -c'], { stdin: input });
+    input.write(Buffer.alloc(1000));
+    input.end(Buffer.alloc(24));
+    expect((await fed).stdout.toString().trim()).toBe('1024');
+    expect((await done).stdout.toString().trim()).toBe('0'); // without it: no stdin at all
   });
 
   it('kills a run that outlasts its timeout', async () => {

@@ -1,0 +1,139 @@
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Format, Layout } from '../../../events/catalog.js';
+import { DEFAULTS, insideRoot } from '../composer.js';
+import { DEFAULT_FONT } from '../drawtext.js';
+import { findFfmpeg, findFfprobe } from '../find-ffmpeg.js';
+import type { ComposeHooks, Composer, ComposeRequest, ComposeResult } from '../types.js';
+import { createLiveSession, type LiveSession, type LiveStatus } from './session.js';
+
+export type { LiveStatus } from './session.js';
+
+export interface LiveComposerOptions {
+  root: string;
+  ffmpegPath?: string;
+  ffprobePath?: string;
+  logger: Logger;
+  fontFile?: string;
+  /** Recording time per chunk (default 10 s). */
+  windowMs?: number;
+  /** Real time a window waits after its end before it is composed (default 1.5 s). */
+  lagMs?: number;
+  /**
+   * …at most, when a track's media has not reached the window's end (default:
+   * no bound). A window composed before a slow track's media is in would lose
+   * that media (placed by its RTP time, it lands in a window already done),
+   * so by default a window waits for every growing track; the stop catches up.
+   */
+  maxLagMs?: number;
+  now?: () => number;
+  /** Called after each composed window and at the end (throttling is the caller's). */
+  onStatus?(s: LiveStatus): void;
+}
+
+export interface LiveRecording {
+  meetingId: string;
+  recordingId: string;
+  startedAt: number;
+  layout: Layout;
+  format: Format;
+}
+
+/**
+ * Live compositions of the recordings running in this process (see
+ * session.ts), and `wrap()`: a Composer that finishes a recording's live
+ * composition when its job matches it, and otherwise (another layout or
+ * format, a re-composition, a live run that failed, a process that did not
+ * see the recording start) composes after the stop as before.
+ */
+export function createLiveComposer(opts: LiveComposerOptions) {
+  const sessions = new Map<string, LiveSession>();
+  const logger = opts.logger;
+  let bins: { ffmpeg: string; ffprobe: string } | null = null;
+  const binaries = () => {
+    if (!bins) {
+      const ffmpeg = opts.ffmpegPath ?? findFfmpeg(process.env);
+      bins = { ffmpeg, ffprobe: opts.ffprobePath ?? findFfprobe(process.env, ffmpeg) };
+    }
+    return bins;
+  };
+
+  function start(r: LiveRecording): boolean {
+    if (sessions.has(r.recordingId)) return true;
+    // Speaker switching needs the audio levels, which the recorder writes only when a segment ends.
+    if (r.layout === 'speaker') {
+      logger.info({ roomId: r.meetingId, recordingId: r.recordingId }, 'speaker layout: composed after the stop');
+      return false;
+    }
+    let dir: string;
+    try {
+      dir = insideRoot(opts.root, r.meetingId);
+    } catch (err) {
+      logger.warn({ roomId: r.meetingId, recordingId: r.recordingId, err: (err as Error).message }, 'no live composition');
+      return false;
+    }
+    const { ffmpeg, ffprobe } = binaries();
+    const session = createLiveSession({
+      dir,
+      meetingId: r.meetingId,
+      recordingId: r.recordingId,
+      startedAt: r.startedAt,
+      layout: r.layout,
+      format: r.format,
+      ...DEFAULTS,
+      namePlates: true,
+      fontFile: opts.fontFile ?? DEFAULT_FONT,
+      windowMs: opts.windowMs ?? 10_000,
+      lagMs: opts.lagMs ?? 1_500,
+      maxLagMs: opts.maxLagMs ?? Infinity,
+      ffmpeg,
+      ffprobe,
+      logger,
+      ...(opts.now ? { now: opts.now } : {}),
+      ...(opts.onStatus ? { onStatus: opts.onStatus } : {}),
+    });
+    sessions.set(r.recordingId, session);
+    session.start();
+    logger.info({ roomId: r.meetingId, recordingId: r.recordingId, dir: path.basename(dir) }, 'live composition started');
+    return true;
+  }
+
+  return {
+    start,
+    status: (recordingId: string): LiveStatus | null => sessions.get(recordingId)?.status() ?? null,
+    list: (): LiveStatus[] => [...sessions.values()].map((s) => s.status()),
+    /** The stop was asked for: no more windows until the job finishes them. */
+    freeze: async (recordingId: string) => sessions.get(recordingId)?.freeze(),
+    /** The recording will not be composed (failed, or composition not asked for): chunks removed. */
+    async drop(recordingId: string) {
+      const s = sessions.get(recordingId);
+      sessions.delete(recordingId);
+      await s?.dispose();
+    },
+    /** The live path in front of `composer`. */
+    wrap(composer: Composer): Composer {
+      return {
+        async compose(req: ComposeRequest, hooks: ComposeHooks = {}): Promise<ComposeResult> {
+          const s = sessions.get(req.recordingId);
+          if (s) {
+            const done = await s.finish(req);
+            sessions.delete(req.recordingId);
+            if (done) {
+              hooks.onProgress?.({ percent: 100, speed: null, outTimeMs: done.durationMs });
+              return done;
+            }
+            await s.dispose();
+          }
+          return composer.compose(req, hooks);
+        },
+      };
+    },
+    /** The process stops: every session stops composing and ends its audio encoder (no child process outlives it). */
+    async close() {
+      await Promise.all([...sessions.values()].map((s) => s.suspend()));
+      sessions.clear();
+    },
+  };
+}
+
+export type LiveComposer = ReturnType<typeof createLiveComposer>;
