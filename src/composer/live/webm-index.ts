@@ -23,6 +23,8 @@ export interface ClusterEntry {
   end: number;
   /** Newest whole block's time in this cluster, ms (file time). */
   lastBlockMs: number | null;
+  /** Whole blocks (frames) seen in this cluster so far. */
+  blocks: number;
 }
 
 export interface WebmIndex {
@@ -138,8 +140,7 @@ export function parseInto(index: WebmIndex, buf: Buffer, base: number): void {
     // A cluster.
     index.headerEnd ??= base + start;
     const limit = size.unknown ? buf.length : Math.min(buf.length, dataStart + size.value);
-    const entry: ClusterEntry = { offset: base + start, timeMs: 0, keyframe: false, end: base + dataStart, lastBlockMs: null };
-    let blocks = 0;
+    const entry: ClusterEntry = { offset: base + start, timeMs: 0, keyframe: false, end: base + dataStart, lastBlockMs: null, blocks: 0 };
     let p = dataStart;
     let ended = !size.unknown && dataStart + size.value <= buf.length;
     while (p < limit) {
@@ -174,8 +175,8 @@ export function parseInto(index: WebmIndex, buf: Buffer, base: number): void {
           const rel = buf.readInt16BE(bp + track.length);
           if (cid.value === ID.SimpleBlock) key = (buf[bp + track.length + 2]! & 0x80) !== 0;
           const t = entry.timeMs + rel * scale();
-          if (blocks === 0) entry.keyframe = key;
-          blocks++;
+          if (entry.blocks === 0) entry.keyframe = key;
+          entry.blocks++;
           entry.lastBlockMs = entry.lastBlockMs === null ? t : Math.max(entry.lastBlockMs, t);
           index.firstBlockMs ??= t;
           index.lastBlockMs = index.lastBlockMs === null ? t : Math.max(index.lastBlockMs, t);

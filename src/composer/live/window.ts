@@ -113,7 +113,10 @@ export function timeScaleOf(s: LiveSegment): number {
   if (meta.kind !== 'video' || !meta.finalized || meta.durationMs === null || index.firstBlockMs === null || index.lastBlockMs === null) return 1;
   const span = index.lastBlockMs - index.firstBlockMs;
   if (span <= 0) return 1;
-  const scale = meta.durationMs / span;
+  // The sidecar's duration runs to the END of the last frame, the blocks' span to its start (as probe.ts's assessSegment).
+  const frames = index.clusters.reduce((n, c) => n + c.blocks, 0);
+  const stepMs = frames > 1 ? span / (frames - 1) : 0;
+  const scale = (meta.durationMs - stepMs) / span;
   return Math.abs(scale - 1) > MAX_DRIFT ? 1 : scale;
 }
 

@@ -92,8 +92,9 @@ describe('the window plan', () => {
     const w = planWindow({ startMs: 10_000, endMs: 20_000, layout: 'grid', width: 1280, height: 720, fps: 30, namePlates: true, fontFile: '/f.ttf' }, slices, [host, late, left]);
     expect(w.plan.spec.participants.map((p) => p.participantId)).toEqual(['h', 'x', 'l']);
     expect(w.plan.spec.scene.slots.length).toBe(3);
-    expect(w.graph).toContain("setpts='(PTS-STARTPTS)*1+-1/TB'");
-    expect(w.graph).toContain("+2/TB'");
+    // placed half an output frame early (1/60 s at 30 fps), so each frame lands on its nearest output frame
+    expect(w.graph).toContain("setpts='(PTS-STARTPTS)*1+(-1.016667)/TB'");
+    expect(w.graph).toContain("+(1.983333)/TB'");
     expect(w.graph).toContain('[vout]');
     expect(w.graph).toContain('[aout]');
     expect(w.graph).not.toContain(':a]asetpts=PTS-STARTPTS,aresample=48000:async=1:first_pts=0,atrim=end='); // the post-stop audio chains are replaced
