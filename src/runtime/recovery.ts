@@ -59,6 +59,34 @@ async function finalizedEnd(sidecar: string): Promise<number | null> {
  *   re-queued; one waiting for its retry backoff is retried now;
  * - an upload that was running here, or waiting for its runner or its backoff, is run again.
  */
+/**
+ * A room whose host's process is gone (this one before a restart, or a lost
+ * node): its running recording is stopped first, as `interrupted` at the time
+ * its media was last written, and composed; closing the room then finds it
+ * stopping.
+ */
+async function closeRoomOfDeadHost(
+  runtime: Runtime,
+  stream: string,
+  activeRecordingId: string | null | undefined,
+  root: string,
+  reason: 'server-restart' | 'node-lost',
+  summary: { roomsClosed: number; recordingsStopped: number },
+) {
+  const rec = activeRecordingId ? runtime.get(recordingStream(activeRecordingId)) : undefined;
+  if (rec?.value === 'recording') {
+    const recCtx = rec.context;
+    const r = await runtime.dispatch({
+      stream: recordingStream(recCtx.recordingId),
+      type: 'recording.stop.requested',
+      data: { reason: 'interrupted', compose: true, compositionJobId: stopCompositionJobId(recCtx.recordingId), stoppedAt: await lastAlive(runtime, root, recCtx) },
+    });
+    if (r.accepted) summary.recordingsStopped++;
+  }
+  const r = await runtime.dispatch({ stream, type: 'room.closed', data: { reason } });
+  if (r.accepted) summary.roomsClosed++;
+}
+
 export async function recover(runtime: Runtime, opts: RecoveryOptions) {
   const { logger } = opts;
   const summary = { roomsClosed: 0, membersLeft: 0, recordingsStopped: 0, compositionsRequeued: 0, compositionsRetried: 0, uploadsRequeued: 0 };
@@ -74,19 +102,7 @@ export async function recover(runtime: Runtime, opts: RecoveryOptions) {
       continue;
     }
     logger.warn({ roomId: ctx.roomId, recordingId: ctx.activeRecordingId }, 'room was open when the server stopped: closing it');
-    const rec = ctx.activeRecordingId ? runtime.get(recordingStream(ctx.activeRecordingId)) : undefined;
-    if (rec?.value === 'recording') {
-      // Stopped first, at the time its media was last written; closing the room then finds it stopping.
-      const recCtx = rec.context;
-      const r = await runtime.dispatch({
-        stream: recordingStream(recCtx.recordingId),
-        type: 'recording.stop.requested',
-        data: { reason: 'interrupted', compose: true, compositionJobId: stopCompositionJobId(recCtx.recordingId), stoppedAt: await lastAlive(runtime, opts.root, recCtx) },
-      });
-      if (r.accepted) summary.recordingsStopped++;
-    }
-    const r = await runtime.dispatch({ stream: room.stream, type: 'room.closed', data: { reason: 'server-restart' } });
-    if (r.accepted) summary.roomsClosed++;
+    await closeRoomOfDeadHost(runtime, room.stream, ctx.activeRecordingId, opts.root, 'server-restart', summary);
   }
 
   for (const rec of runtime.list('recording')) {
@@ -178,18 +194,7 @@ export async function takeOverNode(runtime: Runtime, lost: string, opts: Takeove
       continue;
     }
     logger.warn({ roomId: ctx.roomId, recordingId: ctx.activeRecordingId, lostNode: lost }, "the host's node was lost: closing the room");
-    const rec = ctx.activeRecordingId ? runtime.get(recordingStream(ctx.activeRecordingId)) : undefined;
-    if (rec?.value === 'recording') {
-      const recCtx = rec.context;
-      const r = await runtime.dispatch({
-        stream: recordingStream(recCtx.recordingId),
-        type: 'recording.stop.requested',
-        data: { reason: 'interrupted', compose: true, compositionJobId: stopCompositionJobId(recCtx.recordingId), stoppedAt: await lastAlive(runtime, opts.root, recCtx) },
-      });
-      if (r.accepted) summary.recordingsStopped++;
-    }
-    const r = await runtime.dispatch({ stream: room.stream, type: 'room.closed', data: { reason: 'node-lost' } });
-    if (r.accepted) summary.roomsClosed++;
+    await closeRoomOfDeadHost(runtime, room.stream, ctx.activeRecordingId, opts.root, 'node-lost', summary);
   }
   // Peers the lost node held and never reported closed.
   for (const rec of runtime.list('recording')) {
