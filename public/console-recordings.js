@@ -55,7 +55,8 @@ export function createRecordings({ onError }) {
         startedAt: row.startedAt ?? r.startedAt,
         durationMs: r.durationMs ?? row.durationMs ?? null,
         host: r.host ?? row.host ?? null,
-        participants: r.participants.length ? r.participants : row.participants,
+        // the session's list (from the log) is in joining order, host first; the files' listing is the fallback
+        participants: row.participants.length ? row.participants : r.participants,
         size: r.size,
         files: r,
       });
