@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -90,7 +91,10 @@ describe('webhooks (Standard Webhooks), embedded log', () => {
     const start = await app.http.post('/api/recording-sessions', { connectionId: room, layout: 'grid', format: 'webm' });
     expect(start.status).toBe(201);
     const recordingId = start.json.session.id;
-    await sleep(2_500);
+    // both members' audio and video are being written (on a loaded machine that takes longer than any fixed sleep), then 2 s of media
+    const sidecars = async () => (await readdir(join(app.root, room)).catch(() => [] as string[])).filter((f) => f.endsWith('.json') && !f.endsWith('.levels.json')).length;
+    expect(await poll(sidecars, (n) => n === 4, { timeoutMs: 20_000, stepMs: 100 }), 'tracks being written').toBe(4);
+    await sleep(2_000);
     await guest.leave();
     await sleep(800);
     const stop = await app.http.delete(`/api/recording-sessions/${recordingId}`);
