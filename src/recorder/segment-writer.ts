@@ -237,6 +237,15 @@ export function openSegmentWriter(o: SegmentWriterOptions): SegmentWriter {
     } catch (e) {
       log.error({ err: e }, 'ending the pipeline threw; relying on remux');
     }
+    if (!sink.error && pipeline.framesWritten > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([sink.ended, new Promise<void>((r) => (timer = setTimeout(r, END_WAIT_MS)))]);
+      clearTimeout(timer);
+      if (!sink.error && !sink.sawEnd) log.warn('werift did not finish the file in time; relying on remux');
+    }
+    // Checked after the ending is written, not before: when the disk fills while another track's
+    // failure stops the recording, this track's own last writes (the final cluster, the cues) are
+    // the ones that fail, and the file ends in a partial block unless it is cut back here too.
     if (sink.error) {
       // Cut back to whole output and say how long that is, in the header (no new space needed).
       media.settle(sink.bytes);
@@ -245,11 +254,6 @@ export function openSegmentWriter(o: SegmentWriterOptions): SegmentWriter {
       // the header's duration is patched only when werift's template for it and a whole frame are known.
       const ms = writtenMs !== null ? Math.max(0, writtenMs - (pipeline.firstFrameMs ?? 0)) + pipeline.lastFrameDurationMs : null;
       await sink.salvage(eol && ms !== null ? durationElementOf(eol.durationElement, ms) : null);
-    } else if (pipeline.framesWritten > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([sink.ended, new Promise<void>((r) => (timer = setTimeout(r, END_WAIT_MS)))]);
-      clearTimeout(timer);
-      if (!sink.sawEnd) log.warn('werift did not finish the file in time; relying on remux');
     }
     await sink.close();
     const tEnded = Date.now();

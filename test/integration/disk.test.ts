@@ -258,11 +258,7 @@ describe('disk below the reserve (MIN_FREE_DISK_MB)', () => {
 describe('a write that fails anyway (ENOSPC, no reserve)', () => {
   const disk = onSmallDisk(48, 0);
 
-  // Known bug (issue 15, open): in some runs a video segment cut short by ENOSPC keeps a partial last
-  // cluster ("File ended prematurely" from ffmpeg), so the segment writer's cut back to whole output
-  // misses a path. Until it is found this case runs only with MR_DISK_FULL=1 (`npm run test:disk-full`)
-  // and is counted as skipped, not passed, by `npm test`.
-  it.skipIf(!process.env.MR_DISK_FULL)('finalizes every segment with what was written, the session shows disk-full, the composition waits for space', async (ctx) => {
+  it('finalizes every segment with what was written, the session shows disk-full, the composition waits for space', async (ctx) => {
     const { mount, people } = disk;
     if (typeof mount === 'string') return ctx.skip(mount);
     const a = disk.app!;
