@@ -11,6 +11,7 @@ import { createRecorderPeer } from '../recorder/recorder-peer.js';
 import { RecorderPeerError } from '../recorder/errors.js';
 import type { RecorderPeer, RecorderPeerEvent } from '../recorder/types.js';
 import { safeJoin } from '../recorder/paths.js';
+import { createSenderClock, type SenderClock } from '../recorder/sender-clock.js';
 import type { EffectHandlers, Runtime } from '../runtime/runtime.js';
 
 export interface RecorderEffectsOptions {
@@ -47,7 +48,7 @@ const summary = (m: SegmentMeta): SegmentSummary => ({
  * replaced peer's news.
  */
 export function createRecorderEffects(opts: RecorderEffectsOptions) {
-  const live = new Map<string, { offerNumber: number; peer: RecorderPeer; closing?: Promise<SegmentMeta[]> }>();
+  const live = new Map<string, { offerNumber: number; peer: RecorderPeer; senderClock: SenderClock; closing?: Promise<SegmentMeta[]> }>();
   /** Set by closeAll: the process is going away, no new peer is opened (a restart finds the recording interrupted). */
   let shutDown = false;
   /**
@@ -150,6 +151,9 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
       const logger = opts.logger.child({ roomId: p.roomId, recordingId: p.recordingId, participantId: p.participantId, offerNumber: p.offerNumber });
       if (shutDown) return logger.info('shutting down: recorder peer not opened');
       const previous = live.get(key);
+      // A fresh offer comes from the same sender: its clock against ours is the one already fixed, so the
+      // new peer's segments line up with the replaced one's from their first packet, before any report.
+      const senderClock = previous?.senderClock ?? createSenderClock();
       const peer = createRecorderPeer({
         root: opts.root,
         meetingId: p.roomId,
@@ -164,6 +168,7 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
         ffprobePath: opts.ffprobePath,
         logger,
         ...opts.peerOptions,
+        senderClock,
         onEvent: forward(runtime, stream, p.offerNumber, event.id, p),
         onLocalCandidate: (c) =>
           void runtime.dispatch({
@@ -183,7 +188,7 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
             }),
           ]).then(([a, b]) => [...a, ...b])
         : undefined;
-      live.set(key, { offerNumber: p.offerNumber, peer, closing });
+      live.set(key, { offerNumber: p.offerNumber, peer, senderClock, closing });
       if (previous) {
         logger.info({ replacedOffer: previous.offerNumber }, 'fresh offer: replacing the recorder peer, keeping its segments');
         await closing;
