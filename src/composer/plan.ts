@@ -1,5 +1,5 @@
 import type { AudioLevels, SegmentMeta } from '../../events/segment.js';
-import { shownVideo, type GraphSpec } from './filter-graph.js';
+import { gridPhaseOf, shownVideo, type GraphSpec } from './filter-graph.js';
 import { planScene } from './layout.js';
 import { buildParticipants, hostOf, type PlacedSegment, type SegmentPresence } from './participants.js';
 import { speakerTimeline, type SpeakerInterval } from './speaker.js';
@@ -118,6 +118,7 @@ export function planComposition(req: PlanRequest, segments: readonly PlanSegment
       fontFile: req.fontFile,
       participants,
       scene,
+      gridPhaseMs: gridPhaseOf(inputs.filter((s) => s.kind === 'video'), req.fps),
     },
     inputs,
     used: inputs.map((s) => ({

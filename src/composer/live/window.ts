@@ -203,6 +203,8 @@ export function planWindow(req: WindowRequest, slices: readonly CutSlice[], all:
     inputs.push({ index, kind: 'audio', path: c.path });
     audio.push({ index, offsetMs: meta.offsetMs, durationMs: meta.durationMs ?? 0 });
   }
-  const graph = `${videoOnly(buildFilterGraph(plan.spec))};\n${windowAudioGraph(audio, lengthMs)}`;
+  // Chunks are joined end to end: each keeps the grid at whole frames (the post-stop composition
+  // moves it onto the longest segment's frames, plan.ts), so no join has an uneven frame step.
+  const graph = `${videoOnly(buildFilterGraph({ ...plan.spec, gridPhaseMs: 0 }))};\n${windowAudioGraph(audio, lengthMs)}`;
   return { plan, inputs, graph };
 }

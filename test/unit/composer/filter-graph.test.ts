@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AudioLevels, SegmentMeta } from '../../../events/segment.js';
 import { ffmpegArgs } from '../../../src/composer/args.js';
-import { audioMix, audioTiming, buildFilterGraph, centredOverlay, fitInto, videoTiming } from '../../../src/composer/filter-graph.js';
+import { audioMix, audioTiming, buildFilterGraph, centredOverlay, fitInto, gridPhaseOf, videoTiming } from '../../../src/composer/filter-graph.js';
 import { gridCells, inset, stageAndStrip } from '../../../src/composer/geometry.js';
 import { planComposition, type PlanRequest, type PlanSegment } from '../../../src/composer/plan.js';
 import { FORMATS, LAYOUTS, type Layout } from '../../../events/catalog.js';
@@ -286,5 +286,33 @@ describe('placement by Sender Reports', () => {
     const plan = planComposition(req('grid'), [seg('h', 'video', 0, 10_000), arrival], []);
     expect(plan.inputs.map((i) => i.timeScale)).toEqual([1, 1]);
     expect(buildFilterGraph(plan.spec)).not.toContain('asetrate');
+  });
+});
+
+describe('the output frame grid’s phase', () => {
+  it('puts the longest video segment’s frames on grid frames; other segments keep the nearest-frame rule', () => {
+    // 30 fps: a frame every 33.333 ms; the longest segment starts 12.5 ms into a frame
+    expect(gridPhaseOf([{ offsetMs: 1012.5, durationMs: 9000 }, { offsetMs: 3005, durationMs: 2000 }], 30)).toBeCloseTo(12.5, 3);
+    expect(gridPhaseOf([{ offsetMs: 1000, durationMs: 9000 }], 30)).toBe(0); // 30 frames in: on the grid
+    expect(gridPhaseOf([{ offsetMs: 1020, durationMs: 9000 }], 30)).toBeCloseTo(20, 3);
+    expect(gridPhaseOf([{ offsetMs: 2000, durationMs: 5000 }], 25)).toBe(0); // on the grid already
+    expect(gridPhaseOf([], 30)).toBe(0);
+    // the phase is always inside one frame
+    for (const off of [0, 1, 16.6, 33.3, 33.334, 99.99, 123_456.789]) {
+      const p = gridPhaseOf([{ offsetMs: off, durationMs: 1 }], 30);
+      expect(p).toBeGreaterThanOrEqual(0);
+      expect(p).toBeLessThan(1000 / 30);
+    }
+  });
+
+  it('moves the canvas, and so every output frame, by the phase; a phase of 0 leaves the graph as it was', () => {
+    const segs = [seg('host', 'video', 1012.5, 9000, { role: 'host' }), seg('host', 'audio', 1000, 9000, { role: 'host' })];
+    const plan = planComposition(req('grid'), segs, []);
+    expect(plan.spec.gridPhaseMs).toBeCloseTo(12.5, 3);
+    const bg = buildFilterGraph(plan.spec).split(';')[0]!;
+    expect(bg).toContain('settb=1/30000,setpts=PTS+0.0125/TB,trim=end=12');
+    const zero = buildFilterGraph({ ...plan.spec, gridPhaseMs: 0 }).split(';')[0]!;
+    expect(zero).not.toContain('setpts=PTS+');
+    expect(zero).toContain('settb=1/30000,trim=end=12');
   });
 });
