@@ -358,8 +358,7 @@ export const peerMachine = effects.extend({
       description:
         'The recorder peer failed; what it wrote is kept. A fresh offer revives it; after an ICE/DTLS failure the participant is asked for one (PEER_RETRY_DELAYS_MS).',
       entry: effects.enqueueActions(({ context, enqueue }) => {
-        // `?? 0`: a peer restored from a checkpoint written before retries were counted
-        const delayMs = PEER_RETRY_DELAYS_MS[context.retries ?? 0];
+        const delayMs = PEER_RETRY_DELAYS_MS[context.retries];
         if (context.problemKind === 'peer-failed' && delayMs !== undefined) {
           enqueue({ type: 'scheduleTimer', params: { key: 'retry', delayMs, type: 'peer.retry.due', data: {} } });
         }
@@ -367,9 +366,9 @@ export const peerMachine = effects.extend({
       on: {
         'peer.offer.received': { target: '#peer.negotiating', actions: 'acceptOffer' },
         'peer.retry.due': {
-          guard: ({ context }) => context.problemKind === 'peer-failed' && (context.retries ?? 0) < PEER_RETRY_DELAYS_MS.length,
+          guard: ({ context }) => context.problemKind === 'peer-failed' && context.retries < PEER_RETRY_DELAYS_MS.length,
           target: 'requested',
-          actions: assign(({ context }) => ({ retries: (context.retries ?? 0) + 1 })),
+          actions: assign(({ context }) => ({ retries: context.retries + 1 })),
         },
         'peer.close.requested': { target: '#peer.closing', actions: 'requestClose' },
       },
