@@ -232,8 +232,6 @@ export const eventSchemas = {
   'peer.offer.timed-out': z.object({}),
   /** Timer (machines/peer.ts MEDIA_TIMEOUT_MS): connected but no media arrived. */
   'peer.media.timed-out': z.object({}),
-  /** Timer (machines/peer.ts PEER_RETRY_DELAYS_MS): a peer whose ICE/DTLS failed asks its participant for a fresh one. */
-  'peer.retry.due': z.object({}),
   'peer.close.requested': z.object({ reason: z.string().max(64) }),
   'peer.closed': z.object({ reason: z.string().max(64), segments: z.array(segmentSummary) }),
 

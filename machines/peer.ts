@@ -9,14 +9,6 @@ export const OFFER_TIMEOUT_MS = 20_000;
  * one "no media" rule: the recorder only reports the first packet.
  */
 export const MEDIA_TIMEOUT_MS = 10_000;
-/**
- * A recorder peer whose ICE/DTLS failed (a network blip, a handshake lost on a
- * loaded server) asks its participant for a fresh one after each of these
- * delays in turn, keeping what was recorded: protocol.md's client answers a
- * `recording-peer-request` with a NEW peer connection. Media flowing again
- * resets the count.
- */
-export const PEER_RETRY_DELAYS_MS: readonly number[] = [1_000, 3_000, 10_000];
 
 /** Why a peer is not recording (set with the state failed / no-media / no-offer). */
 export type PeerProblem =
@@ -67,8 +59,6 @@ export interface PeerContext {
   /** The same for operators, in words (replay prints it). */
   problem: string | null;
   closeReason: string | null;
-  /** Fresh peers asked for since media last flowed (see PEER_RETRY_DELAYS_MS). */
-  retries: number;
 }
 
 type PeerEvent =
@@ -89,7 +79,6 @@ type PeerEvent =
   | EventOf<'peer.failed'>
   | EventOf<'peer.offer.timed-out'>
   | EventOf<'peer.media.timed-out'>
-  | EventOf<'peer.retry.due'>
   | EventOf<'peer.close.requested'>
   | EventOf<'peer.closed'>
   | EventOf<'peer.action.failed'>;
@@ -129,7 +118,6 @@ export const peerMachine = effects.extend({
       const offerNumber = context.offers + 1;
       enqueue({ type: 'cancelTimer', params: { key: 'offer' } });
       enqueue({ type: 'cancelTimer', params: { key: 'media' } });
-      enqueue({ type: 'cancelTimer', params: { key: 'retry' } });
       enqueue.assign({ offers: offerNumber, problem: null, problemKind: null });
       enqueue({
         type: 'openRecorderPeer',
@@ -149,7 +137,6 @@ export const peerMachine = effects.extend({
     requestClose: effects.enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'peer.close.requested') return;
       enqueue({ type: 'cancelTimer', params: { key: 'offer' } });
-      enqueue({ type: 'cancelTimer', params: { key: 'retry' } });
       enqueue({ type: 'cancelTimer', params: { key: 'media' } });
       enqueue.assign({ closeReason: event.data.reason });
       enqueue({
@@ -177,7 +164,7 @@ export const peerMachine = effects.extend({
       if (event.type !== 'peer.media.started') return;
       enqueue({ type: 'cancelTimer', params: { key: 'media' } });
       const kind = event.data.kind;
-      enqueue.assign({ media: context.media.includes(kind) ? context.media : [...context.media, kind], problem: null, problemKind: null, retries: 0 });
+      enqueue.assign({ media: context.media.includes(kind) ? context.media : [...context.media, kind], problem: null, problemKind: null });
     }),
     recordStats: effects.assign(({ context: { stats }, event }) =>
       event.type === 'peer.media.stats'
@@ -232,7 +219,6 @@ export const peerMachine = effects.extend({
     problemKind: null,
     problem: null,
     closeReason: null,
-    retries: 0,
   }),
   initial: 'idle',
   on: {
@@ -355,21 +341,9 @@ export const peerMachine = effects.extend({
       },
     },
     failed: {
-      description:
-        'The recorder peer failed; what it wrote is kept. A fresh offer revives it; after an ICE/DTLS failure the participant is asked for one (PEER_RETRY_DELAYS_MS).',
-      entry: effects.enqueueActions(({ context, enqueue }) => {
-        const delayMs = PEER_RETRY_DELAYS_MS[context.retries];
-        if (context.problemKind === 'peer-failed' && delayMs !== undefined) {
-          enqueue({ type: 'scheduleTimer', params: { key: 'retry', delayMs, type: 'peer.retry.due', data: {} } });
-        }
-      }),
+      description: 'The recorder peer failed; what it wrote is kept. A fresh offer revives it.',
       on: {
         'peer.offer.received': { target: '#peer.negotiating', actions: 'acceptOffer' },
-        'peer.retry.due': {
-          guard: ({ context }) => context.problemKind === 'peer-failed' && context.retries < PEER_RETRY_DELAYS_MS.length,
-          target: 'requested',
-          actions: assign(({ context }) => ({ retries: context.retries + 1 })),
-        },
         'peer.close.requested': { target: '#peer.closing', actions: 'requestClose' },
       },
     },
@@ -416,7 +390,6 @@ export const peerMachine = effects.extend({
             stalled: [],
             problem: null,
             problemKind: null,
-            retries: 0,
           })),
         },
       },

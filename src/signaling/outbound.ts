@@ -1,7 +1,7 @@
 import type { AnyMachineSnapshot } from 'xstate';
 import type { DomainEvent, Member } from '../../events/catalog.js';
 import type { ServerMessage } from '../../events/wire.js';
-import { recordingStream, roomStream } from '../../machines/actions.js';
+import { roomStream } from '../../machines/actions.js';
 import type { AppliedEvent } from '../runtime/runtime.js';
 
 /** One message for some participants (by server-assigned participantId). */
@@ -76,30 +76,6 @@ export function deliveriesFor({ event, before, after }: AppliedEvent, get: Snaps
         {
           to: [d.participantId],
           message: { type: 'recording-peer-request', ...started, mediaMode: 'webrtc-sendonly', participantId: d.participantId },
-        },
-      ];
-    }
-
-    case 'peer.retry.due': {
-      // The recorder peer failed (ICE/DTLS): its participant is asked for a fresh one, in the recording it belongs to.
-      if (before?.value !== 'failed' || after.value !== 'requested') return [];
-      const p = after.context;
-      const rec = get(recordingStream(p.recordingId))?.context;
-      if (!rec || !p.roomId) return [];
-      return [
-        {
-          to: [p.participantId],
-          message: {
-            type: 'recording-peer-request',
-            connectionId: p.roomId,
-            recordingId: p.recordingId,
-            status: 'recording',
-            layout: rec.layout,
-            format: rec.format,
-            startedAt: iso(rec.startedAt ?? p.startedAt),
-            mediaMode: 'webrtc-sendonly',
-            participantId: p.participantId,
-          },
         },
       ];
     }

@@ -7,8 +7,6 @@ export interface ParticipantOptions {
   media?: Partial<SyntheticSenderOptions>;
   /** Do not answer recording-peer-request (a client that never sends its offer). */
   ignorePeerRequests?: boolean;
-  /** Changes an offer's SDP before it is sent (offerNumber counts this participant's offers from 1): a fault to inject. */
-  mungeOffer?: (sdp: string, offerNumber: number) => string;
 }
 
 export interface PeerSession {
@@ -99,8 +97,7 @@ export class Participant {
       resolveAnswered();
     };
     this.peers.push(session);
-    const created = await sender.createOffer();
-    const sdp = this.opts.mungeOffer ? this.opts.mungeOffer(created, this.peers.length) : created;
+    const sdp = await sender.createOffer();
     session.offeredAt = Date.now();
     const ids = { recordingId, connectionId: this.roomId, participantId: this.participantId };
     this.client.send({ type: 'recording-offer', data: { ...ids, sdp } });

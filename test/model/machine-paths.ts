@@ -85,7 +85,6 @@ const walks: Record<keyof MachineSet, Walk> = {
         { type: 'peer.status.reported', data: { status: 'no-local-media' } },
         { type: 'peer.offer.timed-out', data: {} },
         { type: 'peer.media.timed-out', data: {} },
-        { type: 'peer.retry.due', data: {} },
         { type: 'peer.close.requested', data: { reason: 'recording-stopped' } },
         { type: 'peer.closed', data: { reason: 'recording-stopped', segments: [] } },
         { type: 'peer.action.failed', data: { action: 'emit', error: 'log gone', retrying: false } },

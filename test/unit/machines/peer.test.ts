@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MEDIA_TIMEOUT_MS, PEER_RETRY_DELAYS_MS } from '../../../machines/peer.js';
+import { MEDIA_TIMEOUT_MS } from '../../../machines/peer.js';
 import { ev, given } from '../../helpers/given.js';
 
 const P = 'peer:rec1.p';
@@ -114,51 +114,5 @@ describe('recorder peer machine', () => {
   it('a fresh offer clears the problem', () => {
     const h = [requested(), offer(), ev(P, 'peer.failed', { offerNumber: 1, error: 'ICE failed' }), offer('again')];
     expect(given(P, h).snapshot.context).toMatchObject({ problemKind: null, problem: null, offers: 2 });
-  });
-  describe('a failed connection asks the participant for a fresh peer', () => {
-    const fail = (n: number) => ev(P, 'peer.failed', { offerNumber: n, error: 'ICE/DTLS connection failed' });
-    const retryTimer = (delayMs: number) => ({ type: 'scheduleTimer', params: { key: 'retry', delayMs, type: 'peer.retry.due', data: {} } });
-
-    it('after each delay in turn, then no more; each retry waits for an offer again', () => {
-      expect(PEER_RETRY_DELAYS_MS.length).toBeGreaterThanOrEqual(2);
-      let h = [requested(), offer()];
-      for (let n = 1; n <= PEER_RETRY_DELAYS_MS.length; n++) {
-        const failed = given(P, h).when(fail(n));
-        expect(failed.snapshot.value).toBe('failed');
-        expect(failed.effects).toContainEqual(retryTimer(PEER_RETRY_DELAYS_MS[n - 1]!));
-        const retried = given(P, [...h, fail(n)]).when(ev(P, 'peer.retry.due'));
-        expect(retried.snapshot.value).toBe('requested');
-        expect(retried.snapshot.context.retries).toBe(n);
-        expect(retried.effects).toContainEqual({ type: 'scheduleTimer', params: expect.objectContaining({ key: 'offer', type: 'peer.offer.timed-out' }) });
-        h = [...h, fail(n), ev(P, 'peer.retry.due'), offer(`v=0 retry ${n}`)];
-        expect(given(P, h).snapshot.context.offers).toBe(n + 1);
-      }
-      // the last retry failed too: the peer stays failed, no timer, and a late timer does nothing
-      const last = given(P, h).when(fail(PEER_RETRY_DELAYS_MS.length + 1));
-      expect(last.snapshot.value).toBe('failed');
-      expect(last.effects.filter((e) => e.type === 'scheduleTimer')).toEqual([]);
-      expect(given(P, [...h, fail(PEER_RETRY_DELAYS_MS.length + 1)]).when(ev(P, 'peer.retry.due')).accepted).toBe(false);
-    });
-
-    it('media flowing again starts the count afresh', () => {
-      const h = [
-        requested(), offer(), fail(1), ev(P, 'peer.retry.due'), offer('v=0 two'),
-        ev(P, 'peer.connected', { offerNumber: 2 }), ev(P, 'peer.media.started', { offerNumber: 2, kind: 'video' }),
-      ];
-      expect(given(P, h).snapshot.context.retries).toBe(0);
-      expect(given(P, h).when(fail(2)).effects).toContainEqual(retryTimer(PEER_RETRY_DELAYS_MS[0]!));
-    });
-
-    it('not after a failed offer (the recorder could not answer it), and the timer is cancelled by an offer or a close', () => {
-      const bad = given(P, [requested(), offer()]).when(ev(P, 'peer.offer.failed', { offerNumber: 1, status: 'offer-failed', error: 'bad sdp' }));
-      expect(bad.snapshot.value).toBe('failed');
-      expect(bad.effects.filter((e) => e.type === 'scheduleTimer')).toEqual([]);
-      const h = [requested(), offer(), fail(1)];
-      expect(given(P, h).when(offer('v=0 own')).effects).toContainEqual({ type: 'cancelTimer', params: { key: 'retry' } });
-      const close = given(P, h).when(ev(P, 'peer.close.requested', { reason: 'recording-stopped' }));
-      expect(close.snapshot.value).toBe('closing');
-      expect(close.effects).toContainEqual({ type: 'cancelTimer', params: { key: 'retry' } });
-      expect(given(P, [...h, ev(P, 'peer.close.requested', { reason: 'recording-stopped' })]).when(ev(P, 'peer.retry.due')).accepted).toBe(false);
-    });
   });
 });

@@ -60,27 +60,6 @@ describe('events → server messages', () => {
     ]);
   });
 
-  it('a failed peer’s retry sends recording-peer-request again (not recording-started), with the recording’s fields', () => {
-    const rec = { context: { layout: 'speaker', format: 'webm', startedAt: 500 } } as unknown as AnyMachineSnapshot;
-    const get = (s: string) => (s === 'recording:rec' ? rec : undefined);
-    const peer = given('peer:rec.p', [
-      ['peer.requested', { recordingId: 'rec', roomId: 'r', participantId: 'p', role: 'participant', name: null, layout: 'speaker', format: 'webm', startedAt: 500, segmentBase: 0 }],
-      ['peer.offer.received', { sdp: 'o' }],
-      ['peer.failed', { offerNumber: 1, error: 'ICE/DTLS connection failed' }],
-    ]);
-    expect(peer.when('peer.retry.due', {}, get)).toEqual([
-      {
-        to: ['p'],
-        message: {
-          type: 'recording-peer-request', connectionId: 'r', recordingId: 'rec', status: 'recording', layout: 'speaker', format: 'webm',
-          startedAt: new Date(500).toISOString(), mediaMode: 'webrtc-sendonly', participantId: 'p',
-        },
-      },
-    ]);
-    // a retry the machine refuses (already requested again) sends nothing
-    expect(peer.when('peer.retry.due', {}, get)).toEqual([]);
-  });
-
   it('recording.stop.requested sends recording-stopped to the recording’s participants and the room', () => {
     // the room now holds a member who joined after the start
     const room = { context: { members: { late: { participantId: 'late' } } } } as unknown as AnyMachineSnapshot;
