@@ -19,6 +19,7 @@ import { LoadParticipant } from '../../tools/lib/participant.js';
 import { probeAll, probeDuration } from '../../tools/lib/results.js';
 import { startServerProcess, type ServerProcess } from '../../tools/lib/server.js';
 import { httpClient } from '../helpers/http.js';
+import { trackSidecarsIn } from '../helpers/recordings.js';
 import { fakeRecorderEffects, PUBLIC_DIR } from '../helpers/test-server.js';
 import { TestClient } from '../helpers/ws-client.js';
 import { poll, sleep } from '../helpers/wait.js';
@@ -68,8 +69,7 @@ describe('SIGTERM while 24 participants record', () => {
     );
 
     // Recording for real: every track has its segment on disk (its first packet reached the recorder).
-    const sidecarsIn = async (room: string) =>
-      (await readdir(join(root, room)).catch(() => [] as string[])).filter((f) => f.endsWith('.json') && !f.endsWith('.levels.json')).length;
+    const sidecarsIn = async (room: string) => (await trackSidecarsIn(root, room)).length;
     // One room at a time: 24 DTLS handshakes at once fail now and then on a loaded 2-core machine.
     const recordingIds: string[] = [];
     for (const room of rooms) {

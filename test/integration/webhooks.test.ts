@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -12,6 +11,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startNats, type NatsServer } from '../../tools/lib/nats-server.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { Participant } from '../helpers/participant.js';
+import { trackSidecarsIn } from '../helpers/recordings.js';
 import { removeDir, tempDir } from '../helpers/tmp.js';
 import { poll, sleep } from '../helpers/wait.js';
 import { TestClient } from '../helpers/ws-client.js';
@@ -92,7 +92,7 @@ describe('webhooks (Standard Webhooks), embedded log', () => {
     expect(start.status).toBe(201);
     const recordingId = start.json.session.id;
     // both members' audio and video are being written (on a loaded machine that takes longer than any fixed sleep), then 2 s of media
-    const sidecars = async () => (await readdir(join(app.root, room)).catch(() => [] as string[])).filter((f) => f.endsWith('.json') && !f.endsWith('.levels.json')).length;
+    const sidecars = async () => (await trackSidecarsIn(app.root, room)).length;
     expect(await poll(sidecars, (n) => n === 4, { timeoutMs: 20_000, stepMs: 100 }), 'tracks being written').toBe(4);
     await sleep(2_000);
     await guest.leave();
