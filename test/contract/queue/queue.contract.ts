@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it as vitestIt } from 'vitest';
 import { FAILED_ITEM_DELAY_MS, type CompositionQueue, type QueueItem } from '../../../src/queue/types.js';
 
 /** Delivery rules a fixture's queues are opened with (JetStream sets them on its consumer at creation). */
@@ -47,51 +47,62 @@ const dedupe = () => `ev-${run}-${++n}`;
 
 /** The behaviour every CompositionQueue implementation must show; what the composition worker relies on. */
 export function compositionQueueContract(name: string, harness: QueueHarness): void {
-  describe(`CompositionQueue contract: ${name}`, () => {
-    let fixture: QueueFixture;
-    let opened: CompositionQueue[];
-    let queue: CompositionQueue;
-    let stops: (() => Promise<void>)[];
-    let gates: ReturnType<typeof gate>[];
-    const open = async () => {
-      const q = await fixture.open();
-      opened.push(q);
-      return q;
-    };
-    /** Consumes into `seen`, running `act` on every item (default: return, which acks). */
-    const consume = (q: CompositionQueue, seen: Seen[], act: (item: QueueItem) => Promise<void> | void = () => {}, concurrency = 1) => {
-      const stop = q.consume(async (item) => {
-        seen.push({ jobId: item.jobId, position: item.position, delivery: item.delivery, at: Date.now() });
-        await act(item);
-      }, concurrency);
-      stops.push(stop);
-      return stop;
-    };
-    const held = () => {
-      const g = gate();
-      gates.push(g);
-      return g.opened;
-    };
+  // Its cases mostly wait out delivery delays: each has a store of its own, so they run side by side.
+  describe.concurrent(`CompositionQueue contract: ${name}`, () => {
+    /** One case's store, its first instance, and what the case started (closed after it). */
+    async function setup() {
+      const fixture = await harness.fresh();
+      const opened: CompositionQueue[] = [];
+      const stops: (() => Promise<void>)[] = [];
+      const gates: ReturnType<typeof gate>[] = [];
+      const open = async () => {
+        const q = await fixture.open();
+        opened.push(q);
+        return q;
+      };
+      /** Consumes into `seen`, running `act` on every item (default: return, which acks). */
+      const consume = (q: CompositionQueue, seen: Seen[], act: (item: QueueItem) => Promise<void> | void = () => {}, concurrency = 1) => {
+        const stop = q.consume(async (item) => {
+          seen.push({ jobId: item.jobId, position: item.position, delivery: item.delivery, at: Date.now() });
+          await act(item);
+        }, concurrency);
+        stops.push(stop);
+        return stop;
+      };
+      const held = () => {
+        const g = gate();
+        gates.push(g);
+        return g.opened;
+      };
+      const queue = await open();
+      const teardown = async () => {
+        for (const g of gates) g.open();
+        await Promise.all(stops.map((s) => s()));
+        for (const q of opened) await q.close();
+        await fixture.cleanup();
+      };
+      return { fixture, queue, open, consume, held, gates, teardown };
+    }
+    type Case = Omit<Awaited<ReturnType<typeof setup>>, 'teardown'>;
+    const it = (title: string, body: (c: Case) => unknown, timeoutMs?: number) =>
+      vitestIt(
+        title,
+        async () => {
+          const { teardown, ...c } = await setup();
+          try {
+            await body(c);
+          } finally {
+            await teardown();
+          }
+        },
+        timeoutMs,
+      );
 
-    beforeEach(async () => {
-      fixture = await harness.fresh();
-      opened = [];
-      stops = [];
-      gates = [];
-      queue = await open();
-    });
-    afterEach(async () => {
-      for (const g of gates) g.open();
-      await Promise.all(stops.map((s) => s()));
-      for (const q of opened) await q.close();
-      await fixture.cleanup();
-    });
-
-    it('says how long an item may stay silent', () => {
+    it('says how long an item may stay silent', ({ queue }) => {
       expect(queue.ackWaitMs).toBe(ACK_WAIT_MS);
     });
 
-    it('delivers an entry with its job id and position, first as delivery 1; a handler that returns acks it', async () => {
+    it('delivers an entry with its job id and position, first as delivery 1; a handler that returns acks it', async ({ queue, consume }) => {
       const seen: Seen[] = [];
       const id = jobId();
       await queue.enqueue({ jobId: id, position: 7 }, dedupe());
@@ -102,7 +113,7 @@ export function compositionQueueContract(name: string, harness: QueueHarness): v
       expect(seen).toHaveLength(1);
     });
 
-    it('delivers entries already waiting and entries enqueued later, in enqueue order to one consumer', async () => {
+    it('delivers entries already waiting and entries enqueued later, in enqueue order to one consumer', async ({ queue, consume }) => {
       const seen: Seen[] = [];
       const ids = Array.from({ length: 6 }, jobId);
       for (const id of ids.slice(0, 3)) await queue.enqueue({ jobId: id, position: 1 }, dedupe());
@@ -113,7 +124,7 @@ export function compositionQueueContract(name: string, harness: QueueHarness): v
       expect(seen.map((s) => s.jobId)).toEqual(ids);
     });
 
-    it('runs up to `concurrency` handlers at once', async () => {
+    it('runs up to `concurrency` handlers at once', async ({ queue, consume, held, gates }) => {
       const seen: Seen[] = [];
       consume(queue, seen, () => held(), 2);
       for (let i = 0; i < 3; i++) await queue.enqueue({ jobId: jobId(), position: 1 }, dedupe());
@@ -124,7 +135,7 @@ export function compositionQueueContract(name: string, harness: QueueHarness): v
       await eventually(() => seen.length === 3);
     });
 
-    it('hands each entry to one of several competing consumers', async () => {
+    it('hands each entry to one of several competing consumers', async ({ queue, consume }) => {
       const seen: Seen[] = [];
       consume(queue, seen, () => sleep(5), 2);
       consume(queue, seen, () => sleep(5), 1);
@@ -136,7 +147,7 @@ export function compositionQueueContract(name: string, harness: QueueHarness): v
       expect(seen.every((s) => s.delivery === 1)).toBe(true);
     });
 
-    it('makes one entry of the same dedupe id enqueued twice, and a new entry of a new dedupe id for the same job', async () => {
+    it('makes one entry of the same dedupe id enqueued twice, and a new entry of a new dedupe id for the same job', async ({ queue, consume }) => {
       const seen: Seen[] = [];
       const id = jobId();
       const d = dedupe();
@@ -152,7 +163,7 @@ export function compositionQueueContract(name: string, harness: QueueHarness): v
       ]);
     });
 
-    it('delivers a nak’d item again after the delay asked for, as the next delivery', async () => {
+    it('delivers a nak’d item again after the delay asked for, as the next delivery', async ({ queue, consume }) => {
       const seen: Seen[] = [];
       consume(queue, seen, (item) => (item.delivery === 1 ? item.nak(600) : undefined));
       await queue.enqueue({ jobId: jobId(), position: 3 }, dedupe());
@@ -162,7 +173,7 @@ export function compositionQueueContract(name: string, harness: QueueHarness): v
       expect(seen[1]!.at - seen[0]!.at).toBeGreaterThanOrEqual(550);
     });
 
-    it('hands back the item of a handler that throws, after a delay', async () => {
+    it('hands back the item of a handler that throws, after a delay', async ({ queue, consume }) => {
       const seen: Seen[] = [];
       consume(queue, seen, (item) => {
         if (item.delivery === 1) throw new Error('worker broke');
@@ -176,7 +187,7 @@ export function compositionQueueContract(name: string, harness: QueueHarness): v
       expect(seen[1]!.at - seen[0]!.at).toBeGreaterThanOrEqual(FAILED_ITEM_DELAY_MS - 100);
     });
 
-    it('delivers again an item whose consumer went silent (no settle, no working) for the ack wait', async () => {
+    it('delivers again an item whose consumer went silent (no settle, no working) for the ack wait', async ({ queue, consume, held }) => {
       const seen: Seen[] = [];
       // The first delivery's handler never returns: a worker that hung or died holding it.
       consume(queue, seen, (item) => (item.delivery === 1 ? held() : undefined), 2);
@@ -186,7 +197,7 @@ export function compositionQueueContract(name: string, harness: QueueHarness): v
       expect(seen[1]!.at - seen[0]!.at).toBeGreaterThanOrEqual(ACK_WAIT_MS - 100);
     });
 
-    it('keeps an item with its consumer while the consumer says it is working', async () => {
+    it('keeps an item with its consumer while the consumer says it is working', async ({ queue, consume }) => {
       const seen: Seen[] = [];
       consume(
         queue,
@@ -205,7 +216,7 @@ export function compositionQueueContract(name: string, harness: QueueHarness): v
       expect(seen).toHaveLength(1);
     });
 
-    it('never delivers a terminated item again', async () => {
+    it('never delivers a terminated item again', async ({ queue, consume }) => {
       const seen: Seen[] = [];
       consume(queue, seen, (item) => item.term('cannot be done'), 2);
       await queue.enqueue({ jobId: jobId(), position: 1 }, dedupe());
@@ -214,7 +225,7 @@ export function compositionQueueContract(name: string, harness: QueueHarness): v
       expect(seen).toHaveLength(1);
     });
 
-    it('delivers an entry at most maxDeliver times', async () => {
+    it('delivers an entry at most maxDeliver times', async ({ queue, consume }) => {
       const seen: Seen[] = [];
       consume(queue, seen, (item) => item.nak(50));
       await queue.enqueue({ jobId: jobId(), position: 1 }, dedupe());
@@ -223,7 +234,7 @@ export function compositionQueueContract(name: string, harness: QueueHarness): v
       expect(seen.map((s) => s.delivery)).toEqual(Array.from({ length: MAX_DELIVER }, (_, i) => i + 1));
     });
 
-    it('keeps the first settlement of an item: an ack then a nak is an ack', async () => {
+    it('keeps the first settlement of an item: an ack then a nak is an ack', async ({ queue, consume }) => {
       const seen: Seen[] = [];
       consume(queue, seen, (item) => {
         item.ack();
@@ -237,7 +248,7 @@ export function compositionQueueContract(name: string, harness: QueueHarness): v
       expect(seen).toHaveLength(1);
     });
 
-    it('stop waits for the handlers under way; later entries go to another consumer', async () => {
+    it('stop waits for the handlers under way; later entries go to another consumer', async ({ queue, consume }) => {
       const a: Seen[] = [];
       const b: Seen[] = [];
       let finished = false;
@@ -257,7 +268,7 @@ export function compositionQueueContract(name: string, harness: QueueHarness): v
       expect(b[0]!.delivery).toBe(1);
     });
 
-    it('keeps a waiting entry over close and reopen exactly when it says it is durable', async () => {
+    it('keeps a waiting entry over close and reopen exactly when it says it is durable', async ({ queue, open, consume }) => {
       const id = jobId();
       await queue.enqueue({ jobId: id, position: 4 }, dedupe());
       await queue.close();
@@ -274,7 +285,7 @@ export function compositionQueueContract(name: string, harness: QueueHarness): v
       }
     });
 
-    it('close is safe to call twice, ends consumers, and refuses enqueues after it', async () => {
+    it('close is safe to call twice, ends consumers, and refuses enqueues after it', async ({ queue, consume }) => {
       const seen: Seen[] = [];
       consume(queue, seen);
       await Promise.all([queue.close(), queue.close()]);
