@@ -145,218 +145,190 @@ async function recordThroughOutage(app: TestApp, outage: Outage, outageMs: numbe
   }
 }
 
-/**
- * The file's time is mostly waiting out real outages: the 60 s one runs beside
- * the others (its own nats-server, store and app), and the others run one after
- * another among themselves, so two recordings are under way at most.
- */
-function oneAtATime() {
-  let tail: Promise<unknown> = Promise.resolve();
-  return (fn: () => Promise<void>) => () => {
-    const turn = tail.then(fn);
-    tail = turn.catch(() => {});
-    return turn;
-  };
-}
-const inTurn = oneAtATime();
-/** How long a test of the in-turn group may wait for the ones before it. */
-const TURN_WAIT_MS = 200_000;
-
-/** A recording through a SIGKILLed nats-server of its own: down for outageMs, then restarted on its store. */
-function natsOutageCase(outageMs: number, stream: string, prefix: string) {
-  const dir = mkdtempSync(join(tmpdir(), `mr-outage-nats-${outageMs}-`));
-  let nats: Awaited<ReturnType<typeof ownNats>> | undefined;
+describe('the NATS event log goes away mid-recording (nats-server SIGKILLed, then restarted on its store)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mr-outage-nats-'));
+  let nats: Awaited<ReturnType<typeof ownNats>>;
   let app: TestApp | undefined;
   afterAll(async () => {
     await app?.cleanup();
     await nats?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
-  return async () => {
-    nats = await ownNats(join(dir, 'store'));
-    const n = nats;
-    app = await startTestApp({ NATS_URL: n.url, NATS_EVENT_STREAM: stream, NATS_SUBJECT_PREFIX: prefix, NATS_COMPOSE_STREAM: `${stream}_CO` });
+
+  it.each([10_000, 60_000])('loses nothing over a %i ms outage', async (outageMs) => {
+    nats ??= await ownNats(join(dir, 'store'));
+    app ??= await startTestApp({ NATS_URL: nats.url, NATS_EVENT_STREAM: 'T_OUTAGE_EV', NATS_SUBJECT_PREFIX: 'toutage.ev', NATS_COMPOSE_STREAM: 'T_OUTAGE_CO' });
     const { NATS_URL: _n, ...base } = process.env;
-    await recordThroughOutage(app, { down: n.kill, up: n.start }, outageMs, `outage-${outageMs}`, ['--stream', stream, '--prefix', prefix], {
+    await recordThroughOutage(app, { down: nats.kill, up: nats.start }, outageMs, `outage-${outageMs}`, ['--stream', 'T_OUTAGE_EV', '--prefix', 'toutage.ev'], {
       ...base,
-      NATS_URL: n.url,
+      NATS_URL: nats.url,
     });
-  };
-}
+  }, 360_000);
+});
 
-describe.concurrent('event log outages', () => {
-  describe('the NATS event log goes away for 60 s mid-recording (nats-server SIGKILLed, then restarted on its store)', () => {
-    it('loses nothing over a 60000 ms outage', natsOutageCase(60_000, 'T_OUTAGE60_EV', 'toutage60.ev'), 360_000);
-  });
+describe('the live feed and the compose queue consumer after the server was SIGKILLed and restarted', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mr-outage-feed-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  describe('the NATS event log goes away for 10 s mid-recording (nats-server SIGKILLed, then restarted on its store)', () => {
-    it('loses nothing over a 10000 ms outage', inTurn(natsOutageCase(10_000, 'T_OUTAGE10_EV', 'toutage10.ev')), 360_000);
-  });
-
-  describe('the live feed and the compose queue consumer after the server was SIGKILLed and restarted', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mr-outage-feed-'));
-    afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-    it('deliver again without being asked', inTurn(async () => {
-      const nats = await ownNats(join(dir, 'store'));
-      const log = await createNatsLog({ servers: nats.url, stream: 'T_FEED', subjectPrefix: 'tfeed.ev' });
-      const queue = await createNatsQueue({ servers: nats.url, stream: 'T_FEED_CO', subject: 'tfeed.jobs' });
-      // a second process's log and queue: they start following while the server is down
-      const log2 = await createNatsLog({ servers: nats.url, stream: 'T_FEED', subjectPrefix: 'tfeed.ev' });
-      const queue2 = await createNatsQueue({ servers: nats.url, stream: 'T_FEED_CO', subject: 'tfeed.jobs' });
-      const got: LoggedEvent[] = [];
-      const got2: LoggedEvent[] = [];
-      const handled: string[] = [];
-      const off = log.subscribe((e) => got.push(e));
-      const stop = queue.consume(async (item) => void handled.push(item.jobId), 1);
-      let off2 = () => {};
-      let stop2 = async () => {};
-      const retrying = async (fn: () => Promise<unknown>) => {
-        for (let i = 0; ; i++) {
-          try {
-            return await fn();
-          } catch (err) {
-            if (i > 60) throw err;
-            await sleep(500);
-          }
+  it('deliver again without being asked', async () => {
+    const nats = await ownNats(join(dir, 'store'));
+    const log = await createNatsLog({ servers: nats.url, stream: 'T_FEED', subjectPrefix: 'tfeed.ev' });
+    const queue = await createNatsQueue({ servers: nats.url, stream: 'T_FEED_CO', subject: 'tfeed.jobs' });
+    // a second process's log and queue: they start following while the server is down
+    const log2 = await createNatsLog({ servers: nats.url, stream: 'T_FEED', subjectPrefix: 'tfeed.ev' });
+    const queue2 = await createNatsQueue({ servers: nats.url, stream: 'T_FEED_CO', subject: 'tfeed.jobs' });
+    const got: LoggedEvent[] = [];
+    const got2: LoggedEvent[] = [];
+    const handled: string[] = [];
+    const off = log.subscribe((e) => got.push(e));
+    const stop = queue.consume(async (item) => void handled.push(item.jobId), 1);
+    let off2 = () => {};
+    let stop2 = async () => {};
+    const retrying = async (fn: () => Promise<unknown>) => {
+      for (let i = 0; ; i++) {
+        try {
+          return await fn();
+        } catch (err) {
+          if (i > 60) throw err;
+          await sleep(500);
         }
-      };
-      try {
-        await log.append('room:feed', [ev('room:feed')]);
-        await queue.enqueue({ jobId: 'job-1', position: 1 }, 'job-1-a');
-        await poll(async () => got.length + handled.length, (n) => n === 2, { timeoutMs: 10_000 });
-        await stop(); // from here on, the second process's consumer takes the jobs
-
-        await nats.kill();
-        off2 = log2.subscribe((e) => got2.push(e));
-        stop2 = queue2.consume(async (item) => void handled.push(item.jobId), 1);
-        await sleep(3_000);
-        await nats.start();
-
-        const e2 = ev('room:feed');
-        await retrying(() => log.append('room:feed', [e2]));
-        await retrying(() => queue.enqueue({ jobId: 'job-2', position: 1 }, 'job-2-a'));
-        await poll(async () => got.some((e) => e.event.id === e2.id) && got2.some((e) => e.event.id === e2.id) && handled.includes('job-2'), Boolean, {
-          timeoutMs: 30_000,
-          stepMs: 200,
-        });
-        expect(got.map((e) => e.event.position)).toEqual([1, 2]);
-        expect(got2.filter((e) => e.event.id === e2.id).length).toBe(1);
-        expect(handled).toEqual(['job-1', 'job-2']);
-      } finally {
-        off();
-        off2();
-        await stop2();
-        await Promise.all([queue.close(), queue2.close()]);
-        await Promise.all([log.close(), log2.close()]);
-        await nats.stop();
       }
-    }), 90_000 + TURN_WAIT_MS);
-  });
+    };
+    try {
+      await log.append('room:feed', [ev('room:feed')]);
+      await queue.enqueue({ jobId: 'job-1', position: 1 }, 'job-1-a');
+      await poll(async () => got.length + handled.length, (n) => n === 2, { timeoutMs: 10_000 });
+      await stop(); // from here on, the second process's consumer takes the jobs
 
-  describe('the embedded event log cannot write for a while (failing disk at the file layer)', () => {
-    let app: TestApp | undefined;
-    afterAll(() => app?.cleanup());
-
-    it('loses nothing over a 10 s run of failed writes', inTurn(async () => {
-      const disk = { failing: false };
-      const write = (fh: FileHandle, buf: Buffer, offset: number, length: number) =>
-        disk.failing ? Promise.reject(Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' })) : fh.write(buf, offset, length);
-      app = await startTestApp({}, { eventLogWrite: write });
-      const { NATS_URL: _n, ...base } = process.env;
-      const outage: Outage = {
-        down: async () => void (disk.failing = true),
-        up: async () => void (disk.failing = false),
-      };
-      await recordThroughOutage(app, outage, 10_000, 'outage-embedded', ['--file', join(app.root, '.eventlog', 'events.jsonl')], base);
-    }), 240_000 + TURN_WAIT_MS);
-  });
-
-  describe('the server process dies (SIGKILL) while the NATS log is down', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mr-outage-crash-'));
-    const root = join(dir, 'recordings');
-    let nats: Awaited<ReturnType<typeof ownNats>> | undefined;
-    let server: ServerProcess | undefined;
-    afterAll(async () => {
-      await server?.kill();
-      await nats?.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
-
-    it('appends what waited in its outbox once, after the restart, and the recording completes', inTurn(async () => {
-      nats = await ownNats(join(dir, 'store'));
-      const env = {
-        RECORDING_DIR: root,
-        NODE_ID: 'outbox-node',
-        NATS_URL: nats.url,
-        NATS_EVENT_STREAM: 'T_OUTBOX_EV',
-        NATS_SUBJECT_PREFIX: 'toutbox.ev',
-        NATS_COMPOSE_STREAM: 'T_OUTBOX_CO',
-      };
-      const start = () => startServerProcess(env, { inheritNatsUrl: false, timeoutMs: 30_000 });
-      server = await start();
-      const http = httpClient(() => server!.url);
-      const room = 'outbox-crash';
-      const host = await Participant.join(server.url, room, { name: 'Host' });
-      const guest = await Participant.join(server.url, room, { name: 'Guest' });
-      let recordingId: string;
-      try {
-        const started = await http.post('/api/recording-sessions', { connectionId: room });
-        expect(started.status).toBe(201);
-        recordingId = started.json.session.id as string;
-        await Promise.all([host, guest].map((p) => p.client.next('recording-answer', () => true, 10_000)));
-        await sleep(2_000);
-
-        await nats.kill();
-        // the peers' periodic results (media stats) meet the outage: kept in the outbox, on disk
-        const first = server;
-        await poll(async () => first.lines.filter((l) => l.msg === 'event kept in the outbox until the log takes it').length, (n) => n >= 2, { timeoutMs: 30_000, stepMs: 200 });
-        expect(await first.kill('SIGKILL')).toBe(null);
-      } finally {
-        await Promise.allSettled([host.close(), guest.close()]);
-      }
-      const file = join(root, '.eventlog', 'outbox-nats-T_OUTBOX_EV-outbox-node.jsonl');
-      const kept = readFileSync(file, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l))
-        .filter((l) => l.op === 'kept')
-        .map((l) => l.draft.id as string);
-      expect(kept.length).toBeGreaterThanOrEqual(2);
-
+      await nats.kill();
+      off2 = log2.subscribe((e) => got2.push(e));
+      stop2 = queue2.consume(async (item) => void handled.push(item.jobId), 1);
+      await sleep(3_000);
       await nats.start();
-      server = await start();
-      const handedBack = server.lines.find((l) => l.msg === 'outbox file: events of an earlier process handed back');
-      expect(handedBack).toMatchObject({ kept: kept.length, refused: 0, waiting: 0, left: 0 });
-      expect(handedBack.appended + handedBack.inLog).toBe(kept.length);
-      // handed back before recovery closed the room
-      expect(server.lines.findIndex((l) => l.msg === 'recovery done')).toBeGreaterThan(server.lines.indexOf(handedBack));
 
-      const session = (await poll(() => http.get(`/api/recording-sessions/${recordingId}`), (r) => r.json.session?.status === 'stopped', { timeoutMs: 30_000, stepMs: 500 })).json.session;
-      expect(session.stopReason).toBe('interrupted');
-      const job = await poll(
-        async () => (await http.get(`/api/recording-compositions?meetingId=${room}`)).json.jobs.find((j: any) => j.recordingId === recordingId),
-        (j) => j?.status === 'completed' || j?.status === 'failed',
-        { timeoutMs: 120_000, stepMs: 1_000 },
-      );
-      expect(job?.status, JSON.stringify(job)).toBe('completed');
-      const composed = await probeFile(join(root, room, job.output.filename));
-      expect(composed.decodeErrors).toBe('');
-      const recordedMs = Date.parse(session.stoppedAt) - Date.parse(session.startedAt);
-      expect(Math.abs(composed.durationMs! - recordedMs), `composed ${composed.durationMs} ms vs recorded ${recordedMs} ms`).toBeLessThan(500);
+      const e2 = ev('room:feed');
+      await retrying(() => log.append('room:feed', [e2]));
+      await retrying(() => queue.enqueue({ jobId: 'job-2', position: 1 }, 'job-2-a'));
+      await poll(async () => got.some((e) => e.event.id === e2.id) && got2.some((e) => e.event.id === e2.id) && handled.includes('job-2'), Boolean, {
+        timeoutMs: 30_000,
+        stepMs: 200,
+      });
+      expect(got.map((e) => e.event.position)).toEqual([1, 2]);
+      expect(got2.filter((e) => e.event.id === e2.id).length).toBe(1);
+      expect(handled).toEqual(['job-1', 'job-2']);
+    } finally {
+      off();
+      off2();
+      await stop2();
+      await Promise.all([queue.close(), queue2.close()]);
+      await Promise.all([log.close(), log2.close()]);
+      await nats.stop();
+    }
+  }, 90_000);
+});
 
-      // each kept event is in the log exactly once, and nothing is there twice
-      const log = await createNatsLog({ servers: nats.url, stream: 'T_OUTBOX_EV', subjectPrefix: 'toutbox.ev' });
-      const ids: string[] = [];
-      try {
-        for await (const { event } of log.read()) ids.push(event.id);
-      } finally {
-        await log.close();
-      }
-      for (const id of kept) expect(ids.filter((x) => x === id), id).toHaveLength(1);
-      expect(new Set(ids).size).toBe(ids.length);
-      // and the file is cut back: nothing waits
-      await poll(async () => readFileSync(file, 'utf8'), (t) => t === '', { timeoutMs: 10_000, stepMs: 200 });
-    }), 240_000 + TURN_WAIT_MS);
+describe('the embedded event log cannot write for a while (failing disk at the file layer)', () => {
+  let app: TestApp | undefined;
+  afterAll(() => app?.cleanup());
+
+  it('loses nothing over a 10 s run of failed writes', async () => {
+    const disk = { failing: false };
+    const write = (fh: FileHandle, buf: Buffer, offset: number, length: number) =>
+      disk.failing ? Promise.reject(Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' })) : fh.write(buf, offset, length);
+    app = await startTestApp({}, { eventLogWrite: write });
+    const { NATS_URL: _n, ...base } = process.env;
+    const outage: Outage = {
+      down: async () => void (disk.failing = true),
+      up: async () => void (disk.failing = false),
+    };
+    await recordThroughOutage(app, outage, 10_000, 'outage-embedded', ['--file', join(app.root, '.eventlog', 'events.jsonl')], base);
+  }, 240_000);
+});
+
+describe('the server process dies (SIGKILL) while the NATS log is down', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mr-outage-crash-'));
+  const root = join(dir, 'recordings');
+  let nats: Awaited<ReturnType<typeof ownNats>> | undefined;
+  let server: ServerProcess | undefined;
+  afterAll(async () => {
+    await server?.kill();
+    await nats?.stop();
+    rmSync(dir, { recursive: true, force: true });
   });
+
+  it('appends what waited in its outbox once, after the restart, and the recording completes', async () => {
+    nats = await ownNats(join(dir, 'store'));
+    const env = {
+      RECORDING_DIR: root,
+      NODE_ID: 'outbox-node',
+      NATS_URL: nats.url,
+      NATS_EVENT_STREAM: 'T_OUTBOX_EV',
+      NATS_SUBJECT_PREFIX: 'toutbox.ev',
+      NATS_COMPOSE_STREAM: 'T_OUTBOX_CO',
+    };
+    const start = () => startServerProcess(env, { inheritNatsUrl: false, timeoutMs: 30_000 });
+    server = await start();
+    const http = httpClient(() => server!.url);
+    const room = 'outbox-crash';
+    const host = await Participant.join(server.url, room, { name: 'Host' });
+    const guest = await Participant.join(server.url, room, { name: 'Guest' });
+    let recordingId: string;
+    try {
+      const started = await http.post('/api/recording-sessions', { connectionId: room });
+      expect(started.status).toBe(201);
+      recordingId = started.json.session.id as string;
+      await Promise.all([host, guest].map((p) => p.client.next('recording-answer', () => true, 10_000)));
+      await sleep(2_000);
+
+      await nats.kill();
+      // the peers' periodic results (media stats) meet the outage: kept in the outbox, on disk
+      const first = server;
+      await poll(async () => first.lines.filter((l) => l.msg === 'event kept in the outbox until the log takes it').length, (n) => n >= 2, { timeoutMs: 30_000, stepMs: 200 });
+      expect(await first.kill('SIGKILL')).toBe(null);
+    } finally {
+      await Promise.allSettled([host.close(), guest.close()]);
+    }
+    const file = join(root, '.eventlog', 'outbox-nats-T_OUTBOX_EV-outbox-node.jsonl');
+    const kept = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.op === 'kept')
+      .map((l) => l.draft.id as string);
+    expect(kept.length).toBeGreaterThanOrEqual(2);
+
+    await nats.start();
+    server = await start();
+    const handedBack = server.lines.find((l) => l.msg === 'outbox file: events of an earlier process handed back');
+    expect(handedBack).toMatchObject({ kept: kept.length, refused: 0, waiting: 0, left: 0 });
+    expect(handedBack.appended + handedBack.inLog).toBe(kept.length);
+    // handed back before recovery closed the room
+    expect(server.lines.findIndex((l) => l.msg === 'recovery done')).toBeGreaterThan(server.lines.indexOf(handedBack));
+
+    const session = (await poll(() => http.get(`/api/recording-sessions/${recordingId}`), (r) => r.json.session?.status === 'stopped', { timeoutMs: 30_000, stepMs: 500 })).json.session;
+    expect(session.stopReason).toBe('interrupted');
+    const job = await poll(
+      async () => (await http.get(`/api/recording-compositions?meetingId=${room}`)).json.jobs.find((j: any) => j.recordingId === recordingId),
+      (j) => j?.status === 'completed' || j?.status === 'failed',
+      { timeoutMs: 120_000, stepMs: 1_000 },
+    );
+    expect(job?.status, JSON.stringify(job)).toBe('completed');
+    const composed = await probeFile(join(root, room, job.output.filename));
+    expect(composed.decodeErrors).toBe('');
+    const recordedMs = Date.parse(session.stoppedAt) - Date.parse(session.startedAt);
+    expect(Math.abs(composed.durationMs! - recordedMs), `composed ${composed.durationMs} ms vs recorded ${recordedMs} ms`).toBeLessThan(500);
+
+    // each kept event is in the log exactly once, and nothing is there twice
+    const log = await createNatsLog({ servers: nats.url, stream: 'T_OUTBOX_EV', subjectPrefix: 'toutbox.ev' });
+    const ids: string[] = [];
+    try {
+      for await (const { event } of log.read()) ids.push(event.id);
+    } finally {
+      await log.close();
+    }
+    for (const id of kept) expect(ids.filter((x) => x === id), id).toHaveLength(1);
+    expect(new Set(ids).size).toBe(ids.length);
+    // and the file is cut back: nothing waits
+    await poll(async () => readFileSync(file, 'utf8'), (t) => t === '', { timeoutMs: 10_000, stepMs: 200 });
+  }, 240_000);
 });
