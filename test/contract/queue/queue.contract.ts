@@ -81,7 +81,7 @@ export function compositionQueueContract(name: string, harness: QueueHarness): v
         for (const q of opened) await q.close();
         await fixture.cleanup();
       };
-      return { fixture, queue, open, consume, held, gates, teardown };
+      return { queue, open, consume, held, gates, teardown };
     }
     type Case = Omit<Awaited<ReturnType<typeof setup>>, 'teardown'>;
     const it = (title: string, body: (c: Case) => unknown, timeoutMs?: number) =>
