@@ -62,14 +62,19 @@ export function createOutbox(opts: OutboxOptions) {
     q.splice(i, 0, entry);
     queues.set(entry.stream, q);
     size++;
-    logger.warn({ stream: entry.stream, eventId: entry.draft.id, eventType: entry.draft.type, recordingId: entry.draft.correlationId, pending: size }, 'event kept in the outbox until the log takes it');
     void drain(entry.stream, minDelayMs);
-    if (!file) return;
-    try {
-      await file.keep({ stream: entry.stream, draft: entry.draft, expectedPosition: entry.expectedPosition });
-    } catch (err) {
-      logger.error({ err, file: file.file, stream: entry.stream, eventId: entry.draft.id, eventType: entry.draft.type, recordingId: entry.draft.correlationId }, 'outbox: could not keep the event on disk; only memory holds it');
+    const fields = { stream: entry.stream, eventId: entry.draft.id, eventType: entry.draft.type, recordingId: entry.draft.correlationId };
+    // Said once it is true: with a file, "kept" means on the local disk, which a process killed right
+    // after this line cannot take back (an operator, or a test that kills the process, reads it so).
+    if (file) {
+      try {
+        await file.keep({ stream: entry.stream, draft: entry.draft, expectedPosition: entry.expectedPosition });
+      } catch (err) {
+        logger.error({ err, file: file.file, ...fields }, 'outbox: could not keep the event on disk; only memory holds it');
+        return;
+      }
     }
+    logger.warn({ ...fields, onDisk: file !== null, pending: size }, 'event kept in the outbox until the log takes it');
   }
 
   /** The event is in the log, or stepped again under its id: off the disk. */
