@@ -6,13 +6,15 @@
  * and GC again. Prints heap used, RSS and the live actor count after each
  * phase. With eviction the second phase should add about nothing.
  *
- * Usage: npm run bench:memory -- [--meetings 5000] [--phases 2] [--grace-ms 1000] [--keep 500] [--no-evict]
+ * Usage: npm run bench:memory -- [--meetings 5000] [--phases 2] [--grace-ms 1000] [--keep 500] [--no-evict] [--snapshots DIR]
+ * (--snapshots: a V8 heap snapshot after each idle + GC point, for `npm run heap-diff`.)
  * (--no-evict: actors are never evicted, what the runtime did before.)
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { writeHeapSnapshot } from 'node:v8';
 import { pino } from 'pino';
 import { createEmbeddedLog } from '../src/log/embedded.js';
 import { createRuntime, type Runtime } from '../src/runtime/runtime.js';
@@ -25,6 +27,7 @@ const { values: args } = parseArgs({
     'grace-ms': { type: 'string', default: '1000' },
     keep: { type: 'string' },
     'no-evict': { type: 'boolean', default: false },
+    snapshots: { type: 'string' },
   },
 });
 const N = Number(args.meetings);
@@ -73,6 +76,12 @@ try {
   await settle();
   const base = measure(rt);
   print('start', base);
+  const snapshot = async (label: string) => {
+    if (!args.snapshots) return;
+    await mkdir(args.snapshots, { recursive: true });
+    console.log(`  heap snapshot: ${writeHeapSnapshot(join(args.snapshots, `${label}.heapsnapshot`))}`);
+  };
+  await snapshot('start');
   let prev = base;
   for (let phase = 1; phase <= Number(args.phases); phase++) {
     const started = performance.now();
@@ -83,6 +92,7 @@ try {
     await settle();
     const m = measure(rt);
     print(`phase ${phase}, idle + GC`, m, prev);
+    await snapshot(`phase-${phase}`);
     console.log(`  (${Math.round(ms)} ms, ${Math.round((N / ms) * 1000)} meetings/s; evicted so far ${m.evicted})`);
     prev = m;
   }

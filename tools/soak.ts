@@ -26,8 +26,12 @@
  *
  * Other options: --wave-seconds 40 --interval 60 --video-kbps 500 --seed 1
  * --server-pid PID (with --url) --keep (keep the temporary RECORDING_DIR).
+ * --heap-snapshots DIR (a server this tool starts): a V8 heap snapshot of the
+ * server at every point where every room is closed, into DIR; compare two with
+ * `npm run heap-diff -- a.heapsnapshot b.heapsnapshot` to see what grew.
+ * A snapshot stops the server for a few seconds: not for figures that count.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -53,6 +57,7 @@ const { values: args } = parseArgs({
     'video-kbps': { type: 'string', default: '500' },
     seed: { type: 'string', default: '1' },
     keep: { type: 'boolean', default: false },
+    'heap-snapshots': { type: 'string' },
   },
 });
 
@@ -99,6 +104,27 @@ interface Room {
   joined: number;
 }
 
+/** The signal the server takes a heap snapshot on (--heap-snapshots); SIGUSR2 is the diagnostic report's. */
+const HEAP_SIGNAL = 'SIGWINCH';
+
+/** Asks the server for a heap snapshot and waits until its file is complete (its size settles). */
+async function heapSnapshot(pid: number, dir: string): Promise<string> {
+  const list = async () => (await readdir(dir)).filter((f) => f.endsWith('.heapsnapshot'));
+  const before = new Set(await list());
+  process.kill(pid, HEAP_SIGNAL);
+  const end = Date.now() + 120_000;
+  let last = -1;
+  while (Date.now() < end) {
+    await sleep(1000);
+    const file = (await list()).find((f) => !before.has(f));
+    if (!file) continue;
+    const size = (await stat(join(dir, file))).size;
+    if (size > 0 && size === last) return join(dir, file);
+    last = size;
+  }
+  return 'none written within 120 s';
+}
+
 async function main() {
   const deadline = t0 + MINUTES * 60_000;
   const watchdog = setTimeout(() => {
@@ -134,7 +160,12 @@ async function main() {
     reportDir = join(d, '.reports');
     await mkdir(reportDir, { recursive: true });
     // info: the ready line startServerProcess waits for is an info line
-    server = await startServerProcess({ RECORDING_DIR: d, LOG_LEVEL: 'info' }, { nodeArgs: ['--report-on-signal', '--report-signal=SIGUSR2', `--report-directory=${reportDir}`] });
+    const snapshots = args['heap-snapshots'] ? [`--heapsnapshot-signal=${HEAP_SIGNAL}`, `--diagnostic-dir=${args['heap-snapshots']}`] : [];
+    if (args['heap-snapshots']) await mkdir(args['heap-snapshots'], { recursive: true });
+    server = await startServerProcess(
+      { RECORDING_DIR: d, LOG_LEVEL: 'info' },
+      { nodeArgs: ['--report-on-signal', '--report-signal=SIGUSR2', `--report-directory=${reportDir}`, ...snapshots] },
+    );
     base = server.url.replace(/\/+$/, '');
     pid = server.pid;
     log(`started server pid ${pid} at ${base}, RECORDING_DIR ${dir}`);
@@ -245,6 +276,7 @@ async function main() {
       closedChecks.push(`wave ${wave}: ${diff('fds')}${fdsNote}, ${diff('udp')}, ${diff('tcpEstablished')}, rss ${closed.rssMb.toFixed(1)} MB, heap ${closed.heap ? `${closed.heap.usedMb.toFixed(1)} MB` : 'n/a'}, jobs open ${closed.api?.jobsOpen ?? '?'}, actors ${closed.actors ? `${closed.actors.live} live, ${closed.actors.kept} kept` : 'n/a'}`);
       idle.push(closed);
       log(`every room closed after wave ${wave}: ${closedChecks.at(-1)}`);
+      if (args['heap-snapshots'] && server) log(`heap snapshot: ${await heapSnapshot(server.pid, args['heap-snapshots'])}`);
     }
   } finally {
     clearInterval(ticker);
@@ -265,7 +297,7 @@ async function main() {
       `rss: baseline ${baseline.rssMb.toFixed(1)} MB → end ${last.rssMb.toFixed(1)} MB (${(last.rssMb - baseline.rssMb).toFixed(1)} MB)` +
         (after5 ? `; after minute 5 ${after5.f.rssMb.toFixed(1)} MB → end: ${(last.rssMb - after5.f.rssMb).toFixed(1)} MB [target < 5 MB: ${last.rssMb - after5.f.rssMb < 5 ? 'MET' : 'MISSED'}]` : '; run shorter than 5 minutes: the after-minute-5 target is not measured'),
       idleAfter5.length >= 2
-        ? `rss with every room closed, after minute 5: ${idleAfter5[0]!.rssMb.toFixed(1)} MB → ${idleAfter5.at(-1)!.rssMb.toFixed(1)} MB (${(idleAfter5.at(-1)!.rssMb - idleAfter5[0]!.rssMb).toFixed(1)} MB over ${((idleAfter5.at(-1)!.at - idleAfter5[0]!.at) / 60_000).toFixed(1)} min; heap ${idleAfter5[0]!.heap?.usedMb.toFixed(1) ?? '?'} → ${idleAfter5.at(-1)!.heap?.usedMb.toFixed(1) ?? '?'} MB; jobs open ${idleAfter5[0]!.api?.jobsOpen ?? '?'} → ${idleAfter5.at(-1)!.api?.jobsOpen ?? '?'}) [target < 5 MB: ${idleAfter5.at(-1)!.rssMb - idleAfter5[0]!.rssMb < 5 ? 'MET' : 'MISSED'}]`
+        ? `rss with every room closed, after minute 5: ${idleAfter5[0]!.rssMb.toFixed(1)} MB → ${idleAfter5.at(-1)!.rssMb.toFixed(1)} MB (${(idleAfter5.at(-1)!.rssMb - idleAfter5[0]!.rssMb).toFixed(1)} MB over ${((idleAfter5.at(-1)!.at - idleAfter5[0]!.at) / 60_000).toFixed(1)} min; heap ${idleAfter5[0]!.heap?.usedMb.toFixed(1) ?? '?'} → ${idleAfter5.at(-1)!.heap?.usedMb.toFixed(1) ?? '?'} MB (old space used ${idleAfter5[0]!.heap?.oldSpaceUsedMb?.toFixed(1) ?? '?'} → ${idleAfter5.at(-1)!.heap?.oldSpaceUsedMb?.toFixed(1) ?? '?'}, new space ${idleAfter5[0]!.heap?.newSpaceMb?.toFixed(1) ?? '?'} → ${idleAfter5.at(-1)!.heap?.newSpaceMb?.toFixed(1) ?? '?'}, external ${idleAfter5[0]!.heap?.externalMb?.toFixed(1) ?? '?'} → ${idleAfter5.at(-1)!.heap?.externalMb?.toFixed(1) ?? '?'}); jobs open ${idleAfter5[0]!.api?.jobsOpen ?? '?'} → ${idleAfter5.at(-1)!.api?.jobsOpen ?? '?'}) [target < 5 MB: ${idleAfter5.at(-1)!.rssMb - idleAfter5[0]!.rssMb < 5 ? 'MET' : 'MISSED'}]`
         : 'rss with every room closed after minute 5: fewer than two such points (a longer run, or shorter waves)',
       `per minute: ${minutes.map((s) => `${s.f.rssMb.toFixed(0)}MB/${s.f.heap ? `${s.f.heap.usedMb.toFixed(0)}MBheap/` : ''}${s.f.fds}fd/${s.f.udp}udp/${s.f.actors?.live ?? '?'}actors`).join(' ')}`,
       'with every room closed:',

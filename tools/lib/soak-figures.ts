@@ -24,7 +24,7 @@ export interface ServerFigures {
   tcpEstablished: number;
   threads: number;
   /** From a diagnostic report (null: not available for this process). */
-  heap: { usedMb: number; totalMb: number } | null;
+  heap: { usedMb: number; totalMb: number; newSpaceMb?: number; oldSpaceUsedMb?: number; externalMb?: number; mallocedMb?: number } | null;
   /** libuv handles by type (timer, udp, tcp, process …) from the same report. */
   handles: Record<string, number> | null;
   /** What GET /api/recording-sessions and /api/recording-compositions list. */
@@ -63,10 +63,29 @@ const mb = (bytes: number) => bytes / 1024 / 1024;
 
 /** Pure: heap and handle counts from the text of a Node diagnostic report. */
 export function parseReport(text: string): { heap: ServerFigures['heap']; handles: Record<string, number> } {
-  const r = JSON.parse(text) as { javascriptHeap?: { usedMemory?: number; totalMemory?: number }; libuv?: { type: string; is_active?: boolean }[] };
+  type Space = { memorySize?: number; committedMemory?: number; used?: number };
+  const r = JSON.parse(text) as {
+    javascriptHeap?: { usedMemory?: number; totalMemory?: number; externalMemory?: number; mallocedMemory?: number; heapSpaces?: Record<string, Space> };
+    libuv?: { type: string; is_active?: boolean }[];
+  };
   const handles: Record<string, number> = {};
   for (const h of r.libuv ?? []) if (h.is_active !== false) handles[h.type] = (handles[h.type] ?? 0) + 1;
-  const heap = r.javascriptHeap ? { usedMb: mb(r.javascriptHeap.usedMemory ?? 0), totalMb: mb(r.javascriptHeap.totalMemory ?? 0) } : null;
+  const spaces = r.javascriptHeap?.heapSpaces ?? {};
+  // The young generation's memory is garbage between scavenges (with --max-semi-space-size=64 it can be
+  // well over 100 MB of RSS): shown apart, so growth of what survives (old space) can be told from it.
+  const newSpace = spaces.new_space;
+  const old = spaces.old_space;
+  const heap = r.javascriptHeap
+    ? {
+        usedMb: mb(r.javascriptHeap.usedMemory ?? 0),
+        totalMb: mb(r.javascriptHeap.totalMemory ?? 0),
+        ...(newSpace ? { newSpaceMb: mb(newSpace.committedMemory ?? newSpace.memorySize ?? 0) } : {}),
+        ...(old ? { oldSpaceUsedMb: mb(old.used ?? 0) } : {}),
+        // Buffers (media packets) and V8's own malloc: native memory the JS heap figures leave out.
+        ...(r.javascriptHeap.externalMemory !== undefined ? { externalMb: mb(r.javascriptHeap.externalMemory) } : {}),
+        ...(r.javascriptHeap.mallocedMemory !== undefined ? { mallocedMb: mb(r.javascriptHeap.mallocedMemory) } : {}),
+      }
+    : null;
   return { heap, handles };
 }
 
@@ -162,7 +181,11 @@ export async function serverFigures(pid: number, baseUrl: string, reportDir: str
 
 /** One printed line. */
 export function formatFigures(label: string, f: ServerFigures): string {
-  const heap = f.heap ? `heap ${f.heap.usedMb.toFixed(1)}/${f.heap.totalMb.toFixed(1)} MB` : 'heap n/a';
+  const heap = f.heap
+    ? `heap ${f.heap.usedMb.toFixed(1)}/${f.heap.totalMb.toFixed(1)} MB` +
+      (f.heap.newSpaceMb !== undefined ? ` (new space ${f.heap.newSpaceMb.toFixed(1)} MB, old space used ${f.heap.oldSpaceUsedMb?.toFixed(1) ?? '?'} MB)` : '') +
+      (f.heap.externalMb !== undefined ? ` external ${f.heap.externalMb.toFixed(1)} MB` : '')
+    : 'heap n/a';
   const handles = f.handles
     ? `handles ${Object.entries(f.handles)
         .sort()
