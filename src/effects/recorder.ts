@@ -57,6 +57,12 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
    * the recording does not look alive until the drain ended.
    */
   let quiet = false;
+  /**
+   * Peers a close effect took out of `live` and is still finalizing (the host
+   * left, a stop): closeAll waits for them too, so a shutdown never returns
+   * while a remux is still writing the room's files.
+   */
+  const finishing = new Set<Promise<unknown>>();
 
   function forward(runtime: Runtime, stream: string, offerNumber: number, causationId: string, who: { recordingId: string; participantId: string }) {
     const lastTotals = new Map<string, { packets: number; bytes: number; lost: number }>();
@@ -230,12 +236,20 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
       live.delete(key);
       let segments: SegmentSummary[];
       if (entry) {
-        const replaced = (await entry.closing) ?? [];
-        const own = await entry.peer.close(p.reason).catch((err) => {
-          opts.logger.error({ err, recordingId: p.recordingId, participantId: p.participantId }, 'closing recorder peer failed');
-          return entry.peer.segments();
-        });
-        segments = [...replaced, ...own].map(summary);
+        const closed = (async () => {
+          const replaced = (await entry.closing) ?? [];
+          const own = await entry.peer.close(p.reason).catch((err) => {
+            opts.logger.error({ err, recordingId: p.recordingId, participantId: p.participantId }, 'closing recorder peer failed');
+            return entry.peer.segments();
+          });
+          return [...replaced, ...own];
+        })();
+        finishing.add(closed);
+        try {
+          segments = (await closed).map(summary);
+        } finally {
+          finishing.delete(closed);
+        }
       } else if (opts.heldElsewhere?.(p.recordingId, p.participantId)) {
         opts.logger.debug({ recordingId: p.recordingId, participantId: p.participantId }, 'recorder peer is on another node: it closes it');
         return;
@@ -274,7 +288,7 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
       quiet = closeOpts.skipRemux === true;
       const peers = [...live.values()];
       live.clear();
-      await Promise.allSettled(peers.flatMap((e) => [e.peer.close('shutdown', closeOpts), ...(e.closing ? [e.closing] : [])]));
+      await Promise.allSettled([...peers.flatMap((e) => [e.peer.close('shutdown', closeOpts), ...(e.closing ? [e.closing] : [])]), ...finishing]);
       return peers.length;
     },
     liveCount: () => live.size,
