@@ -364,7 +364,9 @@ describe('MAX_RECORDING_SECONDS', () => {
     const recordingId: string = started.json.session.id;
     const stopped = await host.client.next('recording-stopped', (m) => m.recordingId === recordingId, 10_000);
     const ms = Date.parse(stopped.stoppedAt) - Date.parse(stopped.startedAt);
-    expect(ms).toBeGreaterThanOrEqual(3000);
+    // Node runs a 3,000 ms timer by its own millisecond-truncated loop clock: read with Date.now() at both
+    // ends it can come out at 2,999 ms (seen on a loaded machine). Not stopped before the limit, to the ms.
+    expect(ms).toBeGreaterThanOrEqual(3000 - 1);
     expect(ms).toBeLessThan(4500);
     const session = (await app.http.get(`/api/recording-sessions/${recordingId}`)).json.session;
     expect(session).toMatchObject({ status: 'stopped', stopReason: 'limit-reached' });
