@@ -287,6 +287,9 @@ async function main() {
   const minutes = samples.filter((s) => s.label === 'minute' || s.label === 'end');
   const after5 = samples.find((s) => s.f.at - t0 >= 5 * 60_000);
   const idleAfter5 = idle.filter((f) => f.at - t0 >= 5 * 60_000);
+  /** One heap figure at the first and the last idle point after minute 5. */
+  const fromTo = (k: keyof NonNullable<ServerFigures['heap']>) =>
+    [idleAfter5[0], idleAfter5.at(-1)].map((f) => f?.heap?.[k]?.toFixed(1) ?? '?').join(' → ');
   console.log(
     [
       '',
@@ -297,7 +300,7 @@ async function main() {
       `rss: baseline ${baseline.rssMb.toFixed(1)} MB → end ${last.rssMb.toFixed(1)} MB (${(last.rssMb - baseline.rssMb).toFixed(1)} MB)` +
         (after5 ? `; after minute 5 ${after5.f.rssMb.toFixed(1)} MB → end: ${(last.rssMb - after5.f.rssMb).toFixed(1)} MB [target < 5 MB: ${last.rssMb - after5.f.rssMb < 5 ? 'MET' : 'MISSED'}]` : '; run shorter than 5 minutes: the after-minute-5 target is not measured'),
       idleAfter5.length >= 2
-        ? `rss with every room closed, after minute 5: ${idleAfter5[0]!.rssMb.toFixed(1)} MB → ${idleAfter5.at(-1)!.rssMb.toFixed(1)} MB (${(idleAfter5.at(-1)!.rssMb - idleAfter5[0]!.rssMb).toFixed(1)} MB over ${((idleAfter5.at(-1)!.at - idleAfter5[0]!.at) / 60_000).toFixed(1)} min; heap ${idleAfter5[0]!.heap?.usedMb.toFixed(1) ?? '?'} → ${idleAfter5.at(-1)!.heap?.usedMb.toFixed(1) ?? '?'} MB (old space used ${idleAfter5[0]!.heap?.oldSpaceUsedMb?.toFixed(1) ?? '?'} → ${idleAfter5.at(-1)!.heap?.oldSpaceUsedMb?.toFixed(1) ?? '?'}, new space ${idleAfter5[0]!.heap?.newSpaceMb?.toFixed(1) ?? '?'} → ${idleAfter5.at(-1)!.heap?.newSpaceMb?.toFixed(1) ?? '?'}, external ${idleAfter5[0]!.heap?.externalMb?.toFixed(1) ?? '?'} → ${idleAfter5.at(-1)!.heap?.externalMb?.toFixed(1) ?? '?'}); jobs open ${idleAfter5[0]!.api?.jobsOpen ?? '?'} → ${idleAfter5.at(-1)!.api?.jobsOpen ?? '?'}) [target < 5 MB: ${idleAfter5.at(-1)!.rssMb - idleAfter5[0]!.rssMb < 5 ? 'MET' : 'MISSED'}]`
+        ? `rss with every room closed, after minute 5: ${idleAfter5[0]!.rssMb.toFixed(1)} MB → ${idleAfter5.at(-1)!.rssMb.toFixed(1)} MB (${(idleAfter5.at(-1)!.rssMb - idleAfter5[0]!.rssMb).toFixed(1)} MB over ${((idleAfter5.at(-1)!.at - idleAfter5[0]!.at) / 60_000).toFixed(1)} min; heap ${fromTo('usedMb')} MB (old space used ${fromTo('oldSpaceUsedMb')}, new space ${fromTo('newSpaceMb')}, external ${fromTo('externalMb')}); jobs open ${idleAfter5[0]!.api?.jobsOpen ?? '?'} → ${idleAfter5.at(-1)!.api?.jobsOpen ?? '?'}) [target < 5 MB: ${idleAfter5.at(-1)!.rssMb - idleAfter5[0]!.rssMb < 5 ? 'MET' : 'MISSED'}]`
         : 'rss with every room closed after minute 5: fewer than two such points (a longer run, or shorter waves)',
       `per minute: ${minutes.map((s) => `${s.f.rssMb.toFixed(0)}MB/${s.f.heap ? `${s.f.heap.usedMb.toFixed(0)}MBheap/` : ''}${s.f.fds}fd/${s.f.udp}udp/${s.f.actors?.live ?? '?'}actors`).join(' ')}`,
       'with every room closed:',

@@ -10,7 +10,12 @@ import { eventually, poll, sleep } from '../helpers/wait.js';
 /** Every file of a meeting's folder with its size and mtime: what "nothing changed" means for the folder. */
 async function folder(dir: string): Promise<string[]> {
   const names = (await readdir(dir)).sort();
-  return Promise.all(names.map(async (n) => `${n} ${(await stat(join(dir, n))).size} ${(await stat(join(dir, n))).mtimeMs}`));
+  return Promise.all(
+    names.map(async (n) => {
+      const { size, mtimeMs } = await stat(join(dir, n));
+      return `${n} ${size} ${mtimeMs}`;
+    }),
+  );
 }
 
 /**

@@ -184,7 +184,8 @@ export function formatFigures(label: string, f: ServerFigures): string {
   const heap = f.heap
     ? `heap ${f.heap.usedMb.toFixed(1)}/${f.heap.totalMb.toFixed(1)} MB` +
       (f.heap.newSpaceMb !== undefined ? ` (new space ${f.heap.newSpaceMb.toFixed(1)} MB, old space used ${f.heap.oldSpaceUsedMb?.toFixed(1) ?? '?'} MB)` : '') +
-      (f.heap.externalMb !== undefined ? ` external ${f.heap.externalMb.toFixed(1)} MB` : '')
+      (f.heap.externalMb !== undefined ? ` external ${f.heap.externalMb.toFixed(1)} MB` : '') +
+      (f.heap.mallocedMb !== undefined ? ` malloced ${f.heap.mallocedMb.toFixed(1)} MB` : '')
     : 'heap n/a';
   const handles = f.handles
     ? `handles ${Object.entries(f.handles)
