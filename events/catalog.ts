@@ -186,12 +186,16 @@ export const eventSchemas = {
     participantId: idSchema,
     role,
     name: z.string().max(200).nullable(),
+    /** Who they are across rejoins (absent when unknown, and in events logged before it was carried). */
+    userId: userId.optional(),
     layout: layoutSchema,
     format: formatSchema,
     startedAt: z.number().int().nonnegative(),
     /** Segments already used by earlier peers of this participant (numbering continues). */
     segmentBase: z.number().int().nonnegative(),
   }),
+  /** host-userInfo arrived (or changed) while the peer exists: its sidecars carry the new name and userId. */
+  'peer.identified': z.object({ name: z.string().max(200).nullable(), userId: userId.optional() }),
   'peer.offer.received': z.object({ sdp }),
   'peer.candidate.received': candidate,
   'peer.answered': z.object({ offerNumber: z.number().int().positive(), sdp }),

@@ -37,6 +37,13 @@ export const segmentMetaSchema = z.object({
   recordingId: idSchema,
   participantId: idSchema,
   participantName: z.string().max(200).nullable(),
+  /**
+   * Who sent it across rejoins (the token's `sub` or host-userInfo's userId,
+   * as known when the peer opened): a participant back under a new
+   * participantId keeps one tile even when composed from sidecars alone.
+   * Absent when unknown, and in older sidecars.
+   */
+  userId: z.string().min(1).max(200).optional(),
   role: z.enum(['host', 'participant']),
   kind: z.enum(['audio', 'video']),
   trackId: idSchema,

@@ -25,6 +25,8 @@ export interface EffectParams {
     participantId: string;
     role: 'host' | 'participant';
     name: string | null;
+    /** The token's `sub` or host-userInfo's userId when known: a rejoin under a new participantId keeps one tile from the sidecars alone. */
+    userId: string | null;
     startedAt: number;
     offerNumber: number;
     segmentIndex: number;
@@ -39,6 +41,8 @@ export interface EffectParams {
     sdpMLineIndex: number | null;
   };
   closeRecorderPeer: { recordingId: string; participantId: string; reason: string };
+  /** A live recorder peer's sidecars take a new name / userId (host-userInfo sent after the peer opened). */
+  identifyRecorderPeer: { recordingId: string; participantId: string; name: string | null; userId: string | null };
   enqueueComposition: { jobId: string };
   abortComposition: { jobId: string; attempt: number };
   /** Upload a job's files (attempt n): the uploader claims it with `upload.started`. */

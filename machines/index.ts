@@ -48,7 +48,7 @@ export const MAX_CONTEXT_KEYS = 19;
  * Bump when a machine's context changes shape: checkpoints taken with another
  * version are ignored and the log is folded from the start.
  */
-export const MACHINES_VERSION = 5;
+export const MACHINES_VERSION = 6;
 
 /** One reusable pure stepper per stream kind. */
 export const steppers: Record<StreamKind, ReturnType<typeof createStepper>> = {

@@ -38,7 +38,8 @@ export interface PeerContext {
   roomId: string;
   participantId: string;
   role: 'host' | 'participant';
-  name: string | null;
+  /** Who sends: the name and, when known, the user id (token `sub` or host-userInfo) the segment sidecars carry. Nested: MAX_CONTEXT_KEYS. */
+  identity: { name: string | null; userId: string | null };
   startedAt: number;
   segmentBase: number;
   /** Offers received so far; the current peer answers offer number `offers`. */
@@ -63,6 +64,7 @@ export interface PeerContext {
 
 type PeerEvent =
   | EventOf<'peer.requested'>
+  | EventOf<'peer.identified'>
   | EventOf<'peer.offer.received'>
   | EventOf<'peer.candidate.received'>
   | EventOf<'peer.answered'>
@@ -103,6 +105,7 @@ const effects = setup({
     openRecorderPeer: (_, _p: EffectParams['openRecorderPeer']) => {},
     addRemoteCandidate: (_, _p: EffectParams['addRemoteCandidate']) => {},
     closeRecorderPeer: (_, _p: EffectParams['closeRecorderPeer']) => {},
+    identifyRecorderPeer: (_, _p: EffectParams['identifyRecorderPeer']) => {},
   },
   guards: {
     isCurrentOffer: current,
@@ -126,7 +129,8 @@ export const peerMachine = effects.extend({
           recordingId: context.recordingId,
           participantId: context.participantId,
           role: context.role,
-          name: context.name,
+          name: context.identity.name,
+          userId: context.identity.userId,
           startedAt: context.startedAt,
           offerNumber,
           segmentIndex: context.segmentBase + offerNumber - 1,
@@ -205,7 +209,7 @@ export const peerMachine = effects.extend({
     roomId: '',
     participantId: '',
     role: 'participant',
-    name: null,
+    identity: { name: null, userId: null },
     startedAt: 0,
     segmentBase: 0,
     offers: 0,
@@ -225,6 +229,21 @@ export const peerMachine = effects.extend({
     // Segments of a replaced or closing peer keep arriving after the fact: always keep them.
     'peer.segment.finalized': { actions: 'recordSegment' },
     'peer.media.stats': { guard: 'isCurrentOffer', actions: 'recordStats' },
+    // In any state: the next peer opened carries it, and a live one rewrites its sidecars (a closed one has none open: no-op).
+    'peer.identified': {
+      actions: [
+        assign(({ event }) => ({ identity: { name: event.data.name, userId: event.data.userId ?? null } })),
+        {
+          type: 'identifyRecorderPeer',
+          params: ({ context, event }) => ({
+            recordingId: context.recordingId,
+            participantId: context.participantId,
+            name: event.data.name,
+            userId: event.data.userId ?? null,
+          }),
+        },
+      ],
+    },
     // A failed action the runtime reports (events/catalog.ts actionFailed): kept in the log for the
     // operator; the state stays. assign({}) copies the context, so the step is recorded, not refused.
     'peer.action.failed': { actions: assign({}) },
@@ -240,7 +259,7 @@ export const peerMachine = effects.extend({
             roomId: event.data.roomId,
             participantId: event.data.participantId,
             role: event.data.role,
-            name: event.data.name,
+            identity: { name: event.data.name, userId: event.data.userId ?? null },
             startedAt: event.data.startedAt,
             segmentBase: event.data.segmentBase,
           })),
@@ -382,7 +401,7 @@ export const peerMachine = effects.extend({
           target: 'requested',
           actions: assign(({ context, event }) => ({
             role: event.data.role,
-            name: event.data.name,
+            identity: { name: event.data.name, userId: event.data.userId ?? null },
             // Offer numbers go on (a late event of the old peer stays stale); the next offer's segment index is the one asked for.
             // Never below the next index of this peer's own offers, whatever the request says.
             segmentBase: Math.max(event.data.segmentBase, context.segmentBase + context.offers) - context.offers,

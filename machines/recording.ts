@@ -65,11 +65,18 @@ const requestPeer = (ctx: RecordingContext, m: Member, segmentBase: number): Emi
     participantId: m.participantId,
     role: m.role,
     name: m.name,
+    ...(m.userId ? { userId: m.userId } : {}),
     layout: ctx.layout,
     format: ctx.format,
     startedAt: ctx.startedAt,
     segmentBase,
   },
+});
+
+const identifyPeer = (ctx: RecordingContext, m: Member): EmitSpec => ({
+  stream: peerStream(ctx.recordingId, m.participantId),
+  type: 'peer.identified',
+  data: { name: m.name, ...(m.userId ? { userId: m.userId } : {}) },
 });
 
 /** What a participant entry keeps of a member's identity. */
@@ -284,7 +291,17 @@ export const recordingMachine = setup({
           { guard: 'isKnownParticipant', actions: 'recordPeerClosed' },
         ],
         'recording.segment.recorded': { guard: 'isKnownParticipant', actions: 'recordSegment' },
-        'recording.participant.identified': { guard: 'isIdentifiedParticipant', actions: 'recordIdentity' },
+        'recording.participant.identified': {
+          guard: 'isIdentifiedParticipant',
+          actions: [
+            'recordIdentity',
+            // Its peer's sidecars carry who they are: a composition from the sidecars alone keeps a rejoin on one tile.
+            {
+              type: 'emit',
+              params: ({ context, event }) => ({ events: [identifyPeer(context, event.data.member)] }),
+            },
+          ],
+        },
         'recording.stop.requested': {
           target: 'stopping',
           actions: [

@@ -51,6 +51,8 @@ export interface Participant {
 export interface SegmentPresence {
   participantId: string;
   participantName: string | null;
+  /** The sidecar's userId (absent in older sidecars and when unknown). */
+  userId?: string;
   role: 'host' | 'participant';
   offsetMs: number;
   durationMs: number | null;
@@ -61,7 +63,7 @@ export interface SegmentPresence {
  * then by id (a stable order: a participant keeps their place for the whole
  * recording). Segments are grouped by who sent them: the user id the
  * recording's log knows for a participantId (token `sub` or host-userInfo),
- * else the participantId; so someone who leaves and comes back under a new
+ * else the one its sidecars carry, else the participantId; so someone who leaves and comes back under a new
  * participantId keeps one tile and one timeline. `members` (from the log)
  * name them; a sidecar's name is the fallback.
  */
@@ -72,8 +74,12 @@ export function buildParticipants(
   members: readonly ComposeMember[] = [],
 ): Participant[] {
   const memberOf = new Map(members.map((m) => [m.participantId, m]));
+  // Without the log's members (a composition from the sidecars alone), the sidecars' userId still groups a rejoin.
+  const sidecarUserId = new Map<string, string>();
+  for (const k of known) if (k.userId && !sidecarUserId.has(k.participantId)) sidecarUserId.set(k.participantId, k.userId);
+  const userIdOf = (participantId: string) => memberOf.get(participantId)?.userId ?? sidecarUserId.get(participantId);
   const keyOf = (participantId: string) => {
-    const userId = memberOf.get(participantId)?.userId;
+    const userId = userIdOf(participantId);
     return userId ? `user:${userId}` : `id:${participantId}`;
   };
   // The tile id of a group: its earliest participantId on the timeline.
@@ -104,7 +110,7 @@ export function buildParticipants(
     const latest = [...p.participantIds].reverse().map((id) => memberOf.get(id)).filter((m) => m !== undefined);
     const pick = <K extends 'name' | 'userId' | 'avatar' | 'userInfo'>(k: K) => latest.find((m) => m[k] !== undefined && m[k] !== null)?.[k];
     p.name = memberDisplayName({ connect: pick('name') ?? sidecarName.get(key) });
-    const userId = pick('userId');
+    const userId = pick('userId') ?? p.participantIds.map((id) => sidecarUserId.get(id)).find((u) => u !== undefined);
     const avatar = pick('avatar');
     const userInfo = pick('userInfo');
     return Object.assign(p, userId ? { userId } : {}, avatar ? { avatar } : {}, userInfo ? { userInfo } : {});

@@ -43,6 +43,7 @@ export const mediaScaleOf = (m: SegmentMeta): number => (m.sync?.source === 'sen
 const toPresence = (m: SegmentMeta, durationMs: number | null): SegmentPresence => ({
   participantId: m.participantId,
   participantName: m.participantName,
+  ...(m.userId ? { userId: m.userId } : {}),
   role: m.role,
   offsetMs: m.offsetMs,
   durationMs,

@@ -166,6 +166,7 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
         recordingId: p.recordingId,
         participantId: p.participantId,
         participantName: p.name,
+        userId: p.userId,
         role: p.role,
         recordingStartedAt: p.startedAt,
         segmentBase: p.segmentIndex,
@@ -227,6 +228,11 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
         ),
       );
       void runtime;
+    },
+
+    identifyRecorderPeer(p: EffectParams['identifyRecorderPeer']) {
+      // No live peer (not opened yet, or closed): the peer's context has it for the next one.
+      live.get(`${p.recordingId}.${p.participantId}`)?.peer.identify({ name: p.name, userId: p.userId });
     },
 
     async closeRecorderPeer(p: EffectParams['closeRecorderPeer'], { event, runtime }) {

@@ -70,11 +70,13 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
   const used = { audio: 0, video: 0 };
   const stallTimeoutMs = opts.stallTimeoutMs ?? 3_000;
   const statsIntervalMs = opts.statsIntervalMs ?? 5_000;
-  const identity = {
+  // Mutable: a late identify() names the segments that start after it too.
+  const identity: { meetingId: string; recordingId: string; participantId: string; participantName: string | null; userId?: string; role: 'host' | 'participant' } = {
     meetingId: sanitizeSegment(opts.meetingId),
     recordingId: sanitizeSegment(opts.recordingId),
     participantId: sanitizeSegment(opts.participantId),
     participantName: opts.participantName == null ? null : opts.participantName.slice(0, 200),
+    ...(opts.userId ? { userId: opts.userId.slice(0, 200) } : {}),
     role: opts.role,
   };
 
@@ -406,6 +408,14 @@ export function createRecorderPeer(opts: RecorderPeerOptions): RecorderPeer {
 
     segments() {
       return [...tracks.values()].flatMap((s) => (s.segment ? [s.segment.meta()] : []));
+    },
+
+    identify(who) {
+      identity.participantName = who.name == null ? null : who.name.slice(0, 200);
+      if (who.userId) identity.userId = who.userId.slice(0, 200);
+      else delete identity.userId;
+      for (const s of tracks.values()) s.segment?.identify({ participantName: identity.participantName, userId: identity.userId });
+      log.debug({ userId: identity.userId ?? null }, 'identified: sidecars rewritten');
     },
   };
 }

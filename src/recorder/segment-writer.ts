@@ -24,7 +24,7 @@ const round3 = (n: number) => Math.round(n * 1000) / 1000;
 export interface SegmentWriterOptions {
   /** Absolute, already validated meeting directory. */
   dir: string;
-  identity: Pick<SegmentMeta, 'meetingId' | 'recordingId' | 'participantId' | 'participantName' | 'role'>;
+  identity: Pick<SegmentMeta, 'meetingId' | 'recordingId' | 'participantId' | 'participantName' | 'userId' | 'role'>;
   kind: MediaKind;
   trackId: string;
   codec: RecordedCodec;
@@ -61,6 +61,8 @@ export interface SegmentWriter {
   readonly framesWritten: number;
   /** Stops taking packets, ends the WebM, remuxes if needed and rewrites the sidecar. Idempotent: the first call's options hold. */
   finalize(opts?: FinalizeOptions): Promise<FinalizedSegment>;
+  /** Who sent it, learned late (host-userInfo after the peer opened): the sidecar is rewritten with it. Ignored once finalizing. */
+  identify(who: Pick<SegmentMeta, 'participantName' | 'userId'>): void;
 }
 
 export interface FinalizeOptions {
@@ -370,6 +372,12 @@ export function openSegmentWriter(o: SegmentWriterOptions): SegmentWriter {
     finalize(opts = {}) {
       finalizing ??= finalize(opts);
       return finalizing;
+    },
+    identify(who) {
+      if (finalizing) return;
+      const { userId: _old, ...rest } = current;
+      current = { ...rest, participantName: who.participantName, ...(who.userId ? { userId: who.userId } : {}) };
+      void writeMeta();
     },
   };
 }

@@ -28,6 +28,8 @@ export interface RecorderPeerOptions {
   recordingId: string;
   participantId: string;
   participantName?: string | null;
+  /** Who they are across rejoins, when known: written into every sidecar. */
+  userId?: string | null;
   role: 'host' | 'participant';
   /** ms since epoch: every offsetMs is measured from this. */
   recordingStartedAt: number;
@@ -71,6 +73,8 @@ export interface RecorderPeer {
   close(reason: string, opts?: { skipRemux?: boolean }): Promise<SegmentMeta[]>;
   /** Segment metadata as it stands now (finalized or not). */
   segments(): SegmentMeta[];
+  /** Who sends, learned after the peer opened: open segments' sidecars and later ones carry it. */
+  identify(who: { name: string | null; userId: string | null }): void;
 }
 
 export type PeerConnectionState = 'connecting' | 'connected' | 'disconnected' | 'failed';

@@ -70,6 +70,7 @@ const walks: Record<keyof MachineSet, Walk> = {
       return [
         { type: 'peer.requested', data: { recordingId: 'rec1', roomId: 'r1', participantId: 'x', role: 'participant', name: null, layout: 'grid', format: 'webm', startedAt: 5, segmentBase: 0 } },
         { type: 'peer.offer.received', data: { sdp: 'v=0' } },
+        { type: 'peer.identified', data: { name: 'X', userId: 'u-x' } },
         { type: 'peer.candidate.received', data: { candidate: 'candidate:1 1 udp 1 127.0.0.1 5000 typ host', sdpMid: '0', sdpMLineIndex: 0 } },
         { type: 'peer.answered', data: { offerNumber: n, sdp: 'v=0 answer' } },
         { type: 'peer.connected', data: { offerNumber: n } },

@@ -77,6 +77,22 @@ describe('participants: names and rejoins', () => {
     expect(ada.audio.map((a) => a.owner)).toEqual(['p1']);
   });
 
+  it('groups a rejoin by the sidecars userId when the log gives no members (a composition from sidecars alone)', () => {
+    const segments = [placed('h', 'video', 0, 12_000), placed('p1', 'video', 1000, 3000), placed('p2', 'video', 7000, 5000)];
+    const list = buildParticipants(
+      [seg('h', 0, 12_000, 'host'), { ...seg('p1', 1000, 3000, 'participant', 'Ada'), userId: 'u-ada' }, { ...seg('p2', 7000, 5000), userId: 'u-ada' }, { ...seg('p3', 8000, 1000), userId: 'u-bob' }],
+      segments,
+      12_000,
+    );
+    expect(list.map((p) => p.participantIds)).toEqual([['h'], ['p1', 'p2'], ['p3']]);
+    expect(list[1]).toMatchObject({ participantId: 'p1', userId: 'u-ada', label: 'Ada' });
+    expect(list[1]!.presence).toEqual([iv(1000, 4000), iv(7000, 12_000)]);
+    expect(list[1]!.video.map((v) => v.owner)).toEqual(['p1', 'p1']);
+    // The log's userId wins over a sidecar's.
+    const fromLog = buildParticipants([{ ...seg('p1', 0, 1000), userId: 'stale' }, { ...seg('p2', 2000, 1000), userId: 'u-x' }], [], 3000, [{ participantId: 'p1', userId: 'u-x' }]);
+    expect(fromLog.map((p) => p.participantIds)).toEqual([['p1', 'p2']]);
+  });
+
   it('keeps different people apart: no userId, or another userId, is another tile', () => {
     const list = buildParticipants([seg('h', 0, 10, 'host'), seg('a', 1, 5), seg('b', 6, 4), seg('c', 7, 3)], [], 10, [
       { participantId: 'a', userId: 'u1' },

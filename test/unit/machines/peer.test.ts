@@ -29,6 +29,21 @@ describe('recorder peer machine', () => {
     expect(open?.params).toMatchObject({ offerNumber: 1, segmentIndex: 2, sdp: 'v=0 offer', participantId: 'p', startedAt: 1000 });
   });
 
+  it('carries who sends into the recorder peer: the userId asked with, and one learned later (next offers too)', () => {
+    const withUser = ev(P, 'peer.requested', {
+      recordingId: 'rec1', roomId: 'r1', participantId: 'p', role: 'participant', name: 'Pat', userId: 'u-pat',
+      layout: 'grid', format: 'webm', startedAt: 1000, segmentBase: 0,
+    });
+    expect(given(P, [withUser]).when(offer()).effects.find((e) => e.type === 'openRecorderPeer')?.params).toMatchObject({ name: 'Pat', userId: 'u-pat' });
+    expect(given(P, [requested()]).when(offer()).effects.find((e) => e.type === 'openRecorderPeer')?.params).toMatchObject({ name: 'Pat', userId: null });
+    const later = given(P, [requested(), offer()]).when(ev(P, 'peer.identified', { name: 'Patricia', userId: 'u-p' }));
+    expect(later.accepted).toBe(true);
+    expect(later.effects).toContainEqual({ type: 'identifyRecorderPeer', params: { recordingId: 'rec1', participantId: 'p', name: 'Patricia', userId: 'u-p' } });
+    expect(later.snapshot.value).toBe('negotiating');
+    const reoffer = given(P, [requested(), offer(), ev(P, 'peer.identified', { name: 'Patricia', userId: 'u-p' })]).when(offer('v=0 second'));
+    expect(reoffer.effects.find((e) => e.type === 'openRecorderPeer')?.params).toMatchObject({ offerNumber: 2, name: 'Patricia', userId: 'u-p' });
+  });
+
   it('goes connected → flowing; a new offer replaces the peer and keeps segments', () => {
     const h = [
       requested(), offer(),

@@ -110,7 +110,8 @@ describe('recording session machine: identities', () => {
   it("keeps a participant's identity from host-userInfo (name, userId, avatar), while recording and while stopping", () => {
     const o = given(S, [started()]).when(identified({ ...member('p'), name: 'Ada', userId: 'u1', avatar: 'a.png' }));
     expect(o.accepted).toBe(true);
-    expect(o.emitted).toEqual([]);
+    // Its peer is told, so the sidecars it writes carry who they are.
+    expect(o.emitted).toEqual([{ stream: 'peer:rec1.p', type: 'peer.identified', data: { name: 'Ada', userId: 'u1' } }]);
     expect(o.snapshot.context.participants.p).toMatchObject({ name: 'Ada', userId: 'u1', avatar: 'a.png', active: true, requests: 1 });
     const stopping = given(S, [started(), stop()]).when(identified({ ...member('h', 'host'), name: 'Host H', userId: 'h1' }));
     expect(stopping.snapshot.context.participants.h).toMatchObject({ name: 'Host H', userId: 'h1' });
