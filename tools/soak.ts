@@ -21,7 +21,13 @@
  * runtime holds in memory (GET /metrics, `mr_runtime_actors`). Growth is
  * judged between the points where every room is closed (a minute's sample may
  * fall mid-wave), and the descriptors there apart from the pipes of a
- * composition still running. Without --url it starts src/main.ts in a
+ * composition still running. For a server it starts, each such point is
+ * sampled twice: as it is, and after a full GC through the server's inspector
+ * (`--inspect=127.0.0.1:0`, tools/lib/inspector-gc.ts). The second is the
+ * target's figure: RSS as it is depends on how much garbage the young
+ * generation (up to 2 × 64 MB here) held at that instant, so two idle points
+ * can differ by 130 MB with nothing retained; after the GC what differs is
+ * what the server kept. Without --url it starts src/main.ts in a
  * temporary RECORDING_DIR (tools/lib/server.ts). Bounded: it stops by itself.
  *
  * Other options: --wave-seconds 40 --interval 60 --video-kbps 500 --seed 1
@@ -40,6 +46,7 @@ import { encodeClip } from './lib/media-clip.js';
 import { LoadParticipant } from './lib/participant.js';
 import { findListeningPid, loadAverage } from './lib/proc.js';
 import { startServerProcess, type ServerProcess } from './lib/server.js';
+import { collectGarbage, inspectorUrlOf } from './lib/inspector-gc.js';
 import { formatFigures, httpJson, serverFigures, type ServerFigures } from './lib/soak-figures.js';
 import { isLoopbackUrl } from './lib/util.js';
 
@@ -150,6 +157,7 @@ async function main() {
   let base: string;
   let pid: number | null;
   let reportDir: string | null = null;
+  let inspector: string | null = null;
   if (args.url) {
     base = args.url.replace(/\/+$/, '');
     pid = args['server-pid'] ? Number(args['server-pid']) : findListeningPid(Number(new URL(base).port || 80));
@@ -164,11 +172,13 @@ async function main() {
     if (args['heap-snapshots']) await mkdir(args['heap-snapshots'], { recursive: true });
     server = await startServerProcess(
       { RECORDING_DIR: d, LOG_LEVEL: 'info' },
-      { nodeArgs: ['--report-on-signal', '--report-signal=SIGUSR2', `--report-directory=${reportDir}`, ...snapshots] },
+      // The inspector (loopback, a free port) lets this tool collect the server's garbage before the idle-point figures.
+      { nodeArgs: ['--report-on-signal', '--report-signal=SIGUSR2', `--report-directory=${reportDir}`, '--inspect=127.0.0.1:0', ...snapshots] },
     );
     base = server.url.replace(/\/+$/, '');
     pid = server.pid;
-    log(`started server pid ${pid} at ${base}, RECORDING_DIR ${dir}`);
+    inspector = inspectorUrlOf(server.stderrTail());
+    log(`started server pid ${pid} at ${base}, RECORDING_DIR ${dir}${inspector ? '' : '; no inspector URL on its stderr: no after-GC figures'}`);
   }
   if (!pid) throw new Error('no server pid: pass --server-pid');
 
@@ -179,7 +189,24 @@ async function main() {
     log(formatFigures(label.padEnd(14), f));
     return f;
   };
+  /**
+   * The same figures after a full GC through the inspector (young generation
+   * shrunk, freed pages returned): at idle points, what the server holds, so
+   * growth there is retained memory and not the garbage of the last scavenge.
+   */
+  const sampleAfterGc = async (label: string): Promise<ServerFigures | null> => {
+    if (!inspector) return null;
+    try {
+      await collectGarbage(inspector);
+    } catch (err) {
+      log(`full GC through the inspector failed: ${(err as Error).message}`);
+      return null;
+    }
+    await sleep(1000);
+    return sample(label);
+  };
   const baseline = await sample('baseline');
+  const baselineGc = await sampleAfterGc('baseline, gc');
   let sampling = Promise.resolve();
   const ticker = setInterval(() => {
     sampling = sampling.then(() => sample('minute').then(() => undefined)).catch(() => undefined);
@@ -191,6 +218,8 @@ async function main() {
   const closedChecks: string[] = [];
   /** Figures with every room closed, one per wave: the like-for-like points for growth (a minute's sample may fall mid-wave). */
   const idle: ServerFigures[] = [];
+  /** The same points after a full GC (sampleAfterGc). */
+  const idleGc: ServerFigures[] = [];
   let wave = 0;
   const counts = { joins: 0, leaves: 0, renegotiations: 0, restarts: 0, recordings: 0, errors: 0 };
 
@@ -276,6 +305,8 @@ async function main() {
       closedChecks.push(`wave ${wave}: ${diff('fds')}${fdsNote}, ${diff('udp')}, ${diff('tcpEstablished')}, rss ${closed.rssMb.toFixed(1)} MB, heap ${closed.heap ? `${closed.heap.usedMb.toFixed(1)} MB` : 'n/a'}, jobs open ${closed.api?.jobsOpen ?? '?'}, actors ${closed.actors ? `${closed.actors.live} live, ${closed.actors.kept} kept` : 'n/a'}`);
       idle.push(closed);
       log(`every room closed after wave ${wave}: ${closedChecks.at(-1)}`);
+      const gced = await sampleAfterGc(`closed ${wave}, gc`);
+      if (gced) idleGc.push(gced);
       if (args['heap-snapshots'] && server) log(`heap snapshot: ${await heapSnapshot(server.pid, args['heap-snapshots'])}`);
     }
   } finally {
@@ -287,6 +318,9 @@ async function main() {
   const minutes = samples.filter((s) => s.label === 'minute' || s.label === 'end');
   const after5 = samples.find((s) => s.f.at - t0 >= 5 * 60_000);
   const idleAfter5 = idle.filter((f) => f.at - t0 >= 5 * 60_000);
+  const gcAfter5 = idleGc.filter((f) => f.at - t0 >= 5 * 60_000);
+  const gcHeap = (f: ServerFigures | undefined) =>
+    f?.heap ? `heap ${f.heap.usedMb.toFixed(1)} MB, old space used ${f.heap.oldSpaceUsedMb?.toFixed(1) ?? '?'}, new space ${f.heap.newSpaceMb?.toFixed(1) ?? '?'}, external ${f.heap.externalMb?.toFixed(1) ?? '?'}` : 'heap n/a';
   /** One heap figure at the first and the last idle point after minute 5. */
   const fromTo = (k: keyof NonNullable<ServerFigures['heap']>) =>
     [idleAfter5[0], idleAfter5.at(-1)].map((f) => f?.heap?.[k]?.toFixed(1) ?? '?').join(' → ');
@@ -302,6 +336,10 @@ async function main() {
       idleAfter5.length >= 2
         ? `rss with every room closed, after minute 5: ${idleAfter5[0]!.rssMb.toFixed(1)} MB → ${idleAfter5.at(-1)!.rssMb.toFixed(1)} MB (${(idleAfter5.at(-1)!.rssMb - idleAfter5[0]!.rssMb).toFixed(1)} MB over ${((idleAfter5.at(-1)!.at - idleAfter5[0]!.at) / 60_000).toFixed(1)} min; heap ${fromTo('usedMb')} MB (old space used ${fromTo('oldSpaceUsedMb')}, new space ${fromTo('newSpaceMb')}, external ${fromTo('externalMb')}); jobs open ${idleAfter5[0]!.api?.jobsOpen ?? '?'} → ${idleAfter5.at(-1)!.api?.jobsOpen ?? '?'}) [target < 5 MB: ${idleAfter5.at(-1)!.rssMb - idleAfter5[0]!.rssMb < 5 ? 'MET' : 'MISSED'}]`
         : 'rss with every room closed after minute 5: fewer than two such points (a longer run, or shorter waves)',
+      gcAfter5.length >= 2
+        ? `rss after a full GC with every room closed, after minute 5: ${gcAfter5[0]!.rssMb.toFixed(1)} MB → ${gcAfter5.at(-1)!.rssMb.toFixed(1)} MB (${(gcAfter5.at(-1)!.rssMb - gcAfter5[0]!.rssMb).toFixed(1)} MB over ${((gcAfter5.at(-1)!.at - gcAfter5[0]!.at) / 60_000).toFixed(1)} min; ${gcHeap(gcAfter5[0])} → ${gcHeap(gcAfter5.at(-1))}) [target < 5 MB: ${gcAfter5.at(-1)!.rssMb - gcAfter5[0]!.rssMb < 5 ? 'MET' : 'MISSED'}]`
+        : `rss after a full GC with every room closed after minute 5: ${inspector ? 'fewer than two such points' : 'not available (no inspector: a server this tool did not start)'}`,
+      ...(idleGc.length ? [`rss after a full GC: baseline ${baselineGc ? baselineGc.rssMb.toFixed(1) : '?'} MB; with every room closed, by wave: ${idleGc.map((f) => `${f.rssMb.toFixed(1)} (${((f.at - t0) / 60_000).toFixed(1)} min)`).join(', ')} MB`] : []),
       `per minute: ${minutes.map((s) => `${s.f.rssMb.toFixed(0)}MB/${s.f.heap ? `${s.f.heap.usedMb.toFixed(0)}MBheap/` : ''}${s.f.fds}fd/${s.f.udp}udp/${s.f.actors?.live ?? '?'}actors`).join(' ')}`,
       'with every room closed:',
       ...closedChecks.map((c) => `  ${c}`),
