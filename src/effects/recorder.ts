@@ -272,13 +272,19 @@ export function createRecorderEffects(opts: RecorderEffectsOptions) {
     handlers,
     /**
      * NATS mode: a close another node appended (a stop through its API, its
-     * host leaving) for a peer this node holds is run here, where the peer is.
+     * host leaving), or an identity it learned, for a peer this node holds is
+     * run here, where the peer is.
      */
     follow(runtime: Runtime): () => void {
       return runtime.onEvent((a) => {
-        if (a.type !== 'peer.close.requested' || a.local) return;
+        if (a.local || (a.type !== 'peer.close.requested' && a.type !== 'peer.identified')) return;
         const { recordingId, participantId } = a.after.context;
         if (!live.has(`${recordingId}.${participantId}`)) return;
+        if (a.type === 'peer.identified') {
+          // Said on another node (its userInfo reached that node's socket): the sidecars are written here.
+          const { name, userId } = a.after.context.identity as PeerContext['identity'];
+          return void handlers.identifyRecorderPeer!({ recordingId, participantId, name, userId }, { event: a.event, runtime });
+        }
         Promise.resolve(handlers.closeRecorderPeer!({ recordingId, participantId, reason: a.event.data.reason }, { event: a.event, runtime })).catch((err) =>
           opts.logger.error({ err, recordingId, participantId }, 'closing a recorder peer for another node failed'),
         );

@@ -3,7 +3,7 @@
  * a guest identified by host-userInfo before the recording, who leaves and
  * comes back under a new participantId and says who they are only once their
  * new peer is already recording. Real werift participants, the real app
- * (embedded log), the real composer. The sidecars of both peers must carry the
+ * (embedded log, and JetStream log + queue), the real composer. The sidecars of both peers must carry the
  * userId (the second one's rewritten while it records), the composition must
  * put both on one tile, and so must a composition from the sidecars alone (as
  * when the recording cannot be read from the log).
@@ -15,12 +15,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sidecarOf } from '../../events/files.js';
 import { segmentMetaSchema, type SegmentMeta } from '../../events/segment.js';
 import { createComposer } from '../../src/composer/index.js';
-import { startTestApp, type TestApp } from '../helpers/app.js';
+import type { TestApp } from '../helpers/app.js';
+import { APP_MODES, startModeApp } from '../helpers/app-modes.js';
 import { waitForJob } from '../helpers/compositions.js';
 import { Participant } from '../helpers/participant.js';
 import { eventually, poll, sleep } from '../helpers/wait.js';
 
-describe('a rejoin with the same userId (werift participants, real app and composer)', () => {
+describe.each(APP_MODES)('a rejoin with the same userId (werift participants, real app and composer, %s)', (mode) => {
   let app: TestApp;
   const room = 'rejoin-1';
   let host: Participant, first: Participant, again: Participant;
@@ -40,7 +41,7 @@ describe('a rejoin with the same userId (werift participants, real app and compo
   };
 
   beforeAll(async () => {
-    app = await startTestApp();
+    app = await startModeApp(mode);
     app.runtime.onEvent(({ event }) => {
       if (event.type === 'peer.media.started') started.add(`${event.stream}/${event.data.kind}`);
       if (event.type === 'peer.identified') identifiedPeers.push(event.stream);
