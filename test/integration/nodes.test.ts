@@ -46,9 +46,12 @@ describe('NATS mode: any node takes any socket, a dead node strands nothing', ()
     };
   });
   afterEach(async () => {
-    if (process.env.NODES_TEST_LOGS) {
-      const { writeFileSync } = await import('node:fs');
-      for (const [i, p] of procs.entries()) writeFileSync(join(process.env.NODES_TEST_LOGS, `node-${i}.log`), p.lines.map((l) => JSON.stringify(l)).join('\n'));
+    if (process.env.NODES_TEST_LOGS && procs.length) {
+      // One folder per case: a later case does not overwrite an earlier one's logs.
+      const { mkdirSync, writeFileSync } = await import('node:fs');
+      const dir = join(process.env.NODES_TEST_LOGS, String(expect.getState().currentTestName ?? Date.now()).replace(/[^\w.-]+/g, '_').slice(0, 80));
+      mkdirSync(dir, { recursive: true });
+      for (const [i, p] of procs.entries()) writeFileSync(join(dir, `node-${i}.log`), p.lines.map((l) => JSON.stringify(l)).join('\n'));
     }
     await Promise.allSettled(people.map((p) => p.close()));
     await proxy?.close();
