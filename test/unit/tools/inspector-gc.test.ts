@@ -3,14 +3,22 @@ import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { collectGarbage, inspectorUrlOf } from '../../../tools/lib/inspector-gc.js';
 
-// A child that fills its young generation with garbage, then answers each stdin line with its heap figures.
+// A child that answers each stdin line with its heap figures. On "fill" it first allocates short-lived
+// garbage until half of its young generation, as large as it is right now, is used: a fixed amount would
+// be scavenged away already or not fill it at all, depending on the Node version's semi-space sizing.
 const CHILD = `
 const v8 = require('node:v8');
-let junk = [];
-for (let i = 0; i < 400000; i++) { junk.push({ i, s: 'x' + i }); if (junk.length > 50000) junk = []; }
-junk = null;
-require('node:readline').createInterface({ input: process.stdin }).on('line', () => {
-  const s = v8.getHeapSpaceStatistics().find((x) => x.space_name === 'new_space');
+const newSpace = () => v8.getHeapSpaceStatistics().find((x) => x.space_name === 'new_space');
+let keep = null;
+require('node:readline').createInterface({ input: process.stdin }).on('line', (line) => {
+  if (line === 'fill') {
+    for (let n = 0; n < 1e7; n++) {
+      keep = { n, s: 'x' + n };
+      if (n % 1000 === 0) { const s = newSpace(); if (s.space_used_size > s.space_size / 2) break; }
+    }
+    keep = null;
+  }
+  const s = newSpace();
   console.log(JSON.stringify({ newSpace: s.space_used_size }));
 });
 console.log('ready');
@@ -36,12 +44,12 @@ describe('tools/lib/inspector-gc', () => {
       });
       const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
       expect((await lines.next()).value).toBe('ready');
-      const figures = async () => {
-        child.stdin!.write('\n');
+      const figures = async (line = '') => {
+        child.stdin!.write(`${line}\n`);
         return JSON.parse((await lines.next()).value as string) as { newSpace: number };
       };
-      const before = await figures();
-      expect(before.newSpace).toBeGreaterThan(1024 * 1024);
+      const before = await figures('fill');
+      expect(before.newSpace).toBeGreaterThan(256 * 1024);
       await collectGarbage(url);
       const after = await figures();
       expect(after.newSpace).toBeLessThan(before.newSpace / 4);
