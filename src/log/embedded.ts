@@ -212,8 +212,9 @@ export async function createEmbeddedLog({ file, fsync = true, duplicateWindow, r
       out.push(stored);
     }
     // A retry whose events are all stored already is answered with the copies, whatever it expected.
-    if (fresh.length > 0 && options.expectedPosition !== undefined && options.expectedPosition !== actual) {
-      throw new ConcurrencyError(stream, options.expectedPosition, actual);
+    if (fresh.length > 0 && (options.lineage?.broken || (options.expectedPosition !== undefined && options.expectedPosition !== actual))) {
+      if (options.lineage) options.lineage.broken = true;
+      throw new ConcurrencyError(stream, options.expectedPosition ?? actual, actual);
     }
     const logged = fresh.map((event) => {
       pending.set(event.id, event);

@@ -12,7 +12,7 @@ import {
 } from '@nats-io/jetstream';
 import { pino, type Logger } from 'pino';
 import type { NewEvent, StoredEvent } from '../../events/envelope.js';
-import { CheckpointMismatchError, ConcurrencyError, eachOf, type AppendOptions, type EventLog, type LoggedEvent, type ReadOptions } from './types.js';
+import { CheckpointMismatchError, ConcurrencyError, eachOf, type AppendOptions, type EventLog, type Lineage, type LoggedEvent, type ReadOptions } from './types.js';
 import { subjectOf } from './subject.js';
 import { boundedMap } from './bounded-map.js';
 import { parseNewEvents, parseStored, serialize, toStored } from './validate.js';
@@ -115,9 +115,10 @@ export async function createNatsLog({
     return p.event;
   }
 
-  async function appendQueued(stream: string, input: NewEvent[], expected: number | undefined): Promise<StoredEvent[]> {
+  async function appendQueued(stream: string, input: NewEvent[], expected: number | undefined, lineage: Lineage | undefined): Promise<StoredEvent[]> {
     const subject = subjectOf(prefix, stream);
     let tip = tips.get(stream) ?? (await refresh(stream));
+    if (lineage?.broken) throw new ConcurrencyError(stream, expected ?? tip.position, tip.position);
     if (expected !== undefined && expected !== tip.position) tip = await refresh(stream);
     // With a stale expectation only a retry of events already stored may pass.
     const stale = expected !== undefined && expected !== tip.position;
@@ -142,6 +143,7 @@ export async function createNatsLog({
           tips.delete(stream); // a timeout may or may not have stored it: ask the server next time
           throw err;
         }
+        if (expected !== undefined && lineage) lineage.broken = true;
         const actual = await refresh(stream);
         if (expected !== undefined) throw new ConcurrencyError(stream, expected, actual.position);
         if (++races > MAX_RACES) throw new Error(`stream ${stream}: lost ${MAX_RACES} races to other writers`);
@@ -166,7 +168,7 @@ export async function createNatsLog({
     const input = parseNewEvents(stream, events);
     for (const e of input) serialize(toStored(e, 1)); // refuse unserializable data before anything is published
     if (input.length === 0) return [];
-    return enqueue(stream, () => appendQueued(stream, input, options.expectedPosition));
+    return enqueue(stream, () => appendQueued(stream, input, options.expectedPosition, options.lineage));
   }
 
   async function position(stream: string): Promise<number> {

@@ -19,6 +19,20 @@ export interface AppendOptions {
    * ConcurrencyError and nothing is written.
    */
   expectedPosition?: number;
+  /**
+   * Appends to one stream decided one on top of the other (optimistically,
+   * before the earlier ones were durable) share one lineage. Once the log
+   * refuses one of them for concurrency it marks the lineage broken and
+   * refuses the later ones too, whatever position they expect: another
+   * writer's event may fill the refused one's position, and the later ones
+   * were decided on a state that never happened.
+   */
+  lineage?: Lineage;
+}
+
+/** See AppendOptions.lineage. */
+export interface Lineage {
+  broken: boolean;
 }
 
 export interface ReadOptions {

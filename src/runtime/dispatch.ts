@@ -5,7 +5,7 @@ import { SCHEMA_VERSION, type NewEvent, type StoredEvent } from '../../events/en
 import { isStreamId, parseStream, type StreamKind } from '../../events/streams.js';
 import { steppers } from '../../machines/index.js';
 import type { ExecutableAction } from '../../machines/step.js';
-import { ConcurrencyError, type EventLog } from '../log/types.js';
+import { ConcurrencyError, type EventLog, type Lineage } from '../log/types.js';
 import type { ActorTable } from './actors.js';
 import { newActor } from './fold.js';
 import type { KeptEvent, OutboxFile } from './outbox-file.js';
@@ -67,6 +67,18 @@ export function createDispatcher(opts: DispatcherOptions) {
   const { log, logger, table, clock, newId, notify, act } = opts;
   const { actors, stale } = table;
   let conflicts = 0;
+  /**
+   * Per actor object: the lineage its optimistic decisions share (see
+   * AppendOptions.lineage). One refused append breaks it, and every later
+   * decision on that actor is refused too, until the stream is read again
+   * (a fresh actor object, a fresh lineage).
+   */
+  const lineages = new WeakMap<object, Lineage>();
+  const lineageOf = (actor: object): Lineage => {
+    let l = lineages.get(actor);
+    if (!l) lineages.set(actor, (l = { broken: false }));
+    return l;
+  };
   /** Dispatches under way: a checkpoint is only taken when none is. */
   let inflight = 0;
   /** Events decided but not durable yet (the log refused them): appended later, in order per stream. */
@@ -158,6 +170,7 @@ export function createDispatcher(opts: DispatcherOptions) {
     }
     // Optimistic: later dispatches to this stream build on this state while the append is in flight.
     const expectedPosition = actor.position;
+    const lineage = lineageOf(actor);
     actor.snapshot = after;
     actor.position = expectedPosition + 1;
     if (!actor.firstTime) actor.firstTime = draft.time;
@@ -177,7 +190,7 @@ export function createDispatcher(opts: DispatcherOptions) {
     if (outbox.has(input.stream)) return keep();
     let event: StoredEvent;
     try {
-      [event] = (await log.append(input.stream, [draft], { expectedPosition })) as [StoredEvent];
+      [event] = (await log.append(input.stream, [draft], { expectedPosition, lineage })) as [StoredEvent];
     } catch (err) {
       const retried = options.retried ?? 0;
       if (err instanceof ConcurrencyError && retried < MAX_CONFLICT_RETRIES && !outbox.has(input.stream)) {

@@ -43,6 +43,8 @@ describe('NATS mode: any node takes any socket, a dead node strands nothing', ()
       NATS_COMPOSE_STREAM: `T_NODES_CO_${tag}`,
       RECORDING_DIR: root,
       NODE_TIMEOUT_MS: String(NODE_TIMEOUT_MS),
+      // Kept logs are for finding a failure: the servers say everything.
+      ...(process.env.NODES_TEST_LOGS ? { LOG_LEVEL: 'debug' } : {}),
     };
   });
   afterEach(async () => {
@@ -52,6 +54,20 @@ describe('NATS mode: any node takes any socket, a dead node strands nothing', ()
       const dir = join(process.env.NODES_TEST_LOGS, String(expect.getState().currentTestName ?? Date.now()).replace(/[^\w.-]+/g, '_').slice(0, 80));
       mkdirSync(dir, { recursive: true });
       for (const [i, p] of procs.entries()) writeFileSync(join(dir, `node-${i}.log`), p.lines.map((l) => JSON.stringify(l)).join('\n'));
+      // And the event log as it stands (the stream is shared by the cases: every case's events so far).
+      const nc = await connect({ servers: nats.url });
+      try {
+        const jsm = await jetstreamManager(nc);
+        const last = (await jsm.streams.info(env.NATS_EVENT_STREAM!)).state.last_seq;
+        const lines: string[] = [];
+        for (let seq = 1; seq <= last; seq++) {
+          const m = await jsm.streams.getMessage(env.NATS_EVENT_STREAM!, { seq }).catch(() => null);
+          if (m) lines.push(m.string());
+        }
+        writeFileSync(join(dir, 'events.jsonl'), lines.join('\n'));
+      } finally {
+        await nc.close();
+      }
     }
     await Promise.allSettled(people.map((p) => p.close()));
     await proxy?.close();

@@ -23,7 +23,10 @@ export function createMemoryLog(): EventLog & { events: LoggedEvent[] } {
     events,
     async append(stream: string, batch: NewEvent[], options = {}) {
       const at = positions.get(stream) ?? 0;
-      if (options.expectedPosition !== undefined && options.expectedPosition !== at) throw new ConcurrencyError(stream, options.expectedPosition, at);
+      if (options.lineage?.broken || (options.expectedPosition !== undefined && options.expectedPosition !== at)) {
+        if (options.lineage) options.lineage.broken = true;
+        throw new ConcurrencyError(stream, options.expectedPosition ?? at, at);
+      }
       const stored = batch.map((e, i): StoredEvent => ({ ...e, position: at + i + 1 }));
       positions.set(stream, at + stored.length);
       for (const event of stored) {

@@ -83,6 +83,21 @@ export function eventLogContract(name: string, harness: LogHarness): void {
       expect(await log.append('recording:r1', [ev('recording:r1')], { expectedPosition: 2 })).toMatchObject([{ position: 3 }]);
     });
 
+    it('refuses every later append of a lineage once one of them was refused for concurrency', async () => {
+      await log.append('recording:l', [ev('recording:l')], { expectedPosition: 0 });
+      const lineage = { broken: false };
+      // Decided on position 0 (stale), then one on top of it: both queued before either is answered.
+      const first = log.append('recording:l', [ev('recording:l')], { expectedPosition: 0, lineage });
+      const second = log.append('recording:l', [ev('recording:l')], { expectedPosition: 1, lineage });
+      await expect(first).rejects.toBeInstanceOf(ConcurrencyError);
+      // Position 1 is there (the first writer's), but what the second was decided on never happened.
+      await expect(second).rejects.toBeInstanceOf(ConcurrencyError);
+      expect(lineage.broken).toBe(true);
+      expect(await log.position('recording:l')).toBe(1);
+      // A decision on the fresh state, in a fresh lineage, passes.
+      expect(await log.append('recording:l', [ev('recording:l')], { expectedPosition: 1, lineage: { broken: false } })).toMatchObject([{ position: 2 }]);
+    });
+
     it('lets exactly one of two racing appends that expect the same position win', async () => {
       const race = await Promise.allSettled([
         log.append('room:race', [ev('room:race')], { expectedPosition: 0 }),

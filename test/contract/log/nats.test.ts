@@ -65,6 +65,22 @@ describe('nats log across instances', () => {
     expect(await b.append('recording:r', [ev('recording:r')], { expectedPosition: 2 })).toMatchObject([{ position: 3 }]);
   });
 
+  it("refuses an append decided on this instance's refused one, though another instance's event fills the position it expects", async () => {
+    await a.append('recording:o', [ev('recording:o')], { expectedPosition: 0 });
+    expect(await b.position('recording:o')).toBe(1); // b caches position 1
+    await a.append('recording:o', [ev('recording:o')], { expectedPosition: 1 }); // a's event takes position 2
+    const lineage = { broken: false };
+    // b decided X on position 1 and Y on top of X (position 2) before either was answered: X is refused,
+    // and Y's expectation (2) now matches the stream, filled by a's event. Y must not be written.
+    const x = b.append('recording:o', [ev('recording:o')], { expectedPosition: 1, lineage });
+    const y = b.append('recording:o', [ev('recording:o')], { expectedPosition: 2, lineage });
+    await expect(x).rejects.toBeInstanceOf(ConcurrencyError);
+    await expect(y).rejects.toBeInstanceOf(ConcurrencyError);
+    expect(await a.position('recording:o')).toBe(2);
+    // A decision on the fresh state passes.
+    expect(await b.append('recording:o', [ev('recording:o')], { expectedPosition: 2 })).toMatchObject([{ position: 3 }]);
+  });
+
   it('gives unique consecutive positions to instances appending without expectation', async () => {
     const appends = Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).append('room:shared', [ev('room:shared')]));
     await Promise.all(appends);
