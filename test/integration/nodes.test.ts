@@ -140,11 +140,7 @@ describe('NATS mode: any node takes any socket, a dead node strands nothing', ()
       { timeoutMs: 120_000, stepMs: 500 },
     );
 
-  // Known bug (issue 11, open): in some runs the recording's composition job never appears after the
-  // stop (seen on CI under Node 24: `completedJob` found nothing in 120 s), in others the host has no
-  // track files. Until that is found this case runs only with MR_NODE_LOSS=1 (`npm run test:node-loss`)
-  // and is counted as skipped, not passed, by `npm test`.
-  it.skipIf(!process.env.MR_NODE_LOSS)("a participant's node dies: it leaves (node-lost), the recording goes on and holds it up to its node's death", async () => {
+  it("a participant's node dies: it leaves (node-lost), the recording goes on and holds it up to its node's death", async () => {
     const room = 'noderoom1';
     const { host, p1, p2 } = await meeting('r1', room);
     const [nodeA, nodeB, nodeC] = procs as [ServerProcess, ServerProcess, ServerProcess];
@@ -224,10 +220,7 @@ describe('NATS mode: any node takes any socket, a dead node strands nothing', ()
     for (const p of procs) expect(p.lines.filter((l) => l.module === 'health/shared-dir' && l.level >= 50)).toEqual([]);
   }, 180_000);
 
-  // Same known bug as the participant-node case below (issue 11, open): on a clean-clone CI run on
-  // 2026-12-02 (Node 20) the interrupted recording's composition was not completed within 120 s. Runs
-  // only with MR_NODE_LOSS=1 (`npm run test:node-loss`); counted as skipped, not passed, by `npm test`.
-  it.skipIf(!process.env.MR_NODE_LOSS)("the host's node dies: the room closes within the timeout, the recording is interrupted and composed", async () => {
+  it("the host's node dies: the room closes within the timeout, the recording is interrupted and composed", async () => {
     const room = 'noderoom2';
     const { host, p1, p2 } = await meeting('r2', room);
     const [nodeA, nodeB] = procs as [ServerProcess, ServerProcess, ServerProcess];
