@@ -18,8 +18,13 @@ const MAX_OUT = 64 * 1024 * 1024;
 async function run(bin: string, args: string[]): Promise<Buffer> {
   const r = await runProcess(bin, args, { maxStdoutBytes: MAX_OUT, timeoutMs: 600_000 });
   if (r.exitCode !== 0) throw new Error(`${bin} failed (${r.exitCode}): ${r.stderr.join(' ').slice(0, 400)}`);
+  // Cut at the cap, the rest of the file would go unmeasured (a 30-minute file's end): say so instead.
+  if (r.stdout.length >= MAX_OUT) throw new Error(`${bin}: output reached ${MAX_OUT} bytes, the measurement would not cover the whole file`);
   return r.stdout;
 }
+
+/** Audio is measured at this rate: enough for a 1 kHz beep's onset to the millisecond, and an hour fits MAX_OUT. */
+const MEASURE_RATE = 8000;
 
 /** Pure: rising edges of a per-frame brightness series above `threshold` (times of the first bright frame). */
 export function risingEdges(series: readonly { t: number; v: number }[], threshold: number): number[] {
@@ -90,10 +95,13 @@ export async function frameLuma(
   return series;
 }
 
-/** The file's first audio stream as mono float PCM at `sampleRate`, and its start time. */
-export async function decodeMono(ffmpeg: string, ffprobe: string, file: string, sampleRate = 48000): Promise<{ pcm: Float32Array; startMs: number }> {
-  const buf = await run(ffmpeg, ['-v', 'error', '-nostdin', '-i', file, '-map', '0:a:0', '-ac', '1', '-ar', String(sampleRate), '-f', 'f32le', '-']);
-  const pcm = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + (buf.length - (buf.length % 4))));
+/** The file's first audio stream as mono PCM (-1..1) at `sampleRate`, and its start time. */
+export async function decodeMono(ffmpeg: string, ffprobe: string, file: string, sampleRate = MEASURE_RATE): Promise<{ pcm: Float32Array; startMs: number }> {
+  // 16-bit on the pipe: half of float's bytes, so a long file stays under the output cap.
+  const buf = await run(ffmpeg, ['-v', 'error', '-nostdin', '-i', file, '-map', '0:a:0', '-ac', '1', '-ar', String(sampleRate), '-f', 's16le', '-']);
+  const n = Math.floor(buf.length / 2);
+  const pcm = new Float32Array(n);
+  for (let i = 0; i < n; i++) pcm[i] = buf.readInt16LE(i * 2) / 32768;
   return { pcm, startMs: await streamStartMs(ffprobe, file, 'a') };
 }
 
@@ -116,7 +124,7 @@ export async function measureAvOffsets(file: string, o: MeasureOptions = {}): Pr
   const flashesMs = risingEdges(luma, o.lumaThreshold ?? 128);
   let peak = 0;
   for (const x of audio.pcm) peak = Math.max(peak, Math.abs(x));
-  const beepsMs = energyOnsets(audio.pcm, 48000, peak * (o.beepFraction ?? 0.3)).map((ms) => ms + audio.startMs);
+  const beepsMs = energyOnsets(audio.pcm, MEASURE_RATE, peak * (o.beepFraction ?? 0.3)).map((ms) => ms + audio.startMs);
   return { flashesMs, beepsMs, offsetsMs: pairOffsets(flashesMs, beepsMs) };
 }
 
