@@ -26,6 +26,7 @@ import { createCompositionQueue } from './queue/index.js';
 import { createCheckpointScheduler, createFileCheckpointStore } from './runtime/checkpoint.js';
 import { openOutboxFile } from './runtime/outbox-file.js';
 import { recover, referencedNodes, takeOverNode } from './runtime/recovery.js';
+import { createNatsTakeoverClaims } from './runtime/takeover-claims.js';
 import { createNatsLeaseBus, startLeases, type Leases } from './runtime/leases.js';
 import { createNatsRelayBus } from './signaling/relay.js';
 import { recordingStream } from '../events/streams.js';
@@ -210,6 +211,14 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       nodeId: config.nodeId,
       timeoutMs: config.nodeTimeoutMs,
       referenced: () => referencedNodes(runtime),
+      claim: createNatsTakeoverClaims({
+          nc: cluster,
+          eventStream: config.nats.eventStream,
+          subjectPrefix: config.nats.subjectPrefix,
+          nodeId: config.nodeId,
+          holdMs: config.nodeTimeoutMs,
+          logger,
+        }).claim,
       takeOver: async (lost) => {
         await takeOverNode(runtime, lost, {
           root: config.recordingDir,

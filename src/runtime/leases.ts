@@ -54,6 +54,13 @@ export interface LeaseOptions {
   referenced: () => Iterable<string>;
   /** Run on exactly one node (the taker) per lost node; again after another timeout while it is still referenced. */
   takeOver: (lostNodeId: string) => Promise<void>;
+  /**
+   * Atomic: true on exactly one of the nodes that ask for one lost node within
+   * a timeout (src/runtime/takeover-claims.ts). Asked by the taker before it
+   * takes over, so two nodes that briefly disagree on who the taker is do not
+   * both do it. Without it the lowest live id alone decides.
+   */
+  claim?: (lostNodeId: string) => Promise<boolean>;
   logger: Logger;
   clock?: () => number;
 }
@@ -118,8 +125,9 @@ export function startLeases(o: LeaseOptions): Leases {
       const at = taken.get(id);
       if (at !== undefined && clock() - at < o.timeoutMs) continue;
       taken.set(id, clock());
-      log.warn({ lostNode: id, lastSeen: seen.get(id) ?? null, timeoutMs: o.timeoutMs }, 'node lease lapsed: taking over what it owned');
       try {
+        if (o.claim && !(await o.claim(id))) continue; // another node has it (logged by the claim)
+        log.warn({ lostNode: id, lastSeen: seen.get(id) ?? null, timeoutMs: o.timeoutMs }, 'node lease lapsed: taking over what it owned');
         await o.takeOver(id);
       } catch (err) {
         log.error({ err, lostNode: id }, 'takeover failed; tried again after the timeout');

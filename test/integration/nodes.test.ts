@@ -79,7 +79,7 @@ describe('NATS mode: any node takes any socket, a dead node strands nothing', ()
   afterAll(async () => {
     const nc = await connect({ servers: nats.url });
     const jsm = await jetstreamManager(nc);
-    for (const s of [env.NATS_EVENT_STREAM!, env.NATS_COMPOSE_STREAM!]) await jsm.streams.delete(s).catch(() => {});
+    for (const s of [env.NATS_EVENT_STREAM!, env.NATS_COMPOSE_STREAM!, `${env.NATS_EVENT_STREAM!}_TAKEOVER`]) await jsm.streams.delete(s).catch(() => {});
     await nc.close();
     await nats.stop();
     rmSync(root, { recursive: true, force: true });
