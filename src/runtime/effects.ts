@@ -146,8 +146,7 @@ export function createEffectRunner(opts: EffectRunnerOptions) {
    * shadowed (due graceMs after the original), a cancelled one is dropped.
    */
   function shadow(event: StoredEvent, actions: readonly ExecutableAction[]) {
-    const o = opts.shadowTimers;
-    if (!o || closed) return;
+    if (!opts.shadowTimers || closed) return;
     for (const a of actions) {
       if (a.type === 'cancelTimer' || a.type === 'scheduleTimer') {
         const p = a.params as EffectParams['scheduleTimer'];
@@ -157,24 +156,61 @@ export function createEffectRunner(opts: EffectRunnerOptions) {
         timers.delete(key);
         clearTimeout(shadows.get(key));
         shadows.delete(key);
-        if (a.type === 'cancelTimer') continue;
-        const t = setTimeout(() => {
-          shadows.delete(key);
-          if (!o.fires()) return;
-          dispatch({ stream: event.stream, type: p.type, data: p.data, causationId: event.id }).then(
-            (r) => r.accepted && logger.warn({ ...idsOf(event), timer: p.key }, "fired a lost node's timer"),
-            (err) => logger.error({ err, ...idsOf(event), timer: p.key }, 'shadow timer event failed'),
-          );
-        }, Math.max(0, event.time + p.delayMs + o.graceMs - clock()));
-        t.unref();
-        shadows.set(key, t);
+        if (a.type === 'scheduleTimer') armShadow(key, event, p);
       }
     }
+  }
+
+  function armShadow(key: string, event: StoredEvent, p: EffectParams['scheduleTimer'], minDelayMs = 0) {
+    const o = opts.shadowTimers!;
+    const t = setTimeout(() => {
+      shadows.delete(key);
+      if (!o.fires()) return;
+      dispatch({ stream: event.stream, type: p.type, data: p.data, causationId: event.id }).then(
+        (r) => r.accepted && logger.warn({ ...idsOf(event), timer: p.key }, "fired a lost node's timer"),
+        (err) => logger.error({ err, ...idsOf(event), timer: p.key }, 'shadow timer event failed'),
+      );
+    }, Math.max(minDelayMs, event.time + p.delayMs + o.graceMs - clock()));
+    t.unref();
+    shadows.set(key, t);
+  }
+
+  /**
+   * A stream's whole history read back after a load (this process was not
+   * running when those events were appended): the timers it leaves pending —
+   * scheduled, neither cancelled nor fired (their event is not in it) — are
+   * shadowed as if their events had come in live. A key this process already
+   * times (its own timer, or a shadow from the live feed) is left as it is.
+   * Returns how many were shadowed.
+   */
+  function shadowHistory(history: readonly { event: StoredEvent; actions: readonly ExecutableAction[] }[]): number {
+    if (!opts.shadowTimers || closed) return 0;
+    const pending = new Map<string, { event: StoredEvent; p: EffectParams['scheduleTimer'] }>();
+    for (const { event, actions } of history) {
+      for (const [key, t] of pending) if (t.event.stream === event.stream && t.p.type === event.type) pending.delete(key);
+      for (const a of actions) {
+        if (a.type !== 'cancelTimer' && a.type !== 'scheduleTimer') continue;
+        const p = a.params as EffectParams['scheduleTimer'];
+        const key = `${event.stream}#${p.key}`;
+        if (a.type === 'cancelTimer') pending.delete(key);
+        else pending.set(key, { event, p });
+      }
+    }
+    let n = 0;
+    for (const [key, { event, p }] of pending) {
+      if (timers.has(key) || shadows.has(key)) continue;
+      // Not before graceMs from now, even when long due: who the taker is is known once the leases
+      // have listened for a whole timeout (graceMs is that timeout), and a shadow fires only on the taker.
+      armShadow(key, event, p, opts.shadowTimers.graceMs);
+      n++;
+    }
+    return n;
   }
 
   return {
     act,
     shadow,
+    shadowHistory,
     /** Timers shadowed for other nodes. */
     get shadowCount() {
       return shadows.size;

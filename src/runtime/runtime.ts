@@ -1,12 +1,14 @@
 import type { AnyMachineSnapshot } from 'xstate';
 import { isStreamId, parseStream, type StreamKind } from '../../events/streams.js';
+import type { StoredEvent } from '../../events/envelope.js';
 import { MACHINES_VERSION, steppers } from '../../machines/index.js';
+import type { ExecutableAction } from '../../machines/step.js';
 import { createActorTable } from './actors.js';
 import type { Checkpoint } from './checkpoint.js';
 import { createDispatcher } from './dispatch.js';
 import { createEffectRunner } from './effects.js';
 import { ACTOR_GRACE_MS, createEvictor } from './eviction.js';
-import { toCheckpointActors, type FoldedActor } from './fold.js';
+import { newActor, toCheckpointActors, type FoldedActor } from './fold.js';
 import { createLoader } from './load.js';
 import { redeliverKept } from './outbox.js';
 import type { Actor, AppliedDomainEvent, AppliedEvent, DispatchOptions, DispatchResult, Runtime, RuntimeOptions, RuntimeStats, UncheckedEventInput } from './types.js';
@@ -128,12 +130,42 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
 
   const asActor = (a: FoldedActor | undefined) => a as Actor | undefined;
 
+  /**
+   * NATS mode, after a load: timers other nodes armed before this process
+   * ran are in the log (the events that scheduled them), not in any live
+   * feed it heard. Each unfinished actor's history is read back and stepped
+   * again for its timer actions, which are shadowed like live ones: if the
+   * node that armed one is lost, the taker fires it (issue 11).
+   */
+  async function shadowLoadedTimers() {
+    let streams = 0;
+    let shadowed = 0;
+    for (const a of [...actors.values()]) {
+      if (a.kind === 'room' || a.snapshot.status === 'done') continue;
+      try {
+        let snapshot = newActor(a.stream).snapshot;
+        const history: { event: StoredEvent; actions: readonly ExecutableAction[] }[] = [];
+        for await (const { event } of log.read({ stream: a.stream })) {
+          const [after, actions] = steppers[a.kind](snapshot, event);
+          snapshot = after;
+          history.push({ event, actions });
+        }
+        shadowed += effects.shadowHistory(history);
+        streams++;
+      } catch (err) {
+        logger.warn({ err, stream: a.stream }, "could not read a stream back for its timers; other nodes' timers on it are not shadowed");
+      }
+    }
+    if (shadowed > 0) logger.info({ streams, shadowed }, "timers armed by other nodes before this one started: shadowed");
+  }
+
   const runtime: Runtime = {
     dispatch: dispatch as Runtime['dispatch'],
     async load(onInvalid, checkpoint) {
       const r = await loader.load(onInvalid, checkpoint);
       // Finished actors found while loading leave after the grace period like any other.
       for (const s of actors.keys()) evictor.touch(s);
+      if (opts.shadowTimers) await shadowLoadedTimers();
       return r;
     },
     follow: loader.follow,
