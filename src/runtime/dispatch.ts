@@ -141,6 +141,10 @@ export function createDispatcher(opts: DispatcherOptions) {
       if (options.command) return unavailable();
       throw new Error(`${LOG_UNAVAILABLE}: stream ${input.stream} could not be read`);
     }
+    // Another dispatch's conflict is reading this stream again: its actor is gone or half folded until
+    // that read ends, and a decision on it would refuse a good event ("not accepted in state idle").
+    // A loop (another conflict may start a new read meanwhile), and nothing awaited between it and the decision.
+    while (table.isReading(input.stream)) await table.prepare(input.stream).catch(() => {});
     let actor = actors.get(input.stream);
     if (!actor) {
       if (options.mustExist) return { accepted: false, reason: 'unknown-stream', message: `no such ${v.kind}: ${v.id}` };
