@@ -1,15 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { recordingStream, stopCompositionJobId } from '../../machines/actions.js';
 import { STOP_TIMEOUT_MS } from '../../machines/recording.js';
-import { createNatsLog } from '../../src/log/nats.js';
-import type { EventLog } from '../../src/log/types.js';
 import { createRuntime } from '../../src/runtime/runtime.js';
-import type { Runtime } from '../../src/runtime/types.js';
-import { startNats, type NatsServer } from '../../tools/lib/nats-server.js';
+import { natsEventLogs } from '../helpers/nats-logs.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -20,28 +14,7 @@ const logger = pino({ level: 'silent' });
  * load reads the log: the timer is shadowed, and b, the taker, fires it.
  */
 describe('NATS mode: a timer armed before the taker started', () => {
-  let nats: NatsServer;
-  const tag = randomBytes(4).toString('hex');
-  const stream = `T_LATE_${tag}`;
-  const logs: EventLog[] = [];
-  const runtimes: Runtime[] = [];
-  const open = async () => {
-    const l = await createNatsLog({ servers: nats.url, stream, subjectPrefix: `t${tag}.ev`, logger });
-    logs.push(l);
-    return l;
-  };
-
-  beforeAll(async () => {
-    nats = await startNats();
-  });
-  afterAll(async () => {
-    for (const r of runtimes) await r.close().catch(() => {});
-    for (const l of logs) await l.close().catch(() => {});
-    const nc = await connect({ servers: nats.url });
-    await (await jetstreamManager(nc)).streams.delete(stream).catch(() => {});
-    await nc.close();
-    await nats.stop();
-  });
+  const { open, logs, runtimes } = natsEventLogs('LATE');
 
   it('is read back from the log at load and fired by the taker once due', async () => {
     const recordingId = 'rec-late';

@@ -1,14 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { compositionStream, recordingStream, stopCompositionJobId } from '../../machines/actions.js';
-import { createNatsLog } from '../../src/log/nats.js';
-import type { EventLog } from '../../src/log/types.js';
 import { createRuntime } from '../../src/runtime/runtime.js';
-import type { Runtime } from '../../src/runtime/types.js';
-import { startNats, type NatsServer } from '../../tools/lib/nats-server.js';
+import { natsEventLogs } from '../helpers/nats-logs.js';
 import { lagging } from '../helpers/lagging-log.js';
 
 const logger = pino({ level: 'silent' });
@@ -24,30 +18,9 @@ const logger = pino({ level: 'silent' });
  * composition, and the log then says `stopped` with nobody having acted on it.
  */
 describe('NATS mode: an optimistic decision whose predecessor was refused', () => {
-  let nats: NatsServer;
-  const tag = randomBytes(4).toString('hex');
-  const stream = `T_OPT_${tag}`;
-  const logs: EventLog[] = [];
-  const runtimes: Runtime[] = [];
-
-  beforeAll(async () => {
-    nats = await startNats();
-  });
-  afterAll(async () => {
-    for (const r of runtimes) await r.close().catch(() => {});
-    for (const l of logs) await l.close().catch(() => {});
-    const nc = await connect({ servers: nats.url });
-    await (await jetstreamManager(nc)).streams.delete(stream).catch(() => {});
-    await nc.close();
-    await nats.stop();
-  });
+  const { open, runtimes } = natsEventLogs('OPT');
 
   it('is decided again on the fresh state: the last close stops the recording and requests its composition', async () => {
-    const open = async () => {
-      const l = await createNatsLog({ servers: nats.url, stream, subjectPrefix: `t${tag}.ev`, logger });
-      logs.push(l);
-      return l;
-    };
     const [logB, logC] = await Promise.all([open(), open()]);
     const b = createRuntime({ log: logB, logger, shardedLoad: false });
     // c hears b's events 1 s late: its view of the recording is behind when it decides.
