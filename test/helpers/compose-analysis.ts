@@ -79,7 +79,10 @@ export async function regionMeans(file: string, size: { width: number; height: n
 /** The left channel as float samples at 48 kHz, sample 0 = time 0 of the file. */
 export async function decodeAudio(file: string): Promise<Float32Array> {
   const r = await run(FFMPEG, [
-    '-v', 'error', '-nostdin', '-i', file, '-map', '0:a:0', '-af', 'aresample=48000:async=1:first_pts=0,pan=mono|c0=FL',
+    // -copyts: sample 0 is the file's time 0. Without it ffmpeg moves the timestamps by minus the
+    // container's start (-6.5 ms for an Opus WebM whose codec delay is at a negative timestamp) and
+    // every sound measured 6.5-8 ms late.
+    '-v', 'error', '-nostdin', '-copyts', '-i', file, '-map', '0:a:0', '-af', 'aresample=48000:async=1:first_pts=0,pan=mono|c0=FL',
     '-f', 'f32le', 'pipe:1',
   ]);
   if (r.code !== 0) throw new Error(`decoding audio of ${file} failed: ${r.stderr}`);

@@ -65,10 +65,17 @@ export function pairOffsets(flashesMs: readonly number[], beepsMs: readonly numb
   return out;
 }
 
-/** Start time (ms) of a file's first stream of a kind: frame and sample times below are on the file's clock. */
-async function streamStartMs(ffprobe: string, file: string, kind: 'a' | 'v'): Promise<number> {
-  const out = (await run(ffprobe, ['-v', 'error', '-select_streams', `${kind}:0`, '-show_entries', 'stream=start_time', '-of', 'csv=p=0', file])).toString().trim();
-  const v = Number(out.split('\n')[0]);
+/**
+ * Time (ms) of the first decoded sample of a file's first audio stream: sample 0 of the decoded PCM.
+ * Not the stream's start_time: Opus starts with a pre-skip the decoder drops (312 samples, 6.5 ms),
+ * so a recorded track that starts at 0 decodes from 6.5 ms, and an ffmpeg-made one that starts at
+ * -6.5 ms decodes from 0 (measured with start_time, both read 6.5 ms early).
+ */
+async function firstSampleMs(ffprobe: string, file: string): Promise<number> {
+  const out = (
+    await run(ffprobe, ['-v', 'error', '-select_streams', 'a:0', '-read_intervals', '%+2', '-show_entries', 'frame=pts_time', '-of', 'csv=p=0', file])
+  ).toString().trim();
+  const v = Number.parseFloat(out.split('\n')[0] ?? ''); // csv lines may end in a comma (side data)
   return Number.isFinite(v) ? v * 1000 : 0;
 }
 
@@ -102,7 +109,7 @@ export async function decodeMono(ffmpeg: string, ffprobe: string, file: string, 
   const n = Math.floor(buf.length / 2);
   const pcm = new Float32Array(n);
   for (let i = 0; i < n; i++) pcm[i] = buf.readInt16LE(i * 2) / 32768;
-  return { pcm, startMs: await streamStartMs(ffprobe, file, 'a') };
+  return { pcm, startMs: await firstSampleMs(ffprobe, file) };
 }
 
 export interface MeasureOptions {
