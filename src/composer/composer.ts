@@ -5,6 +5,7 @@ import { ffmpegArgs, MAX_INLINE_GRAPH } from './args.js';
 import { DEFAULT_FONT } from './drawtext.js';
 import { ComposeError, isNoSpaceError, saysNoSpace } from './errors.js';
 import { buildFilterGraph } from './filter-graph.js';
+import { muxAudioShift } from './mux-offset.js';
 import { FfmpegNotFoundError, findFfmpeg, findFfprobe } from './find-ffmpeg.js';
 import { evaluateSegments, findSegments, type EvaluatedSegment } from './inputs.js';
 import type { Format } from '../../events/catalog.js';
@@ -166,7 +167,16 @@ export function createComposer(opts: ComposerOptions): Composer {
     };
 
     try {
-      const graph = buildFilterGraph(plan.spec);
+      // The frame grid's phase survives only where the encoder keeps sub-frame timestamps (webm,
+      // ffmpegArgs); an mp4 has whole frames (the nearest-frame rule, within half a frame).
+      const spec = {
+        ...plan.spec,
+        gridPhaseMs: req.format === 'webm' ? plan.spec.gridPhaseMs : 0,
+        audioShiftMs: await muxAudioShift(ffmpeg, ffprobe, req.format, (err) =>
+          log.warn({ err, format: req.format }, 'could not measure where the muxer puts the audio: composing without the correction'),
+        ),
+      };
+      const graph = buildFilterGraph(spec);
       let graphArg: { inline: string } | { scriptFile: string } = { inline: graph };
       if (graph.length > MAX_INLINE_GRAPH) {
         scriptDir = await mkdtemp(path.join(os.tmpdir(), 'compose-'));

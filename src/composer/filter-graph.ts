@@ -20,6 +20,11 @@ export interface GraphSpec {
    * See gridPhaseOf: one video segment's frames land on the grid exactly instead of up to ½ frame off.
    */
   gridPhaseMs?: number;
+  /**
+   * The mixed audio moved this much later (ms) before the encoder: what the output's muxer puts
+   * the decoded audio early by (see mux-offset.ts; ffmpeg 5.1 webm with Opus: its 6.5 ms codec delay).
+   */
+  audioShiftMs?: number;
 }
 
 export const COLORS = { canvas: '0x111111', tile: '0x262626' } as const;
@@ -60,14 +65,23 @@ export function videoTiming(s: PlacedSegment, fps?: number): string {
  * early or late. Every other segment keeps the nearest-frame rule
  * (videoTiming), so no picture is ever worse than half a frame off.
  */
+/** See gridPhaseOf: the frames moved by at most this much (ms) so none sits on the rounding edge. */
+export const HALF_FRAME_GUARD_MS = 1.5;
+
 export function gridPhaseOf(video: readonly Pick<PlacedSegment, 'offsetMs' | 'durationMs'>[], fps: number): number {
   let longest: Pick<PlacedSegment, 'offsetMs' | 'durationMs'> | null = null;
   for (const s of video) if (!longest || s.durationMs > longest.durationMs) longest = s;
   if (!longest) return 0;
   const frameMs = 1000 / fps;
-  const phase = ((longest.offsetMs % frameMs) + frameMs) % frameMs;
+  let phase = ((longest.offsetMs % frameMs) + frameMs) % frameMs;
   // within a microsecond of a grid frame: 0 (the grid as it always was)
-  return phase < 1e-3 || frameMs - phase < 1e-3 ? 0 : Math.round(phase * 1000) / 1000;
+  if (phase < 1e-3 || frameMs - phase < 1e-3) return 0;
+  // Not within HALF_FRAME_GUARD_MS of half a frame: a file's millisecond timestamps, rescaled to
+  // 1/fps by whatever transcodes it later (`ffmpeg -i composed.webm …`), would round some frames
+  // down and some up there, and ffmpeg reports non-monotonic timestamps (seen at 16.6 ms, 30 fps).
+  const half = frameMs / 2;
+  if (Math.abs(phase - half) < HALF_FRAME_GUARD_MS) phase = phase < half ? half - HALF_FRAME_GUARD_MS : half + HALF_FRAME_GUARD_MS;
+  return Math.round(phase * 1000) / 1000;
 }
 
 /** Below this a stretch is not worth a resampler (30 minutes at 2 ppm is 3.6 ms). */
@@ -76,9 +90,12 @@ const MIN_STRETCH = 2e-6;
 const STRETCH_RATE = 192000;
 
 /**
- * Timing of an audio segment (werift's audio timestamps are exact): rebased to
- * 0, gaps from lost packets filled with silence by timestamp (aresample
- * async), cut at the measured duration, stretched by timeScale (the
+ * Timing of an audio segment (werift's audio timestamps are exact): on the
+ * file's own clock as ffprobe reads it, whose 0 is the sidecar's offsetMs
+ * (not rebased to the first decoded sample: Opus decoding drops a 6.5 ms
+ * pre-skip, so a recorded track's first sample is at 6.5 ms, and rebasing
+ * moved the whole track 6.5 ms early), gaps from lost packets and that
+ * pre-skip filled with silence by timestamp (aresample async), cut at the measured duration, stretched by timeScale (the
  * sender's clock rate from its Sender Reports: a sound card 100 ppm fast plays
  * 100 ppm shorter; a pitch change of 0.01 % nobody hears), then delayed by
  * offsetMs in whole samples — sample-exact placement.
@@ -86,8 +103,10 @@ const STRETCH_RATE = 192000;
 export function audioTiming(s: PlacedSegment): string {
   const delay = Math.round((s.offsetMs * SAMPLE_RATE) / 1000);
   const stretch = Math.abs(s.timeScale - 1) >= MIN_STRETCH;
+  const start = s.inputStartMs ?? 0;
   return [
-    'asetpts=PTS-STARTPTS',
+    // ffmpeg moved the input's timestamps by minus its container start: back on the file's clock.
+    ...(start !== 0 ? [`asetpts=PTS${start < 0 ? '-' : '+'}${s3(Math.abs(start))}/TB`] : []),
     `aresample=${SAMPLE_RATE}:async=1:first_pts=0`,
     `atrim=end=${s3(s.durationMs / s.timeScale + AUDIO_TAIL_MS)}`,
     ...(stretch ? [`aresample=${STRETCH_RATE}`, `asetrate=${Math.round(STRETCH_RATE / s.timeScale)}`, `aresample=${SAMPLE_RATE}`] : []),
@@ -99,18 +118,20 @@ export function audioTiming(s: PlacedSegment): string {
 /**
  * Every voice summed at unity gain (normalize=0: no level changes when people
  * join or leave, no pumping), a limiter with fixed gain to catch the rare sum
- * above full scale, then padded/cut to exactly the recording's duration.
+ * above full scale, then padded/cut to exactly the recording's duration
+ * (and moved `shiftMs` later, GraphSpec.audioShiftMs).
  */
-export function audioMix(labels: readonly string[], durationMs: number): string {
+export function audioMix(labels: readonly string[], durationMs: number, shiftMs = 0): string {
   const T = s3(durationMs);
+  const shift = shiftMs > 0 ? `,asetpts=PTS+${s3(shiftMs)}/TB` : '';
   if (labels.length === 0) {
-    return `anullsrc=r=${SAMPLE_RATE}:cl=stereo,atrim=end=${T}[aout]`;
+    return `anullsrc=r=${SAMPLE_RATE}:cl=stereo,atrim=end=${T}${shift}[aout]`;
   }
   return (
     labels.map((l) => `[${l}]`).join('') +
     `amix=inputs=${labels.length}:duration=longest:normalize=0:dropout_transition=0,` +
     `alimiter=limit=0.89:attack=5:release=100:level=0:latency=1,` +
-    `apad=whole_dur=${T},atrim=end=${T}[aout]`
+    `apad=whole_dur=${T},atrim=end=${T}${shift}[aout]`
   );
 }
 
@@ -248,6 +269,6 @@ export function buildFilterGraph(spec: GraphSpec): string {
       audioLabels.push(label);
     }
   }
-  chains.push(audioMix(audioLabels, spec.durationMs));
+  chains.push(audioMix(audioLabels, spec.durationMs, spec.audioShiftMs));
   return chains.join(';\n');
 }

@@ -21,6 +21,8 @@ export interface PlacedSegment extends UsedInput {
    * the sender's clock rate from its Sender Reports. 1 when they agree.
    */
   timeScale: number;
+  /** Audio: the file's container start (ProbeInfo.formatStartMs) when not 0; audioTiming undoes ffmpeg's move by it. */
+  inputStartMs?: number;
   width?: number;
   height?: number;
 }

@@ -74,6 +74,7 @@ export function planComposition(req: PlanRequest, segments: readonly PlanSegment
       // The sender's clock rate from its reports: the segment lasts that much longer or shorter on the timeline.
       durationMs: s.assessment.durationMs * mediaScaleOf(s.meta),
       timeScale: s.assessment.timeScale * mediaScaleOf(s.meta),
+      ...(s.assessment.inputStartMs ? { inputStartMs: s.assessment.inputStartMs } : {}),
       ...(s.assessment.width ? { width: s.assessment.width } : {}),
       ...(s.assessment.height ? { height: s.assessment.height } : {}),
     });

@@ -12,6 +12,12 @@ export interface ProbeInfo {
   formatName: string | null;
   /** The container's claim; a crash-left werift file says 24 h. Not trusted for timing. */
   formatDurationMs: number | null;
+  /**
+   * The container's start (its earliest stream's first timestamp), ms. ffmpeg moves an input's
+   * timestamps by minus this, so a filter sees 0 there: an ffmpeg-made Opus WebM starts at -6.5 ms
+   * (its codec delay), a recorded track at 0.
+   */
+  formatStartMs?: number | null;
   streams: StreamInfo[];
 }
 
@@ -24,7 +30,7 @@ export interface PacketTimes {
 export function probeArgs(file: string): string[] {
   return [
     '-v', 'error', '-of', 'json',
-    '-show_entries', 'format=format_name,duration:stream=index,codec_type,codec_name,width,height',
+    '-show_entries', 'format=format_name,duration,start_time:stream=index,codec_type,codec_name,width,height',
     file,
   ];
 }
@@ -42,7 +48,9 @@ const numOrNull = (v: unknown): number | null => {
 export function parseProbe(json: string): ProbeInfo {
   const raw = JSON.parse(json) as { format?: Record<string, unknown>; streams?: Record<string, unknown>[] };
   const dur = numOrNull(raw.format?.duration);
+  const start = numOrNull(raw.format?.start_time);
   return {
+    formatStartMs: start === null ? null : start * 1000,
     formatName: typeof raw.format?.format_name === 'string' ? raw.format.format_name : null,
     formatDurationMs: dur === null ? null : dur * 1000,
     streams: (raw.streams ?? []).map((s) => ({
@@ -71,7 +79,7 @@ export function parsePacketTimes(csv: string): PacketTimes {
 }
 
 export type Assessment =
-  | { ok: true; durationMs: number; timeScale: number; width?: number; height?: number; note?: string }
+  | { ok: true; durationMs: number; timeScale: number; width?: number; height?: number; note?: string; inputStartMs?: number }
   | { ok: false; reason: string };
 
 /** Beyond this the sidecar and the file disagree too much for a drift correction. */
@@ -94,7 +102,11 @@ export function assessSegment(meta: Pick<SegmentMeta, 'kind' | 'durationMs'>, pr
   if (meta.durationMs === null) {
     return { ok: true, durationMs: spanMs, timeScale: 1, ...size, note: 'no duration in the sidecar (not finalized): timed by its packets' };
   }
-  if (meta.kind === 'audio' || spanMs <= 0) return { ok: true, durationMs: meta.durationMs, timeScale: 1, ...size };
+  if (meta.kind === 'audio') {
+    const start = probe.formatStartMs ?? 0;
+    return { ok: true, durationMs: meta.durationMs, timeScale: 1, ...size, ...(start !== 0 ? { inputStartMs: start } : {}) };
+  }
+  if (spanMs <= 0) return { ok: true, durationMs: meta.durationMs, timeScale: 1, ...size };
   // The sidecar's duration runs to the END of the last frame; the packets' span to its start. Without
   // the last frame's length (estimated as the mean frame step) a short file was stretched by a frame
   // over its length: 13 s of 30 fps moved its last frames 33 ms late.

@@ -136,7 +136,10 @@ describe.each([
         const ta = onset(beep, 0.15, f - 300)!;
         measured.push(`${p.participantId} flash at ${f}: picture ${tv.toFixed(1)}, beep ${ta.toFixed(1)}, picture − beep ${(tv - ta).toFixed(1)} ms`);
         expect(Math.abs(tv - ta), `${p.participantId} flash at ${f}: video ${tv.toFixed(1)}, audio ${ta.toFixed(1)}`).toBeLessThanOrEqual(40);
-        expect(Math.abs(ta - f)).toBeLessThanOrEqual(10);
+        // Sound is placed to the sample (2 ms: the envelope's hop), and the host's frames (from 0, on the grid)
+        // show at their own time: a muxer that moves either (webm's Opus codec delay, 6.5 ms) fails here.
+        expect(Math.abs(ta - f)).toBeLessThanOrEqual(2);
+        if (p === host) expect(Math.abs(tv - f), `${p.participantId} flash at ${f}: picture ${tv.toFixed(1)}`).toBeLessThanOrEqual(1);
         expect(tv - f).toBeGreaterThanOrEqual(-FRAME / 2 - 1);
         expect(tv - f).toBeLessThanOrEqual(FRAME / 2 + 1);
       }

@@ -10,7 +10,9 @@ import { runFfmpeg, verifyOutput } from '../composer.js';
 import { ComposeError } from '../errors.js';
 import { findSegments } from '../inputs.js';
 import { buildMetadata } from '../metadata.js';
+import { muxAudioShift } from '../mux-offset.js';
 import { planComposition } from '../plan.js';
+import { parseProbe, probeArgs } from '../probe.js';
 import { runProcess, type RunResult } from '../../process/run.js';
 import type { ComposeRequest, ComposeResult } from '../types.js';
 import { refreshIndex, sliceRanges, writeSlice, type WebmIndex } from './webm-index.js';
@@ -157,6 +159,18 @@ export function createLiveSession(o: LiveSessionOptions) {
     return out;
   }
 
+  /** A slice's container start as ffmpeg reads it (an Opus WebM with a codec delay reads it off every packet). */
+  async function formatStartOf(file: string): Promise<number | undefined> {
+    let json = '';
+    const r = await runProcess(o.ffprobe, probeArgs(file), { onStdout: (d) => (json += d), signal: abort.signal });
+    if (r.exitCode !== 0) return undefined;
+    try {
+      return parseProbe(json).formatStartMs ?? undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   const composedUpTo = () => chunks.at(-1)?.endMs ?? 0;
 
   async function saveManifest() {
@@ -176,7 +190,7 @@ export function createLiveSession(o: LiveSessionOptions) {
       if (!r) continue;
       const p = path.join(work, `w${k}-${i}.${spec.segment.meta.kind}.webm`);
       await writeSlice(spec.segment.path, r.ranges, p);
-      cut.push({ spec, path: p, startMs: r.startMs });
+      cut.push({ spec, path: p, startMs: r.startMs, ...(spec.segment.meta.kind === 'audio' ? { formatStartMs: await formatStartOf(p) } : {}) });
     }
     const plan = planWindow(
       { startMs, endMs, layout: o.layout, width: o.width, height: o.height, fps: o.fps, namePlates: o.namePlates, fontFile: o.fontFile },
@@ -322,9 +336,13 @@ export function createLiveSession(o: LiveSessionOptions) {
     const file = composedFileName(req.createdAt, req.recordingId, req.format);
     const finalPath = path.join(o.dir, file);
     const tempPath = path.join(o.dir, `.${file}.${req.jobId}.partial`);
+    // The audio's encoder delay sits at a negative timestamp; moved by what the muxer misplaces it by
+    // (mux-offset.ts), nothing is negative and neither stream is moved against the other.
+    const lead = await muxAudioShift(o.ffmpeg, o.ffprobe, req.format, (err) => log.warn({ err }, 'could not measure where the muxer puts the audio: joining without the correction'));
     const args = [
       '-hide_banner', '-nostdin', '-loglevel', 'error', '-nostats', '-y',
       '-f', 'concat', '-safe', '0', '-i', listFile,
+      ...(lead > 0 ? ['-itsoffset', (lead / 1000).toFixed(6)] : []),
       '-i', audioFile,
       '-map', '0:v:0', '-map', '1:a:0', '-c', 'copy', '-map_metadata', '-1',
       ...(req.format === 'mp4' ? ['-movflags', '+faststart'] : []),

@@ -79,6 +79,8 @@ export interface CutSlice {
   path: string;
   /** File time of the slice's first cluster. */
   startMs: number;
+  /** Audio: the slice's container start as ffmpeg reads it (startMs, or less by an Opus codec delay). */
+  formatStartMs?: number;
 }
 
 export interface WindowRequest {
@@ -133,18 +135,21 @@ function shifted(s: LiveSegment, startMs: number, sliceStart?: number): SegmentM
 }
 
 /**
- * The audio of a window: every slice rebased to 0, gaps filled by timestamp,
+ * The audio of a window: every slice on its own clock from its first cluster, gaps filled by timestamp,
  * placed by its offset in whole samples (cut at the window's start when it
  * began before it), summed, limited and cut to the window's exact number of
  * samples, so windows join sample-exactly.
  */
-export function windowAudioGraph(slices: readonly { index: number; offsetMs: number; durationMs: number }[], lengthMs: number): string {
+export function windowAudioGraph(slices: readonly { index: number; offsetMs: number; durationMs: number; inputStartMs?: number }[], lengthMs: number): string {
   const chains: string[] = [];
   const labels: string[] = [];
   for (const s of slices) {
     const offsetSamples = Math.round((s.offsetMs * SAMPLE_RATE) / 1000);
+    const start = s.inputStartMs ?? 0;
     const f = [
-      'asetpts=PTS-STARTPTS',
+      // ffmpeg starts the slice at its first packet; its first cluster is the offset. Not rebased to the
+      // first decoded sample: the decoder drops an Opus pre-skip (6.5 ms) there, and aresample fills it.
+      ...(start !== 0 ? [`asetpts=PTS${start < 0 ? '-' : '+'}${(Math.abs(start) / 1000).toFixed(6)}/TB`] : []),
       `aresample=${SAMPLE_RATE}:async=1:first_pts=0`,
       `atrim=end_sample=${Math.round(((s.durationMs + TAIL_MS.audio) * SAMPLE_RATE) / 1000)}`,
       `aformat=sample_fmts=fltp:sample_rates=${SAMPLE_RATE}:channel_layouts=stereo`,
@@ -195,13 +200,14 @@ export function planWindow(req: WindowRequest, slices: readonly CutSlice[], all:
     presence,
   );
   const inputs: WindowPlan['inputs'] = plan.inputs.map((s) => ({ index: s.index, kind: 'video', path: s.path }));
-  const audio: { index: number; offsetMs: number; durationMs: number }[] = [];
+  const audio: { index: number; offsetMs: number; durationMs: number; inputStartMs?: number }[] = [];
   for (const c of slices) {
     if (c.spec.segment.meta.kind !== 'audio') continue;
     const meta = shifted(c.spec.segment, req.startMs, c.startMs);
     const index = inputs.length;
     inputs.push({ index, kind: 'audio', path: c.path });
-    audio.push({ index, offsetMs: meta.offsetMs, durationMs: meta.durationMs ?? 0 });
+    const inputStartMs = c.formatStartMs === undefined ? 0 : c.formatStartMs - c.startMs;
+    audio.push({ index, offsetMs: meta.offsetMs, durationMs: meta.durationMs ?? 0, ...(inputStartMs !== 0 ? { inputStartMs } : {}) });
   }
   // Chunks are joined end to end: each keeps the grid at whole frames (the post-stop composition
   // moves it onto the longest segment's frames, plan.ts), so no join has an uneven frame step.

@@ -65,6 +65,11 @@ describe('ffmpeg arguments', () => {
     expect(a.indexOf('-i')).toBeLessThan(a.indexOf('-filter_complex'));
   });
 
+  it('webm keeps the graph\'s sub-frame clock in the encoder (the frame grid\'s phase); mp4 does not (it would duplicate frames)', () => {
+    expect(valueOf(ffmpegArgs({ ...base, format: 'webm', fps: 30, graph: { inline: 'x' } }), '-enc_time_base:v')).toBe('1/30000');
+    expect(ffmpegArgs({ ...base, format: 'mp4', fps: 30, graph: { inline: 'x' } })).not.toContain('-enc_time_base:v');
+  });
+
   it('reads a long graph from a file', () => {
     const a = ffmpegArgs({ ...base, graph: { scriptFile: '/tmp/g.txt' } });
     expect(valueOf(a, '-filter_complex_script')).toBe('/tmp/g.txt');

@@ -250,14 +250,25 @@ describe('timing filters', () => {
   it('audio from a sender whose sound card runs 100 ppm fast: cut at its media length, stretched to its clock, then placed', () => {
     const f = audioTiming({ ...base, kind: 'audio', offsetMs: 0, durationMs: 60_000 * 0.9999, timeScale: 0.9999 });
     expect(f).toBe(
-      'asetpts=PTS-STARTPTS,aresample=48000:async=1:first_pts=0,atrim=end=60.02,aresample=192000,asetrate=192019,aresample=48000,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,adelay=delays=0S:all=1',
+      'aresample=48000:async=1:first_pts=0,atrim=end=60.02,aresample=192000,asetrate=192019,aresample=48000,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,adelay=delays=0S:all=1',
     );
   });
   it('audio: gaps filled, cut, delayed by whole samples', () => {
     const f = audioTiming({ ...base, kind: 'audio', offsetMs: 1000.5, durationMs: 2000 });
     expect(f).toBe(
-      'asetpts=PTS-STARTPTS,aresample=48000:async=1:first_pts=0,atrim=end=2.02,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,adelay=delays=48024S:all=1',
+      'aresample=48000:async=1:first_pts=0,atrim=end=2.02,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,adelay=delays=48024S:all=1',
     );
+  });
+  it('audio on its file clock: the first packet is the offset (a recorded track decodes from 6.5 ms, after the Opus pre-skip, and is not moved to 0)', () => {
+    // ffmpeg moves an input by minus its container start; an ffmpeg-made Opus WebM starts at -6.5 ms.
+    expect(audioTiming({ ...base, kind: 'audio', offsetMs: 0, durationMs: 1000, inputStartMs: -6.5 })).toMatch(/^asetpts=PTS-0\.0065\/TB,aresample=48000:async=1:first_pts=0,/);
+    expect(audioTiming({ ...base, kind: 'audio', offsetMs: 0, durationMs: 1000, inputStartMs: 40 })).toMatch(/^asetpts=PTS\+0\.04\/TB,aresample/);
+    expect(audioTiming({ ...base, kind: 'audio', offsetMs: 0, durationMs: 1000 })).not.toContain('asetpts');
+  });
+  it('the mixed audio moved later by the muxer correction, after it is cut to length', () => {
+    expect(audioMix(['a0'], 2000, 6.5)).toMatch(/atrim=end=2,asetpts=PTS\+0\.0065\/TB\[aout\]$/);
+    expect(audioMix([], 2000, 6.5)).toBe('anullsrc=r=48000:cl=stereo,atrim=end=2,asetpts=PTS+0.0065/TB[aout]');
+    expect(audioMix(['a0'], 2000)).not.toContain('asetpts');
   });
   it('mix: unity gain, fixed-gain limiter, exact length', () => {
     expect(audioMix(['a0', 'a1'], 5000)).toBe(
@@ -297,6 +308,9 @@ describe('the output frame grid’s phase', () => {
     expect(gridPhaseOf([{ offsetMs: 1020, durationMs: 9000 }], 30)).toBeCloseTo(20, 3);
     expect(gridPhaseOf([{ offsetMs: 2000, durationMs: 5000 }], 25)).toBe(0); // on the grid already
     expect(gridPhaseOf([], 30)).toBe(0);
+    // Near half a frame, moved to 1.5 ms from it: a later transcode to 1/fps rounds every frame the same way.
+    expect(gridPhaseOf([{ offsetMs: 1016.6, durationMs: 9000 }], 30)).toBeCloseTo(1000 / 60 - 1.5, 3);
+    expect(gridPhaseOf([{ offsetMs: 1017, durationMs: 9000 }], 30)).toBeCloseTo(1000 / 60 + 1.5, 3);
     // the phase is always inside one frame
     for (const off of [0, 1, 16.6, 33.3, 33.334, 99.99, 123_456.789]) {
       const p = gridPhaseOf([{ offsetMs: off, durationMs: 1 }], 30);

@@ -10,11 +10,12 @@ describe('ffprobe parsing', () => {
     const json = JSON.stringify({
       programs: [],
       streams: [{ index: 0, codec_name: 'vp8', codec_type: 'video', width: 320, height: 240 }, { index: 1, codec_type: 'data' }],
-      format: { format_name: 'matroska,webm', duration: '86400.000000' },
+      format: { format_name: 'matroska,webm', duration: '86400.000000', start_time: '-0.006500' },
     });
     expect(parseProbe(json)).toEqual({
       formatName: 'matroska,webm',
       formatDurationMs: 86_400_000,
+      formatStartMs: -6.5,
       streams: [{ codecType: 'video', codecName: 'vp8', width: 320, height: 240 }, { codecType: 'data', codecName: null }],
     });
   });
