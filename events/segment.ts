@@ -20,6 +20,13 @@ export const segmentSyncSchema = z.object({
   source: z.enum(['sender-reports', 'arrival']),
   scale: z.number().min(0.98).max(1.02),
   senderToServerMs: z.number().nullable(),
+  /**
+   * Audio: ms each report's senderMs was moved earlier before it was kept. libwebrtc (Chrome,
+   * Firefox, Safari) stamps an audio Sender Report with the time its frame was sent, which is
+   * one frame (a packet's length, 20 ms) after that frame's first sample was captured; video
+   * reports carry the capture time. Absent in sidecars written before the correction.
+   */
+  captureLeadMs: z.number().min(0).max(120).optional(),
   reports: z.array(z.object({ mediaMs: z.number(), senderMs: z.number() })).max(256),
   rejectedReports: z.number().int().nonnegative(),
 });

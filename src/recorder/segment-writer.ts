@@ -21,6 +21,11 @@ const END_WAIT_MS = 3000;
 const SIDECAR_REPORTS = 64;
 const round3 = (n: number) => Math.round(n * 1000) / 1000;
 
+/** Opus packets run 2.5-120 ms; Chrome sends 20 ms unless told otherwise (ptime). */
+const MIN_FRAME_MS = 2.5;
+const MAX_FRAME_MS = 120;
+const DEFAULT_AUDIO_FRAME_MS = 20;
+
 export interface SegmentWriterOptions {
   /** Absolute, already validated meeting directory. */
   dir: string;
@@ -109,6 +114,9 @@ export function openSegmentWriter(o: SegmentWriterOptions): SegmentWriter {
   let minLagMs = Infinity;
   let coarseReports = 0;
   let placedByReports = false;
+  // Audio: one packet's length (ms, the smallest step between RTP timestamps seen) and the last timestamp.
+  let frameMs: number | null = null;
+  let lastAudioMs: number | null = null;
   let finalizing: Promise<FinalizedSegment> | null = null;
 
   const sink = createWebmFileSink(webmPath, (e) => {
@@ -153,6 +161,9 @@ export function openSegmentWriter(o: SegmentWriterOptions): SegmentWriter {
     levelsFile: null,
   };
 
+  /** What an audio report's sender time is moved earlier by (see addSenderReport); 0 for video. */
+  const audioCaptureLead = () => (o.kind === 'audio' ? round3(frameMs ?? DEFAULT_AUDIO_FRAME_MS) : 0);
+
   /** Where the file's first frame (media ms `first`) lands: by the reports when there are some, else by arrival. */
   const placement = (first: number): { offsetMs: number; startedAt: number; sync: SegmentSync } => {
     const line = reports.line;
@@ -166,6 +177,7 @@ export function openSegmentWriter(o: SegmentWriterOptions): SegmentWriter {
           source: 'sender-reports',
           scale: line.slope,
           senderToServerMs: round3(toServer),
+          ...(o.kind === 'audio' ? { captureLeadMs: audioCaptureLead() } : {}),
           reports: thinPoints(reports.points(), SIDECAR_REPORTS).map((p) => ({ mediaMs: round3(p.mediaMs - first), senderMs: round3(p.senderMs) })),
           rejectedReports: reports.rejected,
         },
@@ -334,8 +346,14 @@ export function openSegmentWriter(o: SegmentWriterOptions): SegmentWriter {
       packets++;
       bytes += rtp.payload.length;
       const ms = clock.toMs(rtp.header.timestamp);
-      const lag = o.now() - clock.exactMs(rtp.header.timestamp)!;
+      const exact = clock.exactMs(rtp.header.timestamp)!;
+      const lag = o.now() - exact;
       if (lag < minLagMs) minLagMs = lag;
+      if (o.kind === 'audio') {
+        const step = lastAudioMs === null ? 0 : exact - lastAudioMs;
+        if (step >= MIN_FRAME_MS && step <= MAX_FRAME_MS && (frameMs === null || step < frameMs)) frameMs = step;
+        lastAudioMs = exact;
+      }
       if (levels) {
         const al = extensions?.[AUDIO_LEVEL_URI] as { level?: number } | undefined;
         if (al && typeof al.level === "number") levels.add(ms, al.level);
@@ -353,7 +371,9 @@ export function openSegmentWriter(o: SegmentWriterOptions): SegmentWriter {
       }
       const mediaMs = clock.exactMs(rtpTimestamp);
       if (mediaMs === null) return; // before the first packet: nothing to tie it to
-      const verdict = reports.add({ mediaMs, senderMs: ntpToUnixMs(ntp) });
+      // libwebrtc (Chrome, Firefox, Safari) stamps an audio report with the time its frame was sent,
+      // not captured: the frame's first sample was captured one frame (20 ms) before (captureLeadMs).
+      const verdict = reports.add({ mediaMs, senderMs: ntpToUnixMs(ntp) - audioCaptureLead() });
       if (verdict !== 'accepted') log.warn({ verdict, rejected: reports.rejected }, 'sender report contradicts the earlier ones');
       const line = reports.line;
       if (!line || !Number.isFinite(minLagMs)) return;

@@ -8,7 +8,9 @@
  * clock ticks `audioPpm` fast, so the beep at wall time T sits at audio media
  * time T·(1 + ppm), as a real sound card's samples do. It sends its own RTCP
  * Sender Reports (werift's carry whole-second NTP times) that tie both RTP
- * clocks to its wall clock, as a browser does; `senderReports: false` sends
+ * clocks to its wall clock, as a browser's libwebrtc does: video by capture
+ * time, audio by the time a frame is sent, one frame (20 ms) after its first
+ * sample was captured (the recorder takes that frame off); `senderReports: false` sends
  * none (the recorder then places by arrival and the drift shows).
  *
  * `speed` > 1 feeds the media faster than real time (the sender's clock runs
@@ -201,15 +203,16 @@ export async function runDriftRecording(o: DriftRunOptions): Promise<DriftRun> {
         );
         nVideo++;
       }
-      // Audio packet n holds media 20·n ms, captured at wall time 20·n / k.
-      while (nAudio < clip.audio.length && (nAudio * 20) / k <= now) {
+      // Audio packet n holds media 20·n ms, captured from wall time 20·n / k; it goes out once its 20 ms are captured.
+      while (nAudio < clip.audio.length && ((nAudio + 1) * 20) / k <= now) {
         const ts = (aTs0 + nAudio * 960) >>> 0;
         write(audioTrack, aSender, new RtpPacket(new RtpHeader({ payloadType: 111, sequenceNumber: aSeq++ & 0xffff, timestamp: ts, marker: nAudio === 0 }), clip.audio[nAudio]!));
         nAudio++;
       }
       if (o.senderReports !== false && now >= nextReportMs && nVideo > 0 && nAudio > 0) {
         sendReport(vSender, now, vTs0 + Math.round((now * 90000) / 1000));
-        sendReport(aSender, now, aTs0 + Math.round((now * 48000 * k) / 1000));
+        // As libwebrtc does: an audio report ties the frame being sent now (captured one frame ago) to now.
+        sendReport(aSender, now, aTs0 + Math.round(((now * k - 20) * 48000) / 1000));
         reports++;
         nextReportMs += 1000;
       }
