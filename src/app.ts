@@ -27,7 +27,6 @@ import { createCheckpointScheduler, createFileCheckpointStore } from './runtime/
 import { openOutboxFile } from './runtime/outbox-file.js';
 import { recover, referencedNodes, takeOverNode } from './runtime/recovery.js';
 import { createNatsTakeoverClaims } from './runtime/takeover-claims.js';
-import { watchCutOff } from './runtime/cut-off.js';
 import { createNatsLeaseBus, startLeases, type Leases } from './runtime/leases.js';
 import { createNatsRelayBus } from './signaling/relay.js';
 import { recordingStream } from '../events/streams.js';
@@ -255,7 +254,6 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   const isDraining = () => draining;
   let server: Server | null = null;
   let signaling: Signaling | null = null;
-  let stopCutOffWatch: (() => void) | null = null;
   let url: string | null = null;
   let webhooks: Webhooks | null = null;
   const autoRecord =
@@ -306,10 +304,6 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
       draining: isDraining,
       relayBus: cluster ? createNatsRelayBus({ nc: cluster, subjectPrefix: config.nats.subjectPrefix, logger }) : undefined,
     });
-    const sockets = signaling;
-    stopCutOffWatch = cluster
-      ? watchCutOff({ nc: cluster, timeoutMs: config.nodeTimeoutMs, drop: () => sockets.dropAll(1012, 'this node lost the cluster; reconnect'), logger })
-      : null;
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
       server!.listen(config.port, config.host, () => resolve());
@@ -341,7 +335,6 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
   async function shutdown({ skipRemux }: { skipRemux: boolean }) {
     const started = Date.now();
     autoRecord?.close();
-    stopCutOffWatch?.();
     await signaling?.close();
     // Finalize every open file before the runtime stops taking events; the HTTP API still answers meanwhile.
     const peers = await recorder.closeAll({ skipRemux });

@@ -35,12 +35,6 @@ export interface SignalingOptions {
 export interface Signaling {
   /** Stops pinging and listening, closes every socket (1001). Members are not reported as left: recovery closes their rooms. */
   close(): Promise<void>;
-  /**
-   * Closes every socket it holds and keeps listening (NATS mode, a node cut
-   * off from the cluster: the others took its members over, and its clients
-   * reconnect through the load balancer). Returns how many it closed.
-   */
-  dropAll(code: number, reason: string): number;
 }
 
 /**
@@ -275,15 +269,6 @@ export function createSignaling({
   pinger.unref();
 
   return {
-    dropAll(code, reason) {
-      const all = [...connections.all];
-      // Their leaves are written as for any closed socket; the takeover's node-lost came first, and a
-      // member who left cannot leave twice.
-      for (const conn of all) conn.ws.close(code, reason);
-      // Whoever does not finish the close handshake is cut.
-      if (all.length) setTimeout(() => all.forEach((c) => c.ws.terminate()), 1000).unref();
-      return all.length;
-    },
     async close() {
       if (closing) return;
       closing = true;
