@@ -119,3 +119,63 @@ describe.each(['embedded', 'nats'] as const)('SIGKILL mid-recording, then restar
     expect(report.stdout).toMatch(/composition:\S+\s+completed/);
   }, 180_000);
 });
+
+/**
+ * LIVE_COMPOSE=1: a process SIGKILLed while it composes a recording live
+ * leaves its finished chunks (and manifest.json); the restarted process's
+ * composition job picks them up and composes only what is missing (the rest of
+ * the video, and the audio, whose encoder died with the process).
+ */
+describe('SIGKILL mid-recording while composing it live, then restart', () => {
+  const root = mkdtempSync(join(tmpdir(), 'mr-crash-live-'));
+  let server: ServerProcess | undefined;
+  const http = httpClient(() => server!.url);
+  afterAll(async () => {
+    await server?.kill();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('keeps the chunks composed before the crash and composes only the rest', async () => {
+    const env: Record<string, string> = { RECORDING_DIR: root, NODE_ID: 'crash-live-node', LIVE_COMPOSE: '1', LIVE_COMPOSE_WINDOW_MS: '2000' };
+    server = await startServer(env);
+    const host = await Participant.join(server.url, 'liveroom', { name: 'Host' });
+    const guest = await Participant.join(server.url, 'liveroom', { name: 'Guest' });
+    const started = await http.post('/api/recording-sessions', { connectionId: 'liveroom' });
+    expect(started.status).toBe(201);
+    const recordingId = started.json.session.id as string;
+    await Promise.all([host, guest].map((p) => p.client.next('recording-answer', () => true, 10_000)));
+    const dir = join(root, 'liveroom');
+    const manifest = join(dir, `.live-${recordingId}`, 'manifest.json');
+    const chunksLeft = async () => ((await readFile(manifest, 'utf8').then(JSON.parse, () => ({ chunks: [] }))) as { chunks: { k: number }[] }).chunks;
+    const before = await poll(chunksLeft, (c) => c.length >= 2, { timeoutMs: 60_000, stepMs: 200 });
+    expect(before.length).toBeGreaterThanOrEqual(2);
+
+    expect(await server.kill('SIGKILL')).toBe(null);
+    await Promise.allSettled([host.close(), guest.close()]);
+    const left = await chunksLeft(); // what the dead process finished (a window may have ended after the poll)
+
+    server = await startServer(env);
+    const session = (await poll(() => http.get(`/api/recording-sessions/${recordingId}`), (r) => r.json.session?.status === 'stopped', { timeoutMs: 30_000, stepMs: 500 })).json.session;
+    expect(session.stopReason).toBe('interrupted');
+    const recordedMs = Date.parse(session.stoppedAt) - Date.parse(session.startedAt);
+    const job = await poll(
+      async () => (await http.get('/api/recording-compositions?meetingId=liveroom')).json.jobs.find((j: any) => j.recordingId === recordingId),
+      (j) => j?.status === 'completed' || j?.status === 'failed',
+      { timeoutMs: 120_000, stepMs: 1_000 },
+    );
+    expect(job?.status, JSON.stringify(job)).toBe('completed');
+
+    const found = server.lines.find((l) => l.msg === 'live chunks of a crashed process found');
+    expect(found, 'the restarted process picked up the chunks').toMatchObject({ recordingId, chunks: left.length });
+    expect(server.lines.some((l) => l.msg?.startsWith('live composition resumed'))).toBe(true);
+    // Only what was missing: no window the dead process had finished is composed again.
+    const composedAgain = server.lines.filter((l) => l.msg === 'live window composed' && l.window < left.length);
+    expect(composedAgain).toEqual([]);
+    expect(server.lines.some((l) => l.msg === 'live composition finished' && l.recordingId === recordingId)).toBe(true);
+
+    const composed = await probeFile(join(dir, job.output.filename));
+    expect(composed.decodeErrors).toBe('');
+    expect(Math.abs(composed.durationMs! - recordedMs)).toBeLessThan(500);
+    expect(await stat(join(dir, `.live-${recordingId}`)).then(() => 'kept', () => 'removed')).toBe('removed');
+  }, 180_000);
+});

@@ -58,22 +58,9 @@ export function createLiveComposer(opts: LiveComposerOptions) {
     return bins;
   };
 
-  function start(r: LiveRecording): boolean {
-    if (sessions.has(r.recordingId)) return true;
-    // Speaker switching needs the audio levels, which the recorder writes only when a segment ends.
-    if (r.layout === 'speaker') {
-      logger.info({ roomId: r.meetingId, recordingId: r.recordingId }, 'speaker layout: composed after the stop');
-      return false;
-    }
-    let dir: string;
-    try {
-      dir = insideRoot(opts.root, r.meetingId);
-    } catch (err) {
-      logger.warn({ roomId: r.meetingId, recordingId: r.recordingId, err: (err as Error).message }, 'no live composition');
-      return false;
-    }
+  function sessionFor(r: LiveRecording, dir: string) {
     const { ffmpeg, ffprobe } = binaries();
-    const session = createLiveSession({
+    return createLiveSession({
       dir,
       meetingId: r.meetingId,
       recordingId: r.recordingId,
@@ -92,6 +79,41 @@ export function createLiveComposer(opts: LiveComposerOptions) {
       ...(opts.now ? { now: opts.now } : {}),
       ...(opts.onStatus ? { onStatus: opts.onStatus } : {}),
     });
+  }
+
+  /**
+   * A job for a recording this process did not see start (it restarted after a crash): the live
+   * chunks the dead process left, if they match the job. Null: compose after the stop.
+   */
+  async function resumed(req: ComposeRequest) {
+    if (req.layout === 'speaker') return null;
+    const size = { width: req.width ?? DEFAULTS.width, height: req.height ?? DEFAULTS.height, fps: req.fps ?? DEFAULTS.fps };
+    if (size.width !== DEFAULTS.width || size.height !== DEFAULTS.height || size.fps !== DEFAULTS.fps) return null;
+    let dir: string;
+    try {
+      dir = insideRoot(opts.root, req.meetingId);
+    } catch {
+      return null;
+    }
+    const s = sessionFor({ meetingId: req.meetingId, recordingId: req.recordingId, startedAt: Date.now(), layout: req.layout, format: req.format }, dir);
+    return (await s.resume()) ? s : null;
+  }
+
+  function start(r: LiveRecording): boolean {
+    if (sessions.has(r.recordingId)) return true;
+    // Speaker switching needs the audio levels, which the recorder writes only when a segment ends.
+    if (r.layout === 'speaker') {
+      logger.info({ roomId: r.meetingId, recordingId: r.recordingId }, 'speaker layout: composed after the stop');
+      return false;
+    }
+    let dir: string;
+    try {
+      dir = insideRoot(opts.root, r.meetingId);
+    } catch (err) {
+      logger.warn({ roomId: r.meetingId, recordingId: r.recordingId, err: (err as Error).message }, 'no live composition');
+      return false;
+    }
+    const session = sessionFor(r, dir);
     sessions.set(r.recordingId, session);
     session.start();
     logger.info({ roomId: r.meetingId, recordingId: r.recordingId, dir: path.basename(dir) }, 'live composition started');
@@ -114,7 +136,7 @@ export function createLiveComposer(opts: LiveComposerOptions) {
     wrap(composer: Composer): Composer {
       return {
         async compose(req: ComposeRequest, hooks: ComposeHooks = {}): Promise<ComposeResult> {
-          const s = sessions.get(req.recordingId);
+          const s = sessions.get(req.recordingId) ?? (await resumed(req).catch(() => null));
           if (s) {
             const done = await s.finish(req);
             sessions.delete(req.recordingId);

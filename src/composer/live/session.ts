@@ -16,7 +16,7 @@ import { parseProbe, probeArgs } from '../probe.js';
 import { runProcess, type RunResult } from '../../process/run.js';
 import type { ComposeRequest, ComposeResult } from '../types.js';
 import { refreshIndex, sliceRanges, writeSlice, type WebmIndex } from './webm-index.js';
-import { planWindow, windowReady, windowSlices, type CutSlice, type LiveSegment } from './window.js';
+import { planWindow, planWindowAudio, windowReady, windowSlices, type CutSlice, type LiveSegment, type SliceSpec } from './window.js';
 
 export interface LiveSessionOptions {
   /** Absolute meeting folder. */
@@ -110,6 +110,8 @@ export function createLiveSession(o: LiveSessionOptions) {
   /** Window k's raw audio, composed but not yet handed to the encoder (the last one may fall after the stop). */
   const pendingPcm: { k: number; file: string; endMs: number }[] = [];
   let audioFedToMs = 0;
+  /** resume(): how far the chunks of a crashed process reach (their audio is composed again at finish()). */
+  let resumedUpToMs = 0;
   let state: LiveStatus['state'] = 'recording';
   let error: string | null = null;
   let busy: Promise<void> | null = null;
@@ -179,19 +181,62 @@ export function createLiveSession(o: LiveSessionOptions) {
     await rename(path.join(work, `${MANIFEST}.tmp`), path.join(work, MANIFEST));
   }
 
-  /** Composes [startMs, endMs) into chunk k and its raw audio. */
-  async function composeWindow(k: number, startMs: number, endMs: number, segs: readonly LiveSegment[]) {
-    const t0 = now();
+  /** Cuts the slices of window `name` that `specs` asks for into the work folder. */
+  async function cutSlices(name: string, specs: readonly SliceSpec[]): Promise<CutSlice[]> {
     await mkdir(work, { recursive: true });
-    const specs = windowSlices(segs, startMs, endMs);
     const cut: CutSlice[] = [];
     for (const [i, spec] of specs.entries()) {
       const r = sliceRanges(spec.segment.index, spec.fromMs, spec.toMs);
       if (!r) continue;
-      const p = path.join(work, `w${k}-${i}.${spec.segment.meta.kind}.webm`);
+      const p = path.join(work, `${name}-${i}.${spec.segment.meta.kind}.webm`);
       await writeSlice(spec.segment.path, r.ranges, p);
       cut.push({ spec, path: p, startMs: r.startMs, ...(spec.segment.meta.kind === 'audio' ? { formatStartMs: await formatStartOf(p) } : {}) });
     }
+    return cut;
+  }
+
+  /** Checks a window's raw audio is exactly its length in samples (stereo f32). */
+  async function checkPcm(k: number, pcm: string, startMs: number, endMs: number) {
+    const expected = Math.round(((endMs - startMs) * 48000) / 1000) * 8;
+    const got = (await stat(pcm)).size;
+    if (got !== expected) throw new ComposeError('ffmpeg-failed', `window ${k}: ${got} bytes of audio, expected ${expected}`);
+  }
+
+  /**
+   * A resumed session: only the audio of [startMs, endMs), for chunks a crashed process composed
+   * (their audio died with its encoder). Cheap: no video is decoded.
+   */
+  async function composeAudio(k: number, startMs: number, endMs: number, segs: readonly LiveSegment[]) {
+    const cut = await cutSlices(`a${k}`, windowSlices(segs, startMs, endMs).filter((x) => x.segment.meta.kind === 'audio'));
+    const plan = planWindowAudio({ startMs, endMs }, cut);
+    const pcm = path.join(work, `a${k}.pcm`);
+    const graphFile = path.join(work, `a${k}.graph`);
+    await writeFile(graphFile, plan.graph);
+    const seconds = ((endMs - startMs) / 1000).toFixed(3);
+    try {
+      await runFfmpeg(
+        o.ffmpeg,
+        [
+          '-hide_banner', '-nostdin', '-loglevel', 'error', '-nostats', '-y',
+          ...inputArgs(plan.inputs),
+          '-filter_complex_script', graphFile,
+          '-map', '[aout]', '-c:a', 'pcm_f32le', '-ar', '48000', '-ac', '2', '-t', seconds, '-f', 'f32le', pcm,
+        ],
+        () => undefined,
+        abort.signal,
+      );
+    } finally {
+      for (const c of cut) await rm(c.path, { force: true });
+      await rm(graphFile, { force: true });
+    }
+    await checkPcm(k, pcm, startMs, endMs);
+    pendingPcm.push({ k, file: pcm, endMs });
+  }
+
+  /** Composes [startMs, endMs) into chunk k and its raw audio. */
+  async function composeWindow(k: number, startMs: number, endMs: number, segs: readonly LiveSegment[]) {
+    const t0 = now();
+    const cut = await cutSlices(`w${k}`, windowSlices(segs, startMs, endMs));
     const plan = planWindow(
       { startMs, endMs, layout: o.layout, width: o.width, height: o.height, fps: o.fps, namePlates: o.namePlates, fontFile: o.fontFile },
       cut,
@@ -220,9 +265,7 @@ export function createLiveSession(o: LiveSessionOptions) {
       await rm(graphFile, { force: true });
       await rm(partial, { force: true });
     }
-    const expected = Math.round(((endMs - startMs) * 48000) / 1000) * 8;
-    const got = (await stat(pcm)).size;
-    if (got !== expected) throw new ComposeError('ffmpeg-failed', `window ${k}: ${got} bytes of audio, expected ${expected}`);
+    await checkPcm(k, pcm, startMs, endMs);
     chunks.push({ k, startMs, endMs, file });
     pendingPcm.push({ k, file: pcm, endMs });
     await saveManifest();
@@ -293,6 +336,14 @@ export function createLiveSession(o: LiveSessionOptions) {
     const t0 = now();
     const D = req.durationMs;
     try {
+      if (resumedUpToMs > 0) {
+        // Chunks a crashed process left: those past the stop go, the audio of the rest is composed again.
+        while (chunks.length > 0 && chunks.at(-1)!.endMs > D) await rm(path.join(work, chunks.pop()!.file), { force: true });
+        const segs = await segments();
+        const to = composedUpTo();
+        for (let k = 0, at = 0; at < to; k++, at += CATCH_UP_MS) await composeAudio(k, at, Math.min(to, at + CATCH_UP_MS), segs);
+        log.info({ chunks: chunks.length, resumedUpToMs: to, elapsedMs: now() - t0 }, 'live composition resumed from the chunks a crashed process left: their audio composed again');
+      }
       // A window composed past the stop (a track ran ahead of the clock) is composed again.
       while (chunks.length > 0 && chunks.at(-1)!.endMs > D && pendingPcm.at(-1)?.k === chunks.at(-1)!.k) {
         const c = chunks.pop()!;
@@ -398,6 +449,38 @@ export function createLiveSession(o: LiveSessionOptions) {
     }
   }
 
+  /**
+   * Picks up the chunks a crashed process left (`manifest.json`) when they were
+   * made with this session's settings: finish() then composes only what is
+   * missing (the rest of the video, and the whole recording's audio, whose
+   * encoder died with that process). False when there is nothing usable.
+   */
+  async function resume(): Promise<boolean> {
+    let m: { version?: number; layout?: string; format?: string; width?: number; height?: number; fps?: number; chunks?: LiveChunk[] };
+    try {
+      m = JSON.parse(await readFile(path.join(work, MANIFEST), 'utf8'));
+    } catch {
+      return false;
+    }
+    if (m.version !== 1 || m.layout !== o.layout || m.format !== o.format || m.width !== o.width || m.height !== o.height || m.fps !== o.fps) {
+      log.info('live chunks left by a crashed process were made with other settings: composing after the stop');
+      return false;
+    }
+    // Whole chunks, in order, from 0: the first missing or empty one ends what can be used.
+    const usable: LiveChunk[] = [];
+    for (const c of m.chunks ?? []) {
+      if (c.startMs !== (usable.at(-1)?.endMs ?? 0) || c.endMs <= c.startMs) break;
+      const size = await stat(path.join(work, c.file)).then((x) => x.size, () => 0);
+      if (size === 0) break;
+      usable.push(c);
+    }
+    if (usable.length === 0) return false;
+    chunks.push(...usable);
+    resumedUpToMs = composedUpTo();
+    log.info({ chunks: usable.length, composedUpToMs: resumedUpToMs }, 'live chunks of a crashed process found');
+    return true;
+  }
+
   /** The recording failed or the job was dropped: stop and remove the chunks. */
   async function dispose() {
     abort.abort();
@@ -417,6 +500,7 @@ export function createLiveSession(o: LiveSessionOptions) {
 
   return {
     start: schedule,
+    resume,
     suspend,
     status,
     /** Stops composing new windows (the stop was asked for); finish() composes the rest. */

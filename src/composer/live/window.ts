@@ -174,6 +174,31 @@ function videoOnly(graph: string): string {
     .join(';\n');
 }
 
+/** The audio slices as the window's inputs (appended to `inputs`) and their timing in it. */
+function audioSlices(req: Pick<WindowRequest, 'startMs'>, slices: readonly CutSlice[], inputs: WindowPlan['inputs']) {
+  const audio: { index: number; offsetMs: number; durationMs: number; inputStartMs?: number }[] = [];
+  for (const c of slices) {
+    if (c.spec.segment.meta.kind !== 'audio') continue;
+    const meta = shifted(c.spec.segment, req.startMs, c.startMs);
+    const index = inputs.length;
+    inputs.push({ index, kind: 'audio', path: c.path });
+    const inputStartMs = c.formatStartMs === undefined ? 0 : c.formatStartMs - c.startMs;
+    audio.push({ index, offsetMs: meta.offsetMs, durationMs: meta.durationMs ?? 0, ...(inputStartMs !== 0 ? { inputStartMs } : {}) });
+  }
+  return audio;
+}
+
+/**
+ * Only the audio of [startMs, endMs) (outputs [aout]): what a resumed session
+ * composes again for the chunks a crashed process left, whose audio died with
+ * that process's encoder.
+ */
+export function planWindowAudio(req: Pick<WindowRequest, 'startMs' | 'endMs'>, slices: readonly CutSlice[]): { inputs: WindowPlan['inputs']; graph: string } {
+  const inputs: WindowPlan['inputs'] = [];
+  const audio = audioSlices(req, slices, inputs);
+  return { inputs, graph: windowAudioGraph(audio, req.endMs - req.startMs) };
+}
+
 /** The window's plan, inputs and whole filtergraph (outputs [vout] and [aout]). */
 export function planWindow(req: WindowRequest, slices: readonly CutSlice[], all: readonly LiveSegment[]): WindowPlan {
   const lengthMs = req.endMs - req.startMs;
@@ -200,15 +225,7 @@ export function planWindow(req: WindowRequest, slices: readonly CutSlice[], all:
     presence,
   );
   const inputs: WindowPlan['inputs'] = plan.inputs.map((s) => ({ index: s.index, kind: 'video', path: s.path }));
-  const audio: { index: number; offsetMs: number; durationMs: number; inputStartMs?: number }[] = [];
-  for (const c of slices) {
-    if (c.spec.segment.meta.kind !== 'audio') continue;
-    const meta = shifted(c.spec.segment, req.startMs, c.startMs);
-    const index = inputs.length;
-    inputs.push({ index, kind: 'audio', path: c.path });
-    const inputStartMs = c.formatStartMs === undefined ? 0 : c.formatStartMs - c.startMs;
-    audio.push({ index, offsetMs: meta.offsetMs, durationMs: meta.durationMs ?? 0, ...(inputStartMs !== 0 ? { inputStartMs } : {}) });
-  }
+  const audio = audioSlices(req, slices, inputs);
   // Chunks are joined end to end: each keeps the grid at whole frames (the post-stop composition
   // moves it onto the longest segment's frames, plan.ts), so no join has an uneven frame step.
   const graph = `${videoOnly(buildFilterGraph({ ...plan.spec, gridPhaseMs: 0 }))};\n${windowAudioGraph(audio, lengthMs)}`;
