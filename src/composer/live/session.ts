@@ -469,7 +469,9 @@ export function createLiveSession(o: LiveSessionOptions) {
     // Whole chunks, in order, from 0: the first missing or empty one ends what can be used.
     const usable: LiveChunk[] = [];
     for (const c of m.chunks ?? []) {
-      if (c.startMs !== (usable.at(-1)?.endMs ?? 0) || c.endMs <= c.startMs) break;
+      // A chunk is a file this session names itself (chunk-NNNNNN.mkv): anything else in the manifest is not used.
+      if (typeof c.file !== 'string' || !/^chunk-\d{6}\.mkv$/.test(c.file) || !Number.isInteger(c.k)) break;
+      if (c.startMs !== (usable.at(-1)?.endMs ?? 0) || !(c.endMs > c.startMs)) break;
       const size = await stat(path.join(work, c.file)).then((x) => x.size, () => 0);
       if (size === 0) break;
       usable.push(c);
