@@ -69,10 +69,6 @@ export function ffmpegArgs(spec: FfmpegArgsSpec): string[] {
     '-map', '[vout]', '-map', '[aout]',
     '-map_metadata', '-1',
     ...codecArgs(spec.format, { fps: spec.fps, threads: spec.threads }),
-    // The encoder's clock at the graph's (1/(fps·1000)), not ffmpeg's default 1/fps, which rounds
-    // every frame to k/fps and so drops the grid's phase (GraphSpec.gridPhaseMs). Not for mp4:
-    // there the CLI then duplicates frames to fill the finer clock (measured: 2020 frames for 60).
-    ...(spec.format === 'webm' ? ['-enc_time_base:v', `1/${spec.fps * 1000}`] : []),
     '-t', (spec.durationMs / 1000).toFixed(3),
     spec.output,
   ];

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { ffmpegArgs, MAX_INLINE_GRAPH } from './args.js';
 import { DEFAULT_FONT } from './drawtext.js';
 import { ComposeError, isNoSpaceError, saysNoSpace } from './errors.js';
-import { buildFilterGraph } from './filter-graph.js';
+import { buildFilterGraph, leadInOf } from './filter-graph.js';
 import { muxAudioShift } from './mux-offset.js';
 import { FfmpegNotFoundError, findFfmpeg, findFfprobe } from './find-ffmpeg.js';
 import { evaluateSegments, findSegments, type EvaluatedSegment } from './inputs.js';
@@ -167,16 +167,16 @@ export function createComposer(opts: ComposerOptions): Composer {
     };
 
     try {
-      // The frame grid's phase survives only where the encoder keeps sub-frame timestamps (webm,
-      // ffmpegArgs); an mp4 has whole frames (the nearest-frame rule, within half a frame).
       const spec = {
         ...plan.spec,
-        gridPhaseMs: req.format === 'webm' ? plan.spec.gridPhaseMs : 0,
         audioShiftMs: await muxAudioShift(ffmpeg, ffprobe, req.format, (err) =>
           log.warn({ err, format: req.format }, 'could not measure where the muxer puts the audio: composing without the correction'),
         ),
       };
       const graph = buildFilterGraph(spec);
+      // The file runs this much longer: everything in it is moved later by it (leadInOf).
+      const leadInMs = leadInOf(spec);
+      const fileDurationMs = req.durationMs + leadInMs;
       let graphArg: { inline: string } | { scriptFile: string } = { inline: graph };
       if (graph.length > MAX_INLINE_GRAPH) {
         scriptDir = await mkdtemp(path.join(os.tmpdir(), 'compose-'));
@@ -190,7 +190,7 @@ export function createComposer(opts: ComposerOptions): Composer {
         format: req.format,
         fps,
         threads: Math.max(2, Math.min(8, os.availableParallelism())),
-        durationMs: req.durationMs,
+        durationMs: fileDurationMs,
         output: tempPath,
       });
       log.info(
@@ -199,12 +199,12 @@ export function createComposer(opts: ComposerOptions): Composer {
       );
       log.debug({ args }, 'ffmpeg arguments');
 
-      const progress = createProgressParser(req.durationMs, (p) => hooks.onProgress?.(p));
+      const progress = createProgressParser(fileDurationMs, (p) => hooks.onProgress?.(p));
       await runFfmpeg(ffmpeg, args, (d) => progress.push(d), hooks.signal);
-      const probe = await verifyOutput(ffprobe, tempPath, req.format, req.durationMs);
+      const probe = await verifyOutput(ffprobe, tempPath, req.format, fileDurationMs);
 
       const sizeBytes = (await stat(tempPath)).size;
-      const durationMs = probe.formatDurationMs ?? req.durationMs;
+      const durationMs = probe.formatDurationMs ?? fileDurationMs;
       const metadata = buildMetadata({
         meetingId: req.meetingId,
         recordingId: req.recordingId,
@@ -217,6 +217,7 @@ export function createComposer(opts: ComposerOptions): Composer {
         fps,
         namePlates,
         durationMs,
+        leadInMs,
         sizeBytes,
         createdAt: req.createdAt,
         participants: plan.spec.participants,

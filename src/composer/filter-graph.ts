@@ -16,8 +16,10 @@ export interface GraphSpec {
   /** swscale flags for tile scaling; bilinear is measured to be the best speed/quality trade here. */
   scaleFlags?: string;
   /**
-   * Where the output frame grid sits inside a frame (0 ≤ ms < 1000/fps): frames at k/fps + this.
-   * See gridPhaseOf: one video segment's frames land on the grid exactly instead of up to ½ frame off.
+   * Where the frame grid sits inside a frame on the recording's timeline (0 ≤ ms < 1000/fps):
+   * frames at k/fps + this. See gridPhaseOf: one video segment's frames land on the grid exactly
+   * instead of up to ½ frame off. The file keeps whole frames: everything, sound too, is moved
+   * later by leadInMs (under a frame), so file time = recording time + leadInMs.
    */
   gridPhaseMs?: number;
   /**
@@ -65,23 +67,27 @@ export function videoTiming(s: PlacedSegment, fps?: number): string {
  * early or late. Every other segment keeps the nearest-frame rule
  * (videoTiming), so no picture is ever worse than half a frame off.
  */
-/** See gridPhaseOf: the frames moved by at most this much (ms) so none sits on the rounding edge. */
-export const HALF_FRAME_GUARD_MS = 1.5;
-
 export function gridPhaseOf(video: readonly Pick<PlacedSegment, 'offsetMs' | 'durationMs'>[], fps: number): number {
   let longest: Pick<PlacedSegment, 'offsetMs' | 'durationMs'> | null = null;
   for (const s of video) if (!longest || s.durationMs > longest.durationMs) longest = s;
   if (!longest) return 0;
-  const frameMs = 1000 / fps;
-  let phase = ((longest.offsetMs % frameMs) + frameMs) % frameMs;
-  // within a microsecond of a grid frame: 0 (the grid as it always was)
-  if (phase < 1e-3 || frameMs - phase < 1e-3) return 0;
-  // Not within HALF_FRAME_GUARD_MS of half a frame: a file's millisecond timestamps, rescaled to
-  // 1/fps by whatever transcodes it later (`ffmpeg -i composed.webm …`), would round some frames
-  // down and some up there, and ffmpeg reports non-monotonic timestamps (seen at 16.6 ms, 30 fps).
-  const half = frameMs / 2;
-  if (Math.abs(phase - half) < HALF_FRAME_GUARD_MS) phase = phase < half ? half - HALF_FRAME_GUARD_MS : half + HALF_FRAME_GUARD_MS;
-  return Math.round(phase * 1000) / 1000;
+  // In ticks of the graph's clock (1/(fps·1000) s, fps ticks a millisecond, 1000 a frame): exact.
+  const ticks = Math.round(((longest.offsetMs * fps) % 1000 + 1000) % 1000);
+  return ticks === 0 || ticks === 1000 ? 0 : ticks / fps;
+}
+
+/** The graph's clock ticks (1/(fps·1000) s) of a phase: a whole number. */
+const phaseTicks = (spec: Pick<GraphSpec, 'fps' | 'gridPhaseMs'>) => Math.round((spec.gridPhaseMs ?? 0) * spec.fps) % 1000;
+
+/**
+ * How much later than on the recording's timeline everything is in the file (ms, under a frame):
+ * the frame grid at phase p is moved on by (frame − p) so its frames fall on whole frames, k/fps.
+ * A file's frames must: sub-frame frame times, kept by a finer encoder clock, made ffmpeg (and
+ * any later transcode at 1/fps) round some frames down and some up into the same frame slot.
+ */
+export function leadInOf(spec: Pick<GraphSpec, 'fps' | 'gridPhaseMs'>): number {
+  const p = phaseTicks(spec);
+  return p === 0 ? 0 : (1000 - p) / spec.fps;
 }
 
 /** Below this a stretch is not worth a resampler (30 minutes at 2 ppm is 3.6 ms). */
@@ -118,20 +124,24 @@ export function audioTiming(s: PlacedSegment): string {
 /**
  * Every voice summed at unity gain (normalize=0: no level changes when people
  * join or leave, no pumping), a limiter with fixed gain to catch the rare sum
- * above full scale, then padded/cut to exactly the recording's duration
- * (and moved `shiftMs` later, GraphSpec.audioShiftMs).
+ * above full scale, then padded/cut to exactly the recording's duration,
+ * `leadInMs` of silence in front (leadInOf) and moved `shiftMs` later
+ * (GraphSpec.audioShiftMs).
  */
-export function audioMix(labels: readonly string[], durationMs: number, shiftMs = 0): string {
+export function audioMix(labels: readonly string[], durationMs: number, shiftMs = 0, leadInMs = 0): string {
   const T = s3(durationMs);
   const shift = shiftMs > 0 ? `,asetpts=PTS+${s3(shiftMs)}/TB` : '';
   if (labels.length === 0) {
-    return `anullsrc=r=${SAMPLE_RATE}:cl=stereo,atrim=end=${T}${shift}[aout]`;
+    return `anullsrc=r=${SAMPLE_RATE}:cl=stereo,atrim=end=${s3(durationMs + leadInMs)}${shift}[aout]`;
   }
+  // The lead-in as silence in front (whole samples, within 10 µs), so sound starts with the picture.
+  const lead = Math.round((leadInMs * SAMPLE_RATE) / 1000);
+  const delay = lead > 0 ? `,adelay=delays=${lead}S:all=1` : '';
   return (
     labels.map((l) => `[${l}]`).join('') +
     `amix=inputs=${labels.length}:duration=longest:normalize=0:dropout_transition=0,` +
     `alimiter=limit=0.89:attack=5:release=100:level=0:latency=1,` +
-    `apad=whole_dur=${T},atrim=end=${T}${shift}[aout]`
+    `apad=whole_dur=${T},atrim=end=${T}${delay}${shift}[aout]`
   );
 }
 
@@ -205,7 +215,9 @@ export function buildFilterGraph(spec: GraphSpec): string {
     'loop=loop=-1:size=1',
     `setpts=N/(${spec.fps}*TB)`,
     `settb=1/${spec.fps * 1000}`,
-    ...(spec.gridPhaseMs ? [`setpts=PTS+${s3(spec.gridPhaseMs)}/TB`] : []),
+    // At phase p the canvas starts a frame early, at p − frame (see leadInOf): [vout] moves it on by
+    // (frame − p), so the file's frames are at whole frames again, the first at 0.
+    ...(phaseTicks(spec) ? [`setpts=PTS-${1000 - phaseTicks(spec)}`] : []),
     `trim=end=${s3(spec.durationMs)}`,
   );
   for (const slot of spec.scene.slots) {
@@ -258,7 +270,8 @@ export function buildFilterGraph(spec: GraphSpec): string {
       plates.push(namePlateFilter(displayName(p), slot.rect, spec.fontFile, enableExpr(on, whole)));
     }
   }
-  chains.push(`[${last}]${plates.length > 0 ? plates.join(',') : 'null'}[vout]`);
+  const lead = phaseTicks(spec) ? `,setpts=PTS+${1000 - phaseTicks(spec)}` : '';
+  chains.push(`[${last}]${plates.length > 0 ? plates.join(',') : 'null'}${lead}[vout]`);
 
   // Audio.
   const audioLabels: string[] = [];
@@ -269,6 +282,6 @@ export function buildFilterGraph(spec: GraphSpec): string {
       audioLabels.push(label);
     }
   }
-  chains.push(audioMix(audioLabels, spec.durationMs, spec.audioShiftMs));
+  chains.push(audioMix(audioLabels, spec.durationMs, spec.audioShiftMs, leadInOf(spec)));
   return chains.join(';\n');
 }

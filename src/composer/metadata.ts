@@ -35,6 +35,12 @@ export const composedMetadataSchema = z.object({
   videoCodec: z.string(),
   audioCodec: z.string(),
   durationMs: z.number(),
+  /**
+   * Where the recording's 0 is in this file (ms, under a frame): every time on the recording's
+   * timeline (present, inputs) is this much later in the file. The frame grid is moved so the
+   * frames of the longest camera segment fall on whole frames; files without it: 0.
+   */
+  leadInMs: z.number().default(0),
   sizeBytes: z.number().int(),
   createdAt: z.number().int(),
   host: identity.nullable(),
@@ -77,6 +83,7 @@ export function buildMetadata(m: {
   fps: number;
   namePlates: boolean;
   durationMs: number;
+  leadInMs: number;
   sizeBytes: number;
   createdAt: number;
   participants: readonly Participant[];
@@ -100,6 +107,7 @@ export function buildMetadata(m: {
     videoCodec: m.format === 'webm' ? 'vp9' : 'h264',
     audioCodec: m.format === 'webm' ? 'opus' : 'aac',
     durationMs: Math.round(m.durationMs),
+    leadInMs: Math.round(m.leadInMs * 1000) / 1000,
     sizeBytes: m.sizeBytes,
     createdAt: m.createdAt,
     host: host ? identityOf(host) : null,

@@ -432,6 +432,7 @@ export function createLiveSession(o: LiveSessionOptions) {
         fps: o.fps,
         namePlates: o.namePlates,
         durationMs,
+        leadInMs: 0, // windows compose on the plain grid (phase 0)
         sizeBytes,
         createdAt: req.createdAt,
         participants: whole.spec.participants,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AudioLevels, SegmentMeta } from '../../../events/segment.js';
 import { ffmpegArgs } from '../../../src/composer/args.js';
-import { audioMix, audioTiming, buildFilterGraph, centredOverlay, fitInto, gridPhaseOf, videoTiming } from '../../../src/composer/filter-graph.js';
+import { audioMix, audioTiming, buildFilterGraph, centredOverlay, fitInto, gridPhaseOf, leadInOf, videoTiming } from '../../../src/composer/filter-graph.js';
 import { gridCells, inset, stageAndStrip } from '../../../src/composer/geometry.js';
 import { planComposition, type PlanRequest, type PlanSegment } from '../../../src/composer/plan.js';
 import { FORMATS, LAYOUTS, type Layout } from '../../../events/catalog.js';
@@ -269,6 +269,9 @@ describe('timing filters', () => {
     expect(audioMix(['a0'], 2000, 6.5)).toMatch(/atrim=end=2,asetpts=PTS\+0\.0065\/TB\[aout\]$/);
     expect(audioMix([], 2000, 6.5)).toBe('anullsrc=r=48000:cl=stereo,atrim=end=2,asetpts=PTS+0.0065/TB[aout]');
     expect(audioMix(['a0'], 2000)).not.toContain('asetpts');
+    // with a lead-in: its silence first, then the correction; without audio the silence is longer
+    expect(audioMix(['a0'], 2000, 6.5, 10)).toMatch(/atrim=end=2,adelay=delays=480S:all=1,asetpts=PTS\+0\.0065\/TB\[aout\]$/);
+    expect(audioMix([], 2000, 0, 10)).toBe('anullsrc=r=48000:cl=stereo,atrim=end=2.01[aout]');
   });
   it('mix: unity gain, fixed-gain limiter, exact length', () => {
     expect(audioMix(['a0', 'a1'], 5000)).toBe(
@@ -308,9 +311,9 @@ describe('the output frame grid’s phase', () => {
     expect(gridPhaseOf([{ offsetMs: 1020, durationMs: 9000 }], 30)).toBeCloseTo(20, 3);
     expect(gridPhaseOf([{ offsetMs: 2000, durationMs: 5000 }], 25)).toBe(0); // on the grid already
     expect(gridPhaseOf([], 30)).toBe(0);
-    // Near half a frame, moved to 1.5 ms from it: a later transcode to 1/fps rounds every frame the same way.
-    expect(gridPhaseOf([{ offsetMs: 1016.6, durationMs: 9000 }], 30)).toBeCloseTo(1000 / 60 - 1.5, 3);
-    expect(gridPhaseOf([{ offsetMs: 1017, durationMs: 9000 }], 30)).toBeCloseTo(1000 / 60 + 1.5, 3);
+    // On the graph's clock (1/30000 s, 1/30 ms): 1016.6 ms is 30498 ticks, 498 into a frame.
+    expect(gridPhaseOf([{ offsetMs: 1016.6, durationMs: 9000 }], 30)).toBe(16.6);
+    expect(gridPhaseOf([{ offsetMs: 50, durationMs: 9000 }], 30)).toBeCloseTo(1000 / 60, 9); // exactly half a frame
     // the phase is always inside one frame
     for (const off of [0, 1, 16.6, 33.3, 33.334, 99.99, 123_456.789]) {
       const p = gridPhaseOf([{ offsetMs: off, durationMs: 1 }], 30);
@@ -319,14 +322,22 @@ describe('the output frame grid’s phase', () => {
     }
   });
 
-  it('moves the canvas, and so every output frame, by the phase; a phase of 0 leaves the graph as it was', () => {
+  it('starts the canvas a frame early at the phase and moves picture and sound on by the rest of the frame (whole frames in the file); a phase of 0 leaves the graph as it was', () => {
     const segs = [seg('host', 'video', 1012.5, 9000, { role: 'host' }), seg('host', 'audio', 1000, 9000, { role: 'host' })];
     const plan = planComposition(req('grid'), segs, []);
     expect(plan.spec.gridPhaseMs).toBeCloseTo(12.5, 3);
-    const bg = buildFilterGraph(plan.spec).split(';')[0]!;
-    expect(bg).toContain('settb=1/30000,setpts=PTS+0.0125/TB,trim=end=12');
-    const zero = buildFilterGraph({ ...plan.spec, gridPhaseMs: 0 }).split(';')[0]!;
+    expect(leadInOf(plan.spec)).toBeCloseTo(1000 / 30 - 12.5, 9);
+    const graph = buildFilterGraph(plan.spec);
+    // 12.5 ms is 375 ticks of 1/30000 s: canvas frames at k·1000 − 625 ticks, then + 625 after the overlays.
+    expect(graph.split(';')[0]).toContain('settb=1/30000,setpts=PTS-625,trim=end=12');
+    expect(graph).toMatch(/setpts=PTS\+625\[vout\]/);
+    // 20.833 ms of silence in front: 1000 samples at 48 kHz
+    expect(graph).toMatch(/atrim=end=12,adelay=delays=1000S:all=1\[aout\]$/);
+    const zeroSpec = { ...plan.spec, gridPhaseMs: 0 };
+    expect(leadInOf(zeroSpec)).toBe(0);
+    const zero = buildFilterGraph(zeroSpec);
+    expect(zero.split(';')[0]).toContain('settb=1/30000,trim=end=12');
     expect(zero).not.toContain('setpts=PTS+');
-    expect(zero).toContain('settb=1/30000,trim=end=12');
+    expect(zero).toMatch(/apad=whole_dur=12,atrim=end=12\[aout\]$/);
   });
 });
