@@ -175,6 +175,17 @@ export const eventSchemas = {
     reason: writeFailureReason,
     error: z.string().max(2000),
   }),
+  /**
+   * The live composition (LIVE_COMPOSE, src/composer/live) finished a window: the
+   * recording is composed up to composedUpToMs of its time, lagMs behind real time.
+   * From the worker composing it (any node can show it, the log keeps how it went).
+   */
+  'recording.live.progressed': z.object({
+    composedUpToMs: z.number().int().nonnegative(),
+    lagMs: z.number().int().nonnegative(),
+    chunks: z.number().int().nonnegative(),
+    workerId: z.string().max(128),
+  }),
   /** Timer: peers did not all report closed in time; stop anyway. */
   'recording.stop.timed-out': z.object({}),
   'recording.failed': z.object({ error: z.string().max(4000) }),

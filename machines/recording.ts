@@ -41,6 +41,17 @@ export interface RecordingContext {
   /** Every segment file produced, with the participant that sent it. */
   segments: (SegmentSummary & { participantId: string })[];
   error: string | null;
+  /** The live composition's last progress (recording.live.progressed); absent in older snapshots. */
+  live?: LiveProgress | null;
+}
+
+export interface LiveProgress {
+  composedUpToMs: number;
+  lagMs: number;
+  chunks: number;
+  workerId: string;
+  /** When it was reported (the event's time). */
+  at: number;
 }
 
 type RecordingEvent =
@@ -52,6 +63,7 @@ type RecordingEvent =
   | EventOf<'recording.peer.closed'>
   | EventOf<'recording.segment.recorded'>
   | EventOf<'recording.write.failed'>
+  | EventOf<'recording.live.progressed'>
   | EventOf<'recording.stop.timed-out'>
   | EventOf<'recording.failed'>
   | EventOf<'recording.action.failed'>;
@@ -148,6 +160,10 @@ export const recordingMachine = setup({
     recordSegment: assign(({ context, event }) => {
       const e = event as EventOf<'recording.segment.recorded'>;
       return { segments: addSegments(context, e.data.participantId, [e.data.segment]) };
+    }),
+    recordLive: assign(({ event }) => {
+      const e = event as EventOf<'recording.live.progressed'>;
+      return { live: { ...e.data, at: e.time } };
     }),
   },
   guards: {
@@ -291,6 +307,7 @@ export const recordingMachine = setup({
           { guard: 'isKnownParticipant', actions: 'recordPeerClosed' },
         ],
         'recording.segment.recorded': { guard: 'isKnownParticipant', actions: 'recordSegment' },
+        'recording.live.progressed': { actions: 'recordLive' },
         'recording.participant.identified': {
           guard: 'isIdentifiedParticipant',
           actions: [
@@ -337,6 +354,7 @@ export const recordingMachine = setup({
       on: {
         'recording.peer.closed': { guard: 'isKnownParticipant', actions: 'recordPeerClosed' },
         'recording.segment.recorded': { guard: 'isKnownParticipant', actions: 'recordSegment' },
+        'recording.live.progressed': { actions: 'recordLive' },
         'recording.participant.identified': { guard: 'isIdentifiedParticipant', actions: 'recordIdentity' },
         'recording.stop.timed-out': { target: 'stopped' },
         // A file that fails while the peers finalize (the stop came from elsewhere): the session says so.

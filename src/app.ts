@@ -146,6 +146,17 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
           ffprobePath: config.ffprobePath,
           windowMs: config.liveCompose.windowMs,
           logger: logger.child({ module: 'live-composer' }),
+          // Each window's progress into the log: any node shows it, the replay keeps how it went.
+          onStatus: (s) => {
+            if (s.state !== 'recording' || !runtimeRef) return;
+            runtimeRef
+              .dispatch({
+                stream: recordingStream(s.recordingId),
+                type: 'recording.live.progressed',
+                data: { composedUpToMs: Math.round(s.composedUpToMs), lagMs: Math.round(s.lagMs), chunks: s.chunks, workerId: `${config.nodeId}/${process.pid}` },
+              })
+              .catch((err) => logger.debug({ err: (err as Error).message, recordingId: s.recordingId }, 'live progress not recorded'));
+          },
         })
       : null;
   const compositions = createCompositionEffects({ queue, composer: live ? live.wrap(composer) : composer, logger: logger.child({ module: 'composition-worker' }) });

@@ -49,6 +49,17 @@ export const sessionSchema = z
     compositionJobId: z.string().nullable(),
     participants: z.array(member.extend({ active: z.boolean() })),
     segments: z.array(segment),
+    liveComposition: z
+      .object({
+        state: z.string().describe('recording, finishing, done, failed, aborted'),
+        composedUpToMs: z.number().describe('recording time composed so far ("composed up to 12:30")'),
+        lagMs: z.number().describe('how far the composition is behind the recording in real time'),
+        chunks: z.number().int(),
+        workerId: z.string().optional().describe('who composes it, when the progress comes from the event log (another process)'),
+        reportedAt: iso.optional(),
+      })
+      .optional()
+      .describe('LIVE_COMPOSE: the composition made while recording'),
   })
   .meta({ id: 'RecordingSession' });
 
@@ -174,6 +185,9 @@ export const timelineSchema = z
       }),
     ),
     marks: z.array(mark),
+    live: z
+      .array(z.object({ atMs: z.number(), composedUpToMs: z.number(), lagMs: z.number(), chunks: z.number().int(), workerId: z.string() }))
+      .describe('LIVE_COMPOSE: the composition while recording, window by window (composed up to, lag behind real time)'),
     events: z.number().int(),
   })
   .meta({ id: 'RecordingTimeline' });

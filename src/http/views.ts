@@ -49,6 +49,21 @@ export interface LiveCompositionView {
   /** How far the composition is behind the recording's real time. */
   lagMs: number;
   chunks: number;
+  /** From the log (recording.live.progressed), where another process composes it: who, and when it said so. */
+  workerId?: string;
+  reportedAt?: string;
+}
+
+/** The live progress the log last recorded (another process composes it, or this one restarted). */
+function recordedLive(l: NonNullable<RecordingContext['live']>, state: string): LiveCompositionView {
+  return {
+    state: state === 'recording' ? 'recording' : 'finishing',
+    composedUpToMs: l.composedUpToMs,
+    lagMs: l.lagMs,
+    chunks: l.chunks,
+    workerId: l.workerId,
+    reportedAt: iso(l.at),
+  };
 }
 
 export function sessionView(snapshot: AnyMachineSnapshot, times: StreamTimes | undefined, live?: LiveCompositionView | null) {
@@ -73,7 +88,7 @@ export function sessionView(snapshot: AnyMachineSnapshot, times: StreamTimes | u
     compositionJobId: c.compositionJobId,
     participants: Object.entries(c.participants).map(([participantId, p]) => ({ participantId, ...p })),
     segments: c.segments,
-    ...(live ? { liveComposition: live } : {}),
+    ...(live ? { liveComposition: live } : c.live ? { liveComposition: recordedLive(c.live, String(snapshot.value)) } : {}),
   };
 }
 export type SessionView = ReturnType<typeof sessionView>;

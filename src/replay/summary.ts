@@ -34,6 +34,8 @@ export function summarize(e: StoredEvent): string {
     case 'peer.failed':
     case 'peer.offer.failed':
       return d.error;
+    case 'recording.live.progressed':
+      return `composed up to ${(d.composedUpToMs / 1000).toFixed(1)} s (${d.chunks} chunks), ${(d.lagMs / 1000).toFixed(1)} s behind, on ${d.workerId}`;
     case 'composition.started':
       return `attempt ${d.attempt} on ${d.workerId} (delivery ${d.delivery})`;
     case 'composition.progressed':

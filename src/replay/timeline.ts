@@ -94,6 +94,11 @@ export interface Timeline {
   compositions: { jobId: string; layout: string; format: string; state: string; attempts: CompositionAttempt[]; output: string | null }[];
   /** Marks of the recording itself (failed composition attempts, a failed or interrupted recording). */
   marks: Mark[];
+  /**
+   * The live composition's progress (LIVE_COMPOSE), window by window: at atMs of the recording it was
+   * composed up to composedUpToMs, lagMs behind real time, on workerId. Empty without it.
+   */
+  live: { atMs: number; composedUpToMs: number; lagMs: number; chunks: number; workerId: string }[];
   /** Events of the recording the fold saw. */
   events: number;
 }
@@ -144,6 +149,7 @@ export function createTimelineBuilder(recordingId: string) {
   const lanes = new Map<string, LaneDraft>();
   const marks: Mark[] = [];
   const jobs = new Map<string, Timeline['compositions'][number]>();
+  const live: Timeline['live'] = [];
   const times = new Map<number, string>();
   let startedAt: number | null = null;
   let stoppedAt: number | null = null;
@@ -214,6 +220,8 @@ export function createTimelineBuilder(recordingId: string) {
         for (const x of d.segments) if (!segmentChains.has(x.file)) segmentChains.set(x.file, c);
       } else if (e.type === 'recording.stop.requested' && s.after !== s.before) {
         stopReason = d.reason;
+      } else if (e.type === 'recording.live.progressed' && s.after !== s.before) {
+        live.push({ atMs: rel(e.time), composedUpToMs: d.composedUpToMs, lagMs: d.lagMs, chunks: d.chunks, workerId: d.workerId });
       }
       if (ctx.stoppedAt !== null && ctx.stoppedAt !== undefined && stoppedAt === null && s.after.value !== 'recording') stoppedAt = ctx.stoppedAt;
     } else if (kind === 'room' && e.type === 'room.member.left') {
@@ -346,6 +354,7 @@ export function createTimelineBuilder(recordingId: string) {
       endMs,
       lanes: out,
       compositions,
+      live,
       marks: [...marks].sort((a, b) => a.atMs - b.atMs),
       events: count,
     };

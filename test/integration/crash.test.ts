@@ -149,6 +149,10 @@ describe('SIGKILL mid-recording while composing it live, then restart', () => {
     const chunksLeft = async () => ((await readFile(manifest, 'utf8').then(JSON.parse, () => ({ chunks: [] }))) as { chunks: { k: number }[] }).chunks;
     const before = await poll(chunksLeft, (c) => c.length >= 2, { timeoutMs: 60_000, stepMs: 200 });
     expect(before.length).toBeGreaterThanOrEqual(2);
+    // Its progress, while it records: this process composes it.
+    const live = (await poll(() => http.get(`/api/recording-sessions/${recordingId}`), (r) => r.json.session?.liveComposition?.chunks >= 2, { timeoutMs: 10_000, stepMs: 200 })).json.session.liveComposition;
+    expect(live).toMatchObject({ state: 'recording' });
+    expect(live.composedUpToMs).toBe(live.chunks * 2000);
 
     expect(await server.kill('SIGKILL')).toBe(null);
     await Promise.allSettled([host.close(), guest.close()]);
@@ -158,6 +162,14 @@ describe('SIGKILL mid-recording while composing it live, then restart', () => {
     const session = (await poll(() => http.get(`/api/recording-sessions/${recordingId}`), (r) => r.json.session?.status === 'stopped', { timeoutMs: 30_000, stepMs: 500 })).json.session;
     expect(session.stopReason).toBe('interrupted');
     const recordedMs = Date.parse(session.stoppedAt) - Date.parse(session.startedAt);
+    // The dead process's last progress report, from the log (recording.live.progressed): who composed it and how far.
+    expect(session.liveComposition, JSON.stringify(session.liveComposition)).toMatchObject({ state: 'finishing', workerId: expect.stringMatching(/^crash-live-node\//) });
+    expect(session.liveComposition.chunks).toBeGreaterThanOrEqual(2);
+    expect(session.liveComposition.chunks).toBeLessThanOrEqual(left.length);
+    expect(session.liveComposition.composedUpToMs).toBe(session.liveComposition.chunks * 2000);
+    const timeline = (await http.get(`/api/recording-sessions/${recordingId}/timeline`)).json.timeline;
+    expect(timeline.live.length).toBeGreaterThanOrEqual(2);
+    expect(timeline.live.map((l: { chunks: number }) => l.chunks)).toEqual([...timeline.live.map((l: { chunks: number }) => l.chunks)].sort((a, b) => a - b));
     const job = await poll(
       async () => (await http.get('/api/recording-compositions?meetingId=liveroom')).json.jobs.find((j: any) => j.recordingId === recordingId),
       (j) => j?.status === 'completed' || j?.status === 'failed',

@@ -57,6 +57,7 @@ const walks: Record<keyof MachineSet, Walk> = {
       { type: 'recording.stop.timed-out', data: {} },
       { type: 'recording.failed', data: { error: 'disk full' } },
       { type: 'recording.write.failed', data: { participantId: 'p', file: 'f.webm', reason: 'disk-full', error: 'ENOSPC' } },
+      { type: 'recording.live.progressed', data: { composedUpToMs: 10000, lagMs: 1500, chunks: 1, workerId: 'n1/1' } },
       { type: 'recording.action.failed', data: { action: 'emit', error: 'log gone', retrying: false } },
     ],
     serializeState: (s) =>

@@ -27,7 +27,7 @@ export interface LiveComposerOptions {
    */
   maxLagMs?: number;
   now?: () => number;
-  /** Called after each composed window and at the end (throttling is the caller's). */
+  /** Called after each window composed while recording (throttling is the caller's). */
   onStatus?(s: LiveStatus): void;
 }
 

@@ -41,6 +41,8 @@ export interface LiveSessionOptions {
   ffprobe: string;
   logger: Logger;
   now?: () => number;
+  /** After each window composed while recording (its progress: recording.live.progressed). Must not throw. */
+  onStatus?(s: LiveStatus): void;
   /** How often the session looks for a window to compose. */
   pollMs?: number;
   /** Windows ending after this recording time wait for finish() (a known length: tests, benchmarks). */
@@ -283,6 +285,11 @@ export function createLiveSession(o: LiveSessionOptions) {
     // Everything before this window may go to the encoder now: the recording lasted past it.
     while (pendingPcm.length > 0) await feed(pendingPcm.shift()!);
     await composeWindow(k, startMs, endMs, segs);
+    try {
+      o.onStatus?.(status());
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'live progress report failed');
+    }
   }
 
   function schedule() {

@@ -87,6 +87,25 @@ describe('recording session machine', () => {
     expect(o.snapshot.context.segments).toHaveLength(1);
   });
 
+  it('keeps the live composition\'s last progress while recording and stopping, changes nothing else, and is refused once stopped', () => {
+    const progress = (chunks: number) => ev(S, 'recording.live.progressed', { composedUpToMs: chunks * 10_000, lagMs: 1600, chunks, workerId: 'n1/42' });
+    const before = given(S, [started(), progress(1)]).snapshot;
+    const o = given(S, [started(), progress(1)]).when(progress(2));
+    expect(o.accepted).toBe(true);
+    expect(o.snapshot.value).toBe('recording');
+    expect(o.emitted).toEqual([]);
+    expect(o.effects).toEqual([]);
+    expect(o.snapshot.context.live).toMatchObject({ composedUpToMs: 20_000, lagMs: 1600, chunks: 2, workerId: 'n1/42' });
+    expect(typeof o.snapshot.context.live.at).toBe('number');
+    const { live: _a, ...rest } = o.snapshot.context;
+    const { live: _b, ...restBefore } = before.context;
+    expect(rest).toEqual(restBefore);
+    expect(given(S, [started(), stop()]).when(progress(3)).snapshot.context.live).toMatchObject({ chunks: 3 });
+    const stopped = given(S, [started(), stop(), peerClosed('h'), peerClosed('p')]);
+    expect(stopped.snapshot.value).toBe('stopped');
+    expect(stopped.when(progress(4)).accepted).toBe(false);
+  });
+
   it('events for unknown participants are refused', () => {
     expect(given(S, [started()]).when(peerClosed('nobody')).accepted).toBe(false);
   });

@@ -56,11 +56,15 @@ beforeAll(async () => {
   await d('room:standup', 'room.member.joined', { participantId: 'carol', name: 'Carol', nodeId: 'n1' });
   await flowing('carol');
   await d('peer:rec1.carol', 'peer.media.started', { offerNumber: 1, kind: 'video' });
+  at(11.6);
+  await d('recording:rec1', 'recording.live.progressed', { composedUpToMs: 10_000, lagMs: 1_600, chunks: 1, workerId: 'n1/7' });
   at(20);
   await d('peer:rec1.bob', 'peer.offer.timed-out', {});
   await d('peer:rec1.carol', 'peer.media.stalled', { offerNumber: 1, kind: 'video' });
   at(24);
   await d('peer:rec1.carol', 'peer.media.resumed', { offerNumber: 1, kind: 'video' });
+  at(23);
+  await d('recording:rec1', 'recording.live.progressed', { composedUpToMs: 20_000, lagMs: 3_000, chunks: 2, workerId: 'n1/7' });
   at(30);
   await d('room:standup', 'room.member.left', { participantId: 'carol', reason: 'left' });
   await d('peer:rec1.carol', 'peer.closed', {
@@ -115,6 +119,14 @@ describe('a recording timeline, from the replay fold', () => {
       ['carol', 'Carol', 'participant'],
     ]);
     expect(t.endMs).toBe(70_000);
+  });
+
+  it('keeps the live composition\'s progress, window by window, where the recording was when it was reported', async () => {
+    const t = await timeline();
+    expect(t.live).toEqual([
+      { atMs: 11_600, composedUpToMs: 10_000, lagMs: 1_600, chunks: 1, workerId: 'n1/7' },
+      { atMs: 23_000, composedUpToMs: 20_000, lagMs: 3_000, chunks: 2, workerId: 'n1/7' },
+    ]);
   });
 
   it('draws presence: at the start, a late join, a leave with its reason, a rejoin, until the stop', async () => {
