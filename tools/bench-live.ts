@@ -1,7 +1,21 @@
 /**
- * Live composition benchmark: `npm run bench:live -- [--minutes 1,10,30] [--speed 1] [--ssim-seconds 60]`
+ * Live composition benchmark: `npm run bench:live -- [--minutes 1,10,30] [--feed werift|files] [--speed 1] [--ssim-seconds 60]`
  *
- * For each length, a generated 4-participant meeting (640×360 VP8 + Opus per
+ * --feed werift (the default): the real pipeline. A server process (src/main.ts,
+ * embedded, LIVE_COMPOSE=1, 10 s windows) records a room of 4 participants, each a
+ * werift send-only peer over the real signaling socket fed in real time by one
+ * looped 640×360 VP8 + Opus clip (tools/lib/clip-player.ts, as `npm run loadgen`);
+ * the host stops it through the API (the stop composes). Prints, per length: stop →
+ * `composition.completed` (polled every 100 ms), the live composition's CPU while
+ * recording (the server's ffmpeg children, running and reaped, from /proc), the
+ * server process's own CPU per participant (recorder, signaling, the live composer's
+ * indexing) and the packets lost at the recorder (event log), both while the live
+ * composition runs; then the post-stop composition of the same track files (in this
+ * process) and the SSIM of both against lossless renders of the same layout (the live
+ * one on the plain frame grid, the post-stop one at its grid phase; first
+ * `--ssim-seconds` s).
+ *
+ * --feed files: for each length, a generated 4-participant meeting (640×360 VP8 + Opus per
  * participant, camera-like 'busy' pictures, all present from the start; cached
  * in $TMPDIR/bench-live) is FED into a fresh meeting folder the way the
  * recorder writes it: every track file grows cluster by cluster as its media
@@ -20,7 +34,7 @@
  * same tracks against a lossless render of the post-stop graph (first
  * `--ssim-seconds` s: a lossless 1280×720 render of 30 minutes is many GB).
  */
-import { copyFile, mkdir, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -34,13 +48,19 @@ import { DEFAULT_FONT } from '../src/composer/drawtext.js';
 import { createLiveSession } from '../src/composer/live/session.js';
 import { refreshIndex } from '../src/composer/live/webm-index.js';
 import { FFMPEG, FFPROBE, run, writeFixture, type FixtureParticipant } from './lib/compose-fixtures.js';
-import { childCpuSeconds, clockTicks, loadAverage, readProcCpu } from './lib/proc.js';
+import { childCpuSeconds, clockTicks, descendantTicks, loadAverage, readProcCpu } from './lib/proc.js';
+import { ClipPlayer } from './lib/clip-player.js';
+import { encodeClip, type Clip } from './lib/media-clip.js';
+import { LoadParticipant } from './lib/participant.js';
+import { readEventLog, summarizePeerEvents } from './lib/results.js';
+import { startServerProcess } from './lib/server.js';
 
 const argv = process.argv.slice(2);
 const arg = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
 const MINUTES = (arg('--minutes') ?? '1,10,30').split(',').map(Number).filter((n) => n > 0);
 const SPEED = Number(arg('--speed') ?? 1) || 1;
 const SSIM_SECONDS = Number(arg('--ssim-seconds') ?? 60) || 60;
+const FEED = arg('--feed') ?? 'werift';
 const CACHE = path.join(os.tmpdir(), 'bench-live');
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' });
 const COLORS = ['0xc03030', '0x30a030', '0x3050c0', '0xc0a020'];
@@ -117,8 +137,8 @@ async function ssim(file: string, reference: string): Promise<number> {
   return Number(m[1]);
 }
 
-async function lossless(dir: string, durationMs: number, out: string) {
-  const found = await findSegments(dir, 'meeting', 'rec', logger);
+async function lossless(dir: string, durationMs: number, out: string, ids = { meetingId: 'meeting', recordingId: 'rec' }, plainGrid = false) {
+  const found = await findSegments(dir, ids.meetingId, ids.recordingId, logger);
   const { usable } = await evaluateSegments(FFPROBE, found, logger);
   const plan = planComposition(
     { durationMs, layout: 'grid', width: 1280, height: 720, fps: 30, namePlates: true, fontFile: DEFAULT_FONT },
@@ -126,7 +146,8 @@ async function lossless(dir: string, durationMs: number, out: string) {
     [],
   );
   const graphFile = `${out}.graph`;
-  await writeFile(graphFile, buildFilterGraph(plan.spec));
+  // The live composer's windows are on the plain grid (phase 0); the post-stop path at the longest camera's phase.
+  await writeFile(graphFile, buildFilterGraph(plainGrid ? { ...plan.spec, gridPhaseMs: 0 } : plan.spec));
   const r = await run(FFMPEG, [
     '-hide_banner', '-loglevel', 'error', '-y', ...inputArgs(plan.inputs), '-filter_complex_script', graphFile, '-map', '[vout]', '-map', '[aout]',
     '-c:v', 'libx264', '-qp', '0', '-preset', 'ultrafast', '-c:a', 'pcm_s16le', '-t', String(SSIM_SECONDS), out,
@@ -176,7 +197,134 @@ async function one(minutes: number) {
   console.log(`       SSIM vs lossless (first ${SSIM_SECONDS} s): live ${sLive.toFixed(4)}, post-stop ${sPost.toFixed(4)} (Δ ${(sPost - sLive).toFixed(4)})`);
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function api(base: string, method: string, p: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const res = await fetch(base + p, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(60_000),
+  });
+  const text = await res.text();
+  try {
+    return { status: res.status, json: JSON.parse(text) };
+  } catch {
+    return { status: res.status, json: text };
+  }
+}
+
+async function until<T>(what: string, f: () => Promise<T> | T, ok: (v: T) => boolean, timeoutMs: number, stepMs = 100): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await f();
+    if (ok(v)) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(stepMs);
+  }
+}
+
+async function oneWerift(minutes: number, clip: Clip) {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'bench-live-werift-'));
+  const server = await startServerProcess(
+    { RECORDING_DIR: root, LIVE_COMPOSE: '1', LIVE_COMPOSE_WINDOW_MS: '10000', EVENTLOG_FSYNC: '1', LOG_LEVEL: 'info' },
+    { inheritNatsUrl: false },
+  );
+  const base = server.url.replace(/\/+$/, '');
+  const player = new ClipPlayer(clip);
+  player.start();
+  const participants: LoadParticipant[] = [];
+  try {
+    const room = `live-${minutes}m`;
+    participants.push(await LoadParticipant.join(base, room, player, 'host'));
+    for (let i = 1; i < 4; i++) participants.push(await LoadParticipant.join(base, room, player, `p${i}`));
+    if (participants[0]!.role !== 'host') throw new Error('the first socket is not the host');
+    const started = await api(base, 'POST', '/api/recording-sessions', { connectionId: room });
+    if (started.status !== 201) throw new Error(`POST /api/recording-sessions: ${started.status} ${JSON.stringify(started.json)}`);
+    const recordingId = started.json.session.id as string;
+    const t0 = Date.now();
+    await until('every recorder peer to connect', () => participants.every((p) => p.current?.connectedAt != null), (x) => x, 30_000);
+    // CPU from 5 s in (peers connected, first keyframes written) to the stop.
+    await sleep(5_000);
+    const c0 = { at: Date.now(), self: readProcCpu(server.pid).self, children: descendantTicks(server.pid) };
+    const durationMs = minutes * 60_000;
+    let lastLine = 0;
+    while (Date.now() - t0 < durationMs) {
+      await sleep(Math.min(1_000, durationMs - (Date.now() - t0)));
+      if (Date.now() - lastLine >= 60_000) {
+        lastLine = Date.now();
+        const s = (await api(base, 'GET', `/api/recording-sessions/${recordingId}`)).json.session;
+        const live = s?.liveComposition;
+        process.stdout.write(`  ${((Date.now() - t0) / 60_000).toFixed(0)} min: composed up to ${live ? (live.composedUpToMs / 1000).toFixed(0) : '?'} s, lag ${live ? (live.lagMs / 1000).toFixed(1) : '?'} s\n`);
+      }
+    }
+    const c1 = { at: Date.now(), self: readProcCpu(server.pid).self, children: descendantTicks(server.pid) };
+    const behind = (await api(base, 'GET', `/api/recording-sessions/${recordingId}`)).json.session?.liveComposition;
+    const stopAt = Date.now();
+    const stopped = await api(base, 'DELETE', `/api/recording-sessions/${recordingId}`);
+    if (stopped.status !== 200) throw new Error(`DELETE: ${stopped.status} ${JSON.stringify(stopped.json)}`);
+    const done = await until(
+      'the composition',
+      async () => (await api(base, 'GET', `/api/recording-sessions/${recordingId}`)).json,
+      (j) => j.compositionJob?.status === 'completed' || j.compositionJob?.status === 'failed',
+      30 * 60_000,
+    );
+    const stopToReady = (Date.now() - stopAt) / 1000;
+    if (done.compositionJob.status !== 'completed') throw new Error(`composition failed: ${JSON.stringify(done.compositionJob)}`);
+    player.stop();
+    for (const p of participants) await p.close();
+    participants.length = 0;
+
+    const wall = (c1.at - c0.at) / 1000;
+    const tick = clockTicks();
+    const events = await readEventLog(root);
+    const peers = summarizePeerEvents(events, new Set([recordingId]));
+    const finishedLive = server.lines.some((l) => l.msg === 'live composition finished' && l.recordingId === recordingId);
+    console.log(
+      `${String(minutes).padStart(3)} min: stop → composition.completed ${stopToReady.toFixed(1)} s (${finishedLive ? 'finished the live composition' : 'NOT live: composed after the stop'}); ` +
+        `composed up to ${behind ? (behind.composedUpToMs / 1000).toFixed(0) : '?'} s at the stop; ` +
+        `live composition (ffmpeg) ${((c1.children - c0.children) / tick / wall).toFixed(2)} cores while recording; ` +
+        `server process ${((c1.self - c0.self) / tick / wall).toFixed(3)} cores (${((c1.self - c0.self) / tick / wall / 4).toFixed(3)} per participant); ` +
+        `recorder: ${peers.packets} packets, ${peers.lost} lost (${peers.packets ? ((100 * peers.lost) / peers.packets).toFixed(3) : '?'} %); load ${loadAverage()}`,
+    );
+
+    // The same track files composed after the stop, and both against lossless renders.
+    const session = done.session;
+    const recDurationMs = Date.parse(session.stoppedAt) - Date.parse(session.startedAt);
+    const dir = path.join(root, room);
+    const livePath = path.join(dir, done.compositionJob.output.filename);
+    const tp = Date.now();
+    const post = await createComposer({ root, logger, ffmpegPath: FFMPEG, ffprobePath: FFPROBE }).compose({
+      jobId: 'post', meetingId: room, recordingId, durationMs: recDurationMs, layout: 'grid', format: 'webm', createdAt: Date.now(),
+    });
+    const postS = (Date.now() - tp) / 1000;
+    const ids = { meetingId: room, recordingId };
+    const refPlain = path.join(root, 'reference-plain.mkv');
+    const refPhase = path.join(root, 'reference-phase.mkv');
+    await lossless(dir, recDurationMs, refPlain, ids, true);
+    await lossless(dir, recDurationMs, refPhase, ids, false);
+    const [sLive, sPost] = [await ssim(livePath, refPlain), await ssim(post.path, refPhase)];
+    console.log(
+      `       post-stop composition of the same tracks: ${postS.toFixed(1)} s; SSIM vs lossless (first ${SSIM_SECONDS} s): live ${sLive.toFixed(4)}, post-stop ${sPost.toFixed(4)} (Δ ${(sPost - sLive).toFixed(4)})`,
+    );
+  } finally {
+    player.stop();
+    for (const p of participants) await p.close().catch(() => undefined);
+    await server.stop();
+    if (!argv.includes('--keep')) await rm(root, { recursive: true, force: true });
+    else console.log(`       kept ${root}`);
+  }
+}
+
 async function main() {
+  if (FEED === 'werift') {
+    const clip = await encodeClip({ seconds: 10, width: 640, height: 360, fps: 30, gopFrames: 30, videoKbps: 800, audioKbps: 48, ffmpegPath: FFMPEG });
+    console.log(
+      `feed: werift senders through the server (signaling, recorder, live composer), real time; 4 participants (one looped ${clip.width}×${clip.height} VP8 + Opus clip), grid webm 1280×720@30, 10 s windows`,
+    );
+    for (const m of MINUTES) await oneWerift(m, clip);
+    return;
+  }
   console.log(`feed: ffmpeg-written track files grown cluster by cluster at ${SPEED}× real time (not werift); 4 participants, grid webm 1280×720@30, 10 s windows`);
   for (const m of MINUTES) await one(m);
 }

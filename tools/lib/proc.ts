@@ -136,3 +136,45 @@ export function schedWaitNs(pid: number): number {
     return NaN;
   }
 }
+
+/**
+ * CPU ticks of everything `pid` ran as children: the reaped ones (its cutime +
+ * cstime) and the running ones with all of theirs (their /proc/<child>/stat,
+ * found through /proc/<pid>/task/<tid>/children). A child that exits between
+ * two readings moves from the second part to the first, so a difference of
+ * two readings counts it once.
+ */
+export function descendantTicks(pid: number): number {
+  let total = 0;
+  try {
+    total += readProcCpu(pid).children;
+  } catch {
+    return 0;
+  }
+  for (const child of childPids(pid)) {
+    try {
+      total += readProcCpu(child).self + descendantTicks(child);
+    } catch {
+      // gone meanwhile: its ticks are in the parent's cutime from now on
+    }
+  }
+  return total;
+}
+
+function childPids(pid: number): number[] {
+  const out: number[] = [];
+  let tasks: string[] = [];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const t of tasks) {
+    try {
+      for (const c of readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/)) if (c) out.push(Number(c));
+    } catch {
+      // thread gone
+    }
+  }
+  return out;
+}
