@@ -44,7 +44,7 @@ import { LoadParticipant, type SenderCounters } from './lib/participant.js';
 import { clockTicks, findListeningPid, loadAverage, processCwd, processEnv, readProcCpu, schedWaitNs, udpRcvbufErrors } from './lib/proc.js';
 import { listTrackFiles, lossTimeline, probeAll, readEventLog, spreadSample, summarizePeerEvents } from './lib/results.js';
 import { startServerProcess, type ServerProcess } from './lib/server.js';
-import { isLoopbackUrl, machineCpu, median, pct, roomAssignment, type MachineCpu } from './lib/util.js';
+import { api, isLoopbackUrl, machineCpu, median, pct, roomAssignment, type MachineCpu } from './lib/util.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -94,23 +94,6 @@ async function waitUntil(what: string, cond: () => boolean, timeoutMs: number, s
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(stepMs);
   }
-}
-
-async function api(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(base + path, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(60_000),
-  });
-  const text = await res.text();
-  let json: any = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = text;
-  }
-  return { status: res.status, json };
 }
 
 const addCounters = (a: SenderCounters, b: SenderCounters): SenderCounters => ({

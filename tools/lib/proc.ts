@@ -3,6 +3,7 @@
  * port, a process's environment and working directory. Parsers are pure.
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { childPids } from './soak-proc.js';
 import { execFileSync } from 'node:child_process';
 
 let clkTck: number | null = null;
@@ -161,20 +162,3 @@ export function descendantTicks(pid: number): number {
   return total;
 }
 
-function childPids(pid: number): number[] {
-  const out: number[] = [];
-  let tasks: string[] = [];
-  try {
-    tasks = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return out;
-  }
-  for (const t of tasks) {
-    try {
-      for (const c of readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/)) if (c) out.push(Number(c));
-    } catch {
-      // thread gone
-    }
-  }
-  return out;
-}

@@ -67,3 +67,19 @@ export function machineCpu(): MachineCpu {
     },
   };
 }
+
+/** One JSON request to the server's HTTP API (60 s timeout): the status and the parsed body (the text when it is not JSON). */
+export async function api(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const res = await fetch(base + path, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(60_000),
+  });
+  const text = await res.text();
+  try {
+    return { status: res.status, json: JSON.parse(text) };
+  } catch {
+    return { status: res.status, json: text };
+  }
+}
