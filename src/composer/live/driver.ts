@@ -9,8 +9,10 @@ import type { LiveComposer } from './index.js';
  * drops its chunks. Returns the unsubscribe.
  *
  * Only the process that started the recording composes it live: in NATS mode
- * the job may go to another worker, which then composes after the stop (the
- * fallback), see README "Live composition".
+ * the job may go to another worker, which then resumes from the chunks (or
+ * composes after the stop), see README "Live composition". When that job
+ * ends, this process lets its frozen session go (`release`): otherwise its
+ * audio encoder would wait on its input for good.
  */
 export function attachLiveComposer(runtime: Pick<Runtime, 'onEvent'>, live: LiveComposer, logger: Logger): () => void {
   return runtime.onEvent((a) => {
@@ -26,6 +28,9 @@ export function attachLiveComposer(runtime: Pick<Runtime, 'onEvent'>, live: Live
         void live.freeze(a.after.context.recordingId).catch(warn);
       } else if (a.type === 'recording.failed') {
         void live.drop(a.after.context.recordingId).catch(warn);
+      } else if ((a.type === 'composition.completed' || a.type === 'composition.failed') && (a.after.value === 'completed' || a.after.value === 'failed')) {
+        // This process's own run of the job took its session already (wrap); this is another worker's.
+        void live.release(a.after.context.recordingId, a.after.value).catch(warn);
       }
     } catch (err) {
       warn(err);
