@@ -145,6 +145,7 @@ export async function startApp(config: Config, opts: AppOptions = {}): Promise<A
           ffmpegPath: config.ffmpegPath,
           ffprobePath: config.ffprobePath,
           windowMs: config.liveCompose.windowMs,
+          maxSessions: config.liveCompose.maxSessions,
           logger: logger.child({ module: 'live-composer' }),
           // Each window's progress into the log: any node shows it, the replay keeps how it went.
           onStatus: (s) => {

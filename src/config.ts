@@ -42,6 +42,7 @@ const envSchema = z.object({
   DELETE_TRACKS_AFTER_COMPOSE: z.enum(['0', '1', 'true', 'false']).default('0'),
   LIVE_COMPOSE: z.enum(['0', '1', 'true', 'false']).default('0'),
   LIVE_COMPOSE_WINDOW_MS: z.coerce.number().int().min(2000).max(120_000).default(10_000),
+  LIVE_COMPOSE_MAX: z.coerce.number().int().min(1).max(64).default(1),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** fsync every batch of the embedded log (default on). */
   EVENTLOG_FSYNC: z.enum(['0', '1', 'true', 'false']).default('1'),
@@ -154,7 +155,8 @@ export interface Config {
   composerConcurrency: number;
   deleteTracksAfterCompose: boolean;
   /** Compose while recording (src/composer/live); null: only after the stop. */
-  liveCompose: { windowMs: number } | null;
+  /** maxSessions: recordings one process composes live at once; the others are composed after their stop. */
+  liveCompose: { windowMs: number; maxSessions: number } | null;
   logLevel: string;
   eventLogFsync: boolean;
   ffmpegPath: string | undefined;
@@ -226,7 +228,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     role: e.ROLE,
     composerConcurrency: e.COMPOSER_CONCURRENCY,
     deleteTracksAfterCompose: yes(e.DELETE_TRACKS_AFTER_COMPOSE),
-    liveCompose: yes(e.LIVE_COMPOSE) ? { windowMs: e.LIVE_COMPOSE_WINDOW_MS } : null,
+    liveCompose: yes(e.LIVE_COMPOSE) ? { windowMs: e.LIVE_COMPOSE_WINDOW_MS, maxSessions: e.LIVE_COMPOSE_MAX } : null,
     logLevel: e.LOG_LEVEL,
     eventLogFsync: yes(e.EVENTLOG_FSYNC),
     ffmpegPath: e.FFMPEG_PATH,

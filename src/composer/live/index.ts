@@ -17,6 +17,12 @@ export interface LiveComposerOptions {
   fontFile?: string;
   /** Recording time per chunk (default 10 s). */
   windowMs?: number;
+  /**
+   * Recordings composed live at once (default 1): each costs about 0.6 of a core for 4
+   * participants at 1280×720 (npm run bench:live), taken from the recorder's machine. The
+   * recordings that start beyond it are composed after their stop, as without LIVE_COMPOSE.
+   */
+  maxSessions?: number;
   /** Real time a window waits after its end before it is composed (default 1.5 s). */
   lagMs?: number;
   /**
@@ -48,6 +54,8 @@ export interface LiveRecording {
  */
 export function createLiveComposer(opts: LiveComposerOptions) {
   const sessions = new Map<string, LiveSession>();
+  /** Recordings whose stop was asked for: their sessions wait for the job. */
+  const frozen = new Set<string>();
   const logger = opts.logger;
   let bins: { ffmpeg: string; ffprobe: string } | null = null;
   const binaries = () => {
@@ -106,6 +114,12 @@ export function createLiveComposer(opts: LiveComposerOptions) {
       logger.info({ roomId: r.meetingId, recordingId: r.recordingId }, 'speaker layout: composed after the stop');
       return false;
     }
+    // A frozen session (its recording stopped) composes nothing more until its job finishes it.
+    const composing = [...sessions.keys()].filter((id) => !frozen.has(id)).length;
+    if (composing >= (opts.maxSessions ?? 1)) {
+      logger.info({ roomId: r.meetingId, recordingId: r.recordingId, composing }, 'live compositions at their limit (LIVE_COMPOSE_MAX): composed after the stop');
+      return false;
+    }
     let dir: string;
     try {
       dir = insideRoot(opts.root, r.meetingId);
@@ -125,12 +139,33 @@ export function createLiveComposer(opts: LiveComposerOptions) {
     status: (recordingId: string): LiveStatus | null => sessions.get(recordingId)?.status() ?? null,
     list: (): LiveStatus[] => [...sessions.values()].map((s) => s.status()),
     /** The stop was asked for: no more windows until the job finishes them. */
-    freeze: async (recordingId: string) => sessions.get(recordingId)?.freeze(),
+    freeze: async (recordingId: string) => {
+      const s = sessions.get(recordingId);
+      if (!s) return;
+      frozen.add(recordingId);
+      await s.freeze();
+    },
     /** The recording will not be composed (failed, or composition not asked for): chunks removed. */
     async drop(recordingId: string) {
       const s = sessions.get(recordingId);
       sessions.delete(recordingId);
+      frozen.delete(recordingId);
       await s?.dispose();
+    },
+    /**
+     * The recording's composition job ended on another worker (NATS mode: the job goes to any
+     * composer): the session it did not finish is let go, its audio encoder ended. Completed: its
+     * chunks are spent (that worker took what it needed from them) and removed; failed for good:
+     * kept, for a retry to resume from.
+     */
+    async release(recordingId: string, outcome: 'completed' | 'failed') {
+      const s = sessions.get(recordingId);
+      if (!s) return;
+      sessions.delete(recordingId);
+      frozen.delete(recordingId);
+      if (outcome === 'completed') await s.dispose();
+      else await s.suspend();
+      logger.info({ recordingId, outcome }, 'live composition let go: its job ended on another worker');
     },
     /** The live path in front of `composer`. */
     wrap(composer: Composer): Composer {
@@ -140,6 +175,7 @@ export function createLiveComposer(opts: LiveComposerOptions) {
           if (s) {
             const done = await s.finish(req);
             sessions.delete(req.recordingId);
+            frozen.delete(req.recordingId);
             if (done) {
               hooks.onProgress?.({ percent: 100, speed: null, outTimeMs: done.durationMs });
               return done;
@@ -154,6 +190,7 @@ export function createLiveComposer(opts: LiveComposerOptions) {
     async close() {
       await Promise.all([...sessions.values()].map((s) => s.suspend()));
       sessions.clear();
+      frozen.clear();
     },
   };
 }
