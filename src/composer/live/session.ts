@@ -71,14 +71,6 @@ export interface LiveStatus {
 }
 
 const MANIFEST = 'manifest.json';
-/**
- * Threads of a window's ffmpeg run while recording. A window has its length in real time to be
- * composed in, so it need not be fast, only cheap: fewer threads spend less CPU on the same work
- * (npm run bench:live, 4 participants, 1 minute: 0.55 cores with one thread each, 0.59 with 2 per
- * decoder and 2+ for the encoder, the post-stop settings). After the stop somebody waits: finish()
- * composes what is left with those.
- */
-const WINDOW_THREADS = { decode: 1, encode: 1 };
 /** At the stop, what is left is composed in runs of at most this much recording time. */
 const CATCH_UP_MS = 300_000;
 
@@ -244,8 +236,7 @@ export function createLiveSession(o: LiveSessionOptions) {
   }
 
   /** Composes [startMs, endMs) into chunk k and its raw audio. */
-  async function composeWindow(k: number, startMs: number, endMs: number, segs: readonly LiveSegment[], cheap: boolean) {
-    const t = cheap ? WINDOW_THREADS : { decode: 2, encode: threads };
+  async function composeWindow(k: number, startMs: number, endMs: number, segs: readonly LiveSegment[]) {
     const t0 = now();
     const cut = await cutSlices(`w${k}`, windowSlices(segs, startMs, endMs));
     const plan = planWindow(
@@ -261,10 +252,10 @@ export function createLiveSession(o: LiveSessionOptions) {
     const seconds = ((endMs - startMs) / 1000).toFixed(3);
     const args = [
       '-hide_banner', '-nostdin', '-loglevel', 'error', '-nostats', '-y',
-      ...inputArgs(plan.inputs, t.decode),
+      ...inputArgs(plan.inputs),
       '-filter_complex_script', graphFile,
       '-map', '[vout]', '-map_metadata', '-1',
-      ...videoCodecArgs(o.format, { fps: o.fps, threads: t.encode }),
+      ...videoCodecArgs(o.format, { fps: o.fps, threads }),
       '-t', seconds, '-f', 'matroska', partial,
       '-map', '[aout]', '-c:a', 'pcm_f32le', '-ar', '48000', '-ac', '2', '-t', seconds, '-f', 'f32le', pcm,
     ];
@@ -293,7 +284,7 @@ export function createLiveSession(o: LiveSessionOptions) {
     if (!windowReady(segs, endMs) && late < o.maxLagMs) return;
     // Everything before this window may go to the encoder now: the recording lasted past it.
     while (pendingPcm.length > 0) await feed(pendingPcm.shift()!);
-    await composeWindow(k, startMs, endMs, segs, true);
+    await composeWindow(k, startMs, endMs, segs);
     try {
       o.onStatus?.(status());
     } catch (err) {
@@ -371,7 +362,7 @@ export function createLiveSession(o: LiveSessionOptions) {
       // The rest in as few runs as possible (a composer that fell behind catches up here; chunks need not be equal).
       for (let k = chunks.length; composedUpTo() < D; k++) {
         const startMs = composedUpTo();
-        await composeWindow(k, startMs, Math.min(D, startMs + CATCH_UP_MS), segs, false);
+        await composeWindow(k, startMs, Math.min(D, startMs + CATCH_UP_MS), segs);
       }
       while (pendingPcm.length > 0) await feed(pendingPcm.shift()!);
       const enc = encoder ?? startEncoder();
